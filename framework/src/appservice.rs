@@ -1,0 +1,338 @@
+//! Putting it together: store, log, router, HTTP server, start-up checks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer};
+
+use crate::bot::{AppContext, Handler};
+use crate::client::{Client, ClientError};
+use crate::registration::Registration;
+use crate::router::{DispatchConfig, Router};
+use crate::server::{self, ServerConfig, ServerState};
+use crate::store::{Store, StoreError};
+use crate::transaction::{LogConfig, TransactionLog};
+
+/// Everything the appservice needs besides the registration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The homeserver's client-server API base URL (`http://127.0.0.1:8008`).
+    pub homeserver_url: String,
+    /// The homeserver's server name; asked of the homeserver (`whoami`) when `None`.
+    pub server_name: Option<String>,
+    /// Folder of the on-disk store.
+    pub store_path: PathBuf,
+    /// Where to listen; from the registration's `url` when `None`.
+    pub bind: Option<SocketAddr>,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+    /// Ask the homeserver to ping us once listening, and log the outcome.
+    pub self_check: bool,
+    /// HTTP options.
+    pub server: ServerConfig,
+    /// Dispatch options.
+    pub dispatch: DispatchConfig,
+    /// Transaction log options.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Defaults for a homeserver URL and a store folder.
+    pub fn new(homeserver_url: impl Into<String>, store_path: impl Into<PathBuf>) -> Self {
+        Config {
+            homeserver_url: homeserver_url.into(),
+            server_name: None,
+            store_path: store_path.into(),
+            bind: None,
+            http_workers: 2,
+            self_check: true,
+            server: ServerConfig::default(),
+            dispatch: DispatchConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Why the appservice could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppserviceError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The homeserver could not be asked who we are.
+    #[error("cannot learn the server name from the homeserver ({source}); {hint}")]
+    WhoAmI {
+        /// What went wrong.
+        #[source]
+        source: ClientError,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The client could not be built.
+    #[error(transparent)]
+    Client(ClientError),
+    /// There is nowhere to listen.
+    #[error("no address to listen on: the registration's `url` is `{0}`; set it to e.g. `http://127.0.0.1:9000` or pass a bind address")]
+    NoBind(String),
+    /// Listening failed.
+    #[error("cannot listen on {addr}: {source}; is another process using the port?")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An appservice about to start.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ghostkit::prelude::*;
+/// struct Quiet;
+/// impl Handler for Quiet {}
+/// let reg = Registration::load("registration.yaml")?;
+/// let running = Appservice::new(reg, Config::new("http://127.0.0.1:8008", "quiet.store"))
+///     .start(Quiet)
+///     .await?;
+/// running.wait().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Appservice {
+    registration: Arc<Registration>,
+    config: Config,
+}
+
+/// A started appservice.
+#[derive(Debug)]
+pub struct Running {
+    state: Arc<ServerState>,
+    addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    progress: tokio::task::JoinHandle<()>,
+}
+
+impl Appservice {
+    /// An appservice for `registration` with `config`.
+    pub fn new(registration: Registration, config: Config) -> Self {
+        Appservice {
+            registration: Arc::new(registration),
+            config,
+        }
+    }
+
+    /// Opens the store, replays unfinished events, starts listening and
+    /// (optionally) asks the homeserver to ping us.
+    pub async fn start<H: Handler>(self, handler: H) -> Result<Running, AppserviceError> {
+        let Appservice {
+            registration,
+            config,
+        } = self;
+        let store = Store::open(&config.store_path)?;
+        let client = Client::new(&config.homeserver_url, registration.clone())
+            .map_err(AppserviceError::Client)?;
+        let server_name = match &config.server_name {
+            Some(s) => s.clone(),
+            None => learn_server_name(&client).await?,
+        };
+        client.set_server_name(&server_name);
+        let app = AppContext::new(
+            client.clone(),
+            store.clone(),
+            registration.clone(),
+            server_name,
+        );
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        let log = Arc::new(TransactionLog::open(&store, config.log.clone())?);
+        let router = Router::new(
+            handler.clone(),
+            app.clone(),
+            log.clone(),
+            config.dispatch.clone(),
+        );
+
+        let recovered = log.recover()?;
+        if !recovered.is_empty() {
+            tracing::info!(
+                events = recovered.len(),
+                "dispatching events left unfinished by the last run"
+            );
+            let r = router.clone();
+            tokio::spawn(async move {
+                let admission = r.admit(recovered.len()).await;
+                r.dispatch(recovered, admission);
+            });
+        }
+        let progress = {
+            let log = log.clone();
+            let every = config.log.progress_interval;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = log.persist_progress().await {
+                        tracing::error!(error = %e, "cannot persist dispatch progress");
+                    }
+                }
+            })
+        };
+
+        let addr = match config.bind {
+            Some(a) => a,
+            None => bind_from_url(registration.url.as_deref())?,
+        };
+        let state = ServerState::new(app, handler, log, router, config.server.clone());
+        let st = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .configure(server::configure(st.clone()))
+                .default_service(actix_web::web::to(server::unrecognized))
+        })
+        .workers(config.http_workers.max(1))
+        .disable_signals()
+        .bind(addr)
+        .map_err(|source| AppserviceError::Bind { addr, source })?;
+        let addr = server.addrs().first().copied().unwrap_or(addr);
+        let server = server.run();
+        let handle = server.handle();
+        let server = tokio::spawn(server);
+        tracing::info!(%addr, "appservice listening");
+
+        if config.self_check && registration.url.is_some() {
+            let client = client.clone();
+            tokio::spawn(async move { self_check(&client).await });
+        }
+        Ok(Running {
+            state,
+            addr,
+            handle,
+            server,
+            progress,
+        })
+    }
+}
+
+impl Running {
+    /// Where the appservice listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared parts (client, store, registration).
+    pub fn app(&self) -> &AppContext {
+        &self.state.app
+    }
+
+    /// The server's state: router counters, readiness.
+    pub fn state(&self) -> &Arc<ServerState> {
+        &self.state
+    }
+
+    /// Runs until the server stops (or Ctrl-C / SIGTERM).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let handle = self.handle.clone();
+        let stopper = tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("stopping");
+            handle.stop(true).await;
+        });
+        let Running {
+            state,
+            server,
+            progress,
+            ..
+        } = self;
+        let res = server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        stopper.abort();
+        finish(&state, &progress).await;
+        res
+    }
+
+    /// Stops listening, then writes what was handled to disk.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        finish(&self.state, &self.progress).await;
+    }
+}
+
+async fn finish(state: &ServerState, progress: &tokio::task::JoinHandle<()>) {
+    progress.abort();
+    if let Err(e) = state.log.persist_progress().await {
+        tracing::error!(error = %e, "cannot persist dispatch progress");
+    }
+}
+
+async fn learn_server_name(client: &Client) -> Result<String, AppserviceError> {
+    let who = client.whoami(None).await.map_err(|source| {
+        let hint = match source.errcode() {
+            Some("M_UNKNOWN_TOKEN") | Some("M_FORBIDDEN") => {
+                "the homeserver does not know this as_token: add the registration file to its app_service_config_files and restart it"
+            }
+            Some(_) => "check the homeserver's log",
+            None => "is HOMESERVER_URL right and the homeserver running? or set HOMESERVER_DOMAIN",
+        };
+        AppserviceError::WhoAmI { source, hint }
+    })?;
+    match who.user_id.split_once(':') {
+        Some((_, server)) => Ok(server.to_owned()),
+        None => Err(AppserviceError::WhoAmI {
+            source: ClientError::BadUrl(who.user_id),
+            hint: "the homeserver answered a user ID without a server name; set HOMESERVER_DOMAIN",
+        }),
+    }
+}
+
+fn bind_from_url(url: Option<&str>) -> Result<SocketAddr, AppserviceError> {
+    let raw = url.unwrap_or("null");
+    let parsed = url::Url::parse(raw).map_err(|_| AppserviceError::NoBind(raw.into()))?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| AppserviceError::NoBind(raw.into()))?;
+    let host = match parsed.host_str() {
+        Some("localhost") | None => "127.0.0.1".to_owned(),
+        Some(h) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, port)),
+        // A host name (e.g. a container's): listen on all interfaces.
+        Err(_) => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
+    }
+}
+
+/// Asks the homeserver to ping us and logs the outcome in plain words.
+pub async fn self_check(client: &Client) -> Result<Duration, ClientError> {
+    let res = client.ping(Some("ghostkit-startup")).await;
+    match &res {
+        Ok(d) => tracing::info!(
+            round_trip_ms = d.as_millis() as u64,
+            "homeserver can reach the appservice"
+        ),
+        Err(e) => {
+            let words = match e.errcode() {
+                Some("M_URL_NOT_SET") => "the registration has no `url`, so the homeserver sends us nothing",
+                Some("M_CONNECTION_FAILED") => {
+                    "the homeserver cannot connect to the registration's `url`: is it the address we listen on, reachable from the homeserver?"
+                }
+                Some("M_CONNECTION_TIMEOUT") => "the homeserver's ping to us timed out",
+                Some("M_BAD_STATUS") => {
+                    "we answered the homeserver's ping with an error: does the homeserver have the same hs_token?"
+                }
+                Some("M_FORBIDDEN") | Some("M_UNKNOWN_TOKEN") => {
+                    "the homeserver does not accept our as_token for this appservice id"
+                }
+                Some("M_UNRECOGNIZED") => "the homeserver does not support the appservice ping (older than Matrix 1.7)",
+                _ => "the self-check failed",
+            };
+            tracing::warn!(error = %e, "start-up self-check: {words}");
+        }
+    }
+    res
+}

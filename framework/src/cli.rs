@@ -1,0 +1,135 @@
+//! The command line every bot binary gets: run it, or generate a registration.
+//!
+//! ```text
+//! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
+//! mybot generate-registration [--url URL] [--server-name NAME] [--out PATH] …
+//! ```
+//! Each flag also reads an environment variable: `REGISTRATION`,
+//! `HOMESERVER_URL`, `HOMESERVER_DOMAIN`, `GHOSTKIT_STORE`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::appservice::{Appservice, Config};
+use crate::bot::Handler;
+use crate::registration::{GenerateOptions, Registration};
+
+/// What a bot says about itself, used as defaults by the command line.
+#[derive(Debug, Clone)]
+pub struct BotInfo {
+    /// Appservice ID and default file names (`echo`).
+    pub id: &'static str,
+    /// The bot user's localpart (`echo`).
+    pub sender_localpart: &'static str,
+    /// Prefix of ghost localparts (`_echo_`), if the bot has ghosts.
+    pub user_prefix: Option<&'static str>,
+    /// Prefix of aliases (`_echo_`), if the bot manages aliases.
+    pub alias_prefix: Option<&'static str>,
+    /// Default port to listen on.
+    pub port: u16,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "A Matrix appservice built on ghostkit")]
+struct Cli {
+    /// Path of the registration file.
+    #[arg(long, env = "REGISTRATION", global = true)]
+    registration: Option<PathBuf>,
+    /// The homeserver's client-server API URL.
+    #[arg(
+        long,
+        env = "HOMESERVER_URL",
+        default_value = "http://127.0.0.1:8008",
+        global = true
+    )]
+    homeserver_url: String,
+    /// The homeserver's server name; asked of the homeserver when not given.
+    #[arg(long, env = "HOMESERVER_DOMAIN", global = true)]
+    homeserver_domain: Option<String>,
+    /// Folder of the on-disk store.
+    #[arg(long, env = "GHOSTKIT_STORE")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a new registration file with fresh random tokens.
+    GenerateRegistration {
+        /// Where the appservice will listen, as the homeserver reaches it.
+        #[arg(long)]
+        url: Option<String>,
+        /// Where to write the file (default: --registration, or <id>-registration.yaml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The appservice ID.
+        #[arg(long)]
+        id: Option<String>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Parses the command line and runs the bot (or generates its registration).
+///
+/// Returns an error whose message says what to fix.
+pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    let default_reg = PathBuf::from(format!("{}-registration.yaml", info.id));
+    match cli.command {
+        Some(Command::GenerateRegistration {
+            url,
+            out,
+            id,
+            force,
+        }) => {
+            let out = out.or(cli.registration).unwrap_or(default_reg);
+            if out.exists() && !force {
+                return Err(format!(
+                    "{} exists already; pass --force to replace it (the homeserver must then be given the new tokens)",
+                    out.display()
+                )
+                .into());
+            }
+            let server_name = cli.homeserver_domain.ok_or(
+                "generate-registration needs the server name: pass --homeserver-domain or set HOMESERVER_DOMAIN",
+            )?;
+            let reg = Registration::generate(GenerateOptions {
+                id: id.unwrap_or_else(|| info.id.to_owned()),
+                url: url.unwrap_or_else(|| format!("http://127.0.0.1:{}", info.port)),
+                sender_localpart: info.sender_localpart.to_owned(),
+                server_name,
+                user_prefix: info.user_prefix.map(str::to_owned),
+                alias_prefix: info.alias_prefix.map(str::to_owned),
+            })?;
+            reg.save(&out)?;
+            println!(
+                "wrote {}; add its absolute path to app_service_config_files in the homeserver's config and restart it",
+                out.display()
+            );
+            Ok(())
+        }
+        None => {
+            let path = cli.registration.unwrap_or(default_reg);
+            if !path.exists() {
+                return Err(format!(
+                    "registration file {} not found; set REGISTRATION (or --registration), or create one with `generate-registration`",
+                    path.display()
+                )
+                .into());
+            }
+            let registration = Registration::load(&path)?;
+            let store = cli
+                .store
+                .unwrap_or_else(|| PathBuf::from(format!("{}.store", info.id)));
+            let mut config = Config::new(cli.homeserver_url, store);
+            config.server_name = cli.homeserver_domain;
+            let running = Appservice::new(registration, config).start(handler).await?;
+            running.wait().await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! One item of a transaction, as handlers see it.
+//!
+//! The raw JSON is kept as received; the routing fields (type, IDs, sender,
+//! state key) are read once when the transaction is parsed, and the typed
+//! content is parsed only when a handler asks for it ([`Event::content`]).
+
+use std::borrow::Cow;
+
+use ruma_common::{EventId, RoomId, UserId};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Where in the transaction an item came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A room event from `events` (timeline and state).
+    Timeline,
+    /// An ephemeral event from `ephemeral` or its unstable twin (typing, receipts, presence).
+    Ephemeral,
+    /// A to-device message (MSC2409 `to_device`).
+    ToDevice,
+    /// MSC3202 `device_lists` (`changed`, `left`).
+    DeviceLists,
+    /// MSC3202 one-time key counts per user and device.
+    OneTimeKeyCounts,
+    /// MSC3202 unused fallback key types per user and device.
+    FallbackKeyTypes,
+}
+
+/// An event or other item received in a transaction.
+#[derive(Debug, Clone)]
+pub struct Event {
+    kind: EventKind,
+    event_type: String,
+    event_id: Option<String>,
+    room_id: Option<String>,
+    sender: Option<String>,
+    state_key: Option<String>,
+    raw: Box<RawValue>,
+}
+
+/// Why an item of a transaction was skipped.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    /// The item is not a JSON object with the fields its kind needs.
+    #[error("malformed {kind:?} item: {reason}")]
+    Malformed {
+        /// Where it came from.
+        kind: EventKind,
+        /// What is missing or wrong.
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "type", borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    room_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sender: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    state_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    to_user_id: Option<Cow<'a, str>>,
+}
+
+impl Event {
+    /// Reads the routing fields of one item; the JSON is kept as it came.
+    pub fn from_raw(kind: EventKind, raw: &RawValue) -> Result<Event, EventError> {
+        let bad = |reason: &str| EventError::Malformed {
+            kind,
+            reason: reason.to_owned(),
+        };
+        let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
+        let (event_type, event_id, room_id, sender, state_key) = match kind {
+            EventKind::DeviceLists => (
+                "org.matrix.msc3202.device_lists".to_owned(),
+                None,
+                None,
+                None,
+                None,
+            ),
+            EventKind::OneTimeKeyCounts => (
+                "org.matrix.msc3202.device_one_time_keys_count".to_owned(),
+                None,
+                None,
+                None,
+                None,
+            ),
+            EventKind::FallbackKeyTypes => (
+                "org.matrix.msc3202.device_unused_fallback_key_types".to_owned(),
+                None,
+                None,
+                None,
+                None,
+            ),
+            _ => {
+                let head: Head<'_> = serde_json::from_str(raw.get())
+                    .map_err(|e| bad(&format!("not an event object: {e}")))?;
+                let event_type = head.event_type.ok_or_else(|| bad("no `type`"))?;
+                if let Some(r) = &head.room_id {
+                    <&RoomId>::try_from(r.as_ref())
+                        .map_err(|e| bad(&format!("bad room_id: {e}")))?;
+                }
+                if let Some(s) = &head.sender {
+                    <&UserId>::try_from(s.as_ref())
+                        .map_err(|e| bad(&format!("bad sender: {e}")))?;
+                }
+                if kind == EventKind::Timeline {
+                    let id = head
+                        .event_id
+                        .as_deref()
+                        .ok_or_else(|| bad("no `event_id`"))?;
+                    <&EventId>::try_from(id).map_err(|e| bad(&format!("bad event_id: {e}")))?;
+                    if head.room_id.is_none() {
+                        return Err(bad("no `room_id`"));
+                    }
+                    if head.sender.is_none() {
+                        return Err(bad("no `sender`"));
+                    }
+                }
+                // To-device messages are ordered per recipient: use it as the "room".
+                let room = if kind == EventKind::ToDevice {
+                    head.to_user_id
+                } else {
+                    head.room_id
+                };
+                (
+                    event_type.into_owned(),
+                    own(head.event_id),
+                    own(room),
+                    own(head.sender),
+                    own(head.state_key),
+                )
+            }
+        };
+        Ok(Event {
+            kind,
+            event_type,
+            event_id,
+            room_id,
+            sender,
+            state_key,
+            raw: raw.to_owned(),
+        })
+    }
+
+    /// Where in the transaction it came from.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// The event type (`m.room.message`).
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The event ID (timeline events only).
+    pub fn event_id(&self) -> Option<&EventId> {
+        self.event_id
+            .as_deref()
+            .and_then(|s| <&EventId>::try_from(s).ok())
+    }
+
+    /// The room (for to-device messages: none; see [`Event::to_user_id`]).
+    pub fn room_id(&self) -> Option<&RoomId> {
+        if self.kind == EventKind::ToDevice {
+            return None;
+        }
+        self.room_id
+            .as_deref()
+            .and_then(|s| <&RoomId>::try_from(s).ok())
+    }
+
+    /// The recipient of a to-device message.
+    pub fn to_user_id(&self) -> Option<&UserId> {
+        if self.kind != EventKind::ToDevice {
+            return None;
+        }
+        self.room_id
+            .as_deref()
+            .and_then(|s| <&UserId>::try_from(s).ok())
+    }
+
+    /// The sender.
+    pub fn sender(&self) -> Option<&UserId> {
+        self.sender
+            .as_deref()
+            .and_then(|s| <&UserId>::try_from(s).ok())
+    }
+
+    /// The state key, for state events.
+    pub fn state_key(&self) -> Option<&str> {
+        self.state_key.as_deref()
+    }
+
+    /// Whether this is a state event.
+    pub fn is_state(&self) -> bool {
+        self.kind == EventKind::Timeline && self.state_key.is_some()
+    }
+
+    /// The event as received.
+    pub fn raw(&self) -> &RawValue {
+        &self.raw
+    }
+
+    /// Parses the whole event into `T` (for example a ruma event type).
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.raw.get())
+    }
+
+    /// Parses the event's `content` into `T`, e.g.
+    /// `ruma_events::room::message::RoomMessageEventContent`.
+    ///
+    /// ```
+    /// use ghostkit::event::{Event, EventKind};
+    /// let raw = serde_json::value::RawValue::from_string(r#"{"type":"m.room.message",
+    ///   "event_id":"$e","room_id":"!r","sender":"@a:x",
+    ///   "content":{"msgtype":"m.text","body":"hi"}}"#.into()).unwrap();
+    /// let ev = Event::from_raw(EventKind::Timeline, &raw).unwrap();
+    /// let c: serde_json::Value = ev.content().unwrap();
+    /// assert_eq!(c["body"], "hi");
+    /// ```
+    pub fn content<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Content<'a> {
+            #[serde(borrow)]
+            content: Option<&'a RawValue>,
+        }
+        let c: Content<'_> = serde_json::from_str(self.raw.get())?;
+        match c.content {
+            Some(raw) => serde_json::from_str(raw.get()),
+            None => serde_json::from_str("{}"),
+        }
+    }
+
+    /// The ordering lane: the room, the to-device recipient, or the item kind.
+    pub(crate) fn lane(&self) -> &str {
+        match (&self.room_id, self.kind) {
+            (Some(r), _) => r,
+            (None, EventKind::Ephemeral) => "~ephemeral",
+            (None, _) => "~device",
+        }
+    }
+
+    pub(crate) fn event_id_str(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+}

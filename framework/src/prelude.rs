@@ -1,0 +1,13 @@
+//! What a bot author imports: `use ghostkit::prelude::*;`.
+
+pub use crate::appservice::{Appservice, Config};
+pub use crate::bot::{AppContext, Context, Handler, HandlerError, HandlerResult};
+pub use crate::cli::BotInfo;
+pub use crate::client::{Client, ClientError};
+pub use crate::event::{Event, EventKind};
+pub use crate::registration::Registration;
+pub use crate::store::Store;
+pub use ruma_common::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+pub use ruma_events::reaction::ReactionEventContent;
+pub use ruma_events::room::member::{MembershipState, RoomMemberEventContent};
+pub use ruma_events::room::message::RoomMessageEventContent;

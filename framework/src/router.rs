@@ -1,0 +1,263 @@
+//! From the durable log to the handler: per-room queues, bounded concurrency.
+//!
+//! Events of one room (one *lane*) are handled strictly one after another,
+//! in log order; different rooms run concurrently, at most
+//! [`DispatchConfig::max_concurrent_rooms`] at once. An item leaves the log
+//! only after its handler finished (or gave up after its retries). The number
+//! of items acknowledged but not yet handled is bounded by
+//! [`DispatchConfig::max_backlog`]: past it, [`Router::admit`] waits, which
+//! delays the acknowledgement of the next transaction (back-pressure).
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::Semaphore;
+
+use crate::bot::{AppContext, Context, Handler};
+use crate::transaction::log::LogItem;
+use crate::transaction::TransactionLog;
+
+/// How events are dispatched to handlers.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// How many rooms are handled at the same time.
+    pub max_concurrent_rooms: usize,
+    /// How many acknowledged events may wait for their handler before the
+    /// next transaction's acknowledgement is delayed.
+    pub max_backlog: usize,
+    /// How many times a failed handler call is tried again (0: never).
+    pub handler_retries: u32,
+    /// Wait before the first retry; doubles each time.
+    pub retry_backoff: Duration,
+    /// How many events a busy room handles before letting another room run.
+    pub fairness_batch: usize,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            max_concurrent_rooms: 64,
+            max_backlog: 20_000,
+            handler_retries: 0,
+            retry_backoff: Duration::from_millis(500),
+            fairness_batch: 64,
+        }
+    }
+}
+
+/// Counters of the dispatcher.
+#[derive(Debug, Default)]
+pub struct DispatchStats {
+    /// Items handled successfully.
+    pub handled: AtomicU64,
+    /// Items whose handler failed or panicked after all retries.
+    pub failed: AtomicU64,
+}
+
+struct Job {
+    item: LogItem,
+    holds_permit: bool,
+}
+
+/// Routes logged items to the handler; cheap to clone.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    handler: Arc<dyn Handler>,
+    app: AppContext,
+    log: Arc<TransactionLog>,
+    lanes: Mutex<HashMap<String, VecDeque<Job>>>,
+    workers: Semaphore,
+    backlog: Semaphore,
+    config: DispatchConfig,
+    stats: DispatchStats,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Permits for admitted items; given to [`Router::dispatch`].
+#[derive(Debug)]
+#[must_use = "admitted permits are released only by dispatching"]
+pub struct Admission {
+    permits: usize,
+}
+
+impl Router {
+    /// A router calling `handler`; its tasks run on the current tokio runtime.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime.
+    pub fn new(
+        handler: Arc<dyn Handler>,
+        app: AppContext,
+        log: Arc<TransactionLog>,
+        config: DispatchConfig,
+    ) -> Self {
+        let config = DispatchConfig {
+            max_concurrent_rooms: config.max_concurrent_rooms.max(1),
+            max_backlog: config.max_backlog.max(1),
+            fairness_batch: config.fairness_batch.max(1),
+            ..config
+        };
+        Router {
+            inner: Arc::new(Inner {
+                handler,
+                app,
+                log,
+                lanes: Mutex::new(HashMap::new()),
+                workers: Semaphore::new(config.max_concurrent_rooms),
+                backlog: Semaphore::new(config.max_backlog),
+                config,
+                stats: DispatchStats::default(),
+                runtime: tokio::runtime::Handle::current(),
+            }),
+        }
+    }
+
+    /// Waits until `count` more events fit in the backlog.
+    pub async fn admit(&self, count: usize) -> Admission {
+        let n = count.min(self.inner.config.max_backlog);
+        match self.inner.backlog.acquire_many(n as u32).await {
+            Ok(p) => p.forget(),
+            Err(_) => return Admission { permits: 0 },
+        }
+        Admission { permits: n }
+    }
+
+    /// Queues items for their rooms' handlers.
+    pub fn dispatch(&self, items: Vec<LogItem>, admission: Admission) {
+        let mut permits = admission.permits;
+        let mut start = Vec::new();
+        {
+            let mut lanes = lock(&self.inner.lanes);
+            for item in items {
+                let job = Job {
+                    item,
+                    holds_permit: permits > 0,
+                };
+                permits = permits.saturating_sub(1);
+                let lane = job.item.event.lane();
+                match lanes.get_mut(lane) {
+                    Some(queue) => queue.push_back(job),
+                    None => {
+                        lanes.insert(lane.to_owned(), VecDeque::new());
+                        start.push(job);
+                    }
+                }
+            }
+        }
+        // Permits admitted for items that were not given (should not happen).
+        if permits > 0 {
+            self.inner.backlog.add_permits(permits);
+        }
+        for job in start {
+            let inner = self.inner.clone();
+            self.inner.runtime.spawn(run_lane(inner, job));
+        }
+    }
+
+    /// Events acknowledged but not handled yet.
+    pub fn backlog(&self) -> usize {
+        self.inner.config.max_backlog - self.inner.backlog.available_permits()
+    }
+
+    /// Dispatcher counters.
+    pub fn stats(&self) -> &DispatchStats {
+        &self.inner.stats
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &DispatchConfig {
+        &self.inner.config
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn run_lane(inner: Arc<Inner>, first: Job) {
+    let lane = first.item.event.lane().to_owned();
+    let mut job = first;
+    'outer: loop {
+        let Ok(_worker) = inner.workers.acquire().await else {
+            return;
+        };
+        for _ in 0..inner.config.fairness_batch {
+            handle(&inner, job).await;
+            let next = {
+                let mut lanes = lock(&inner.lanes);
+                match lanes.get_mut(&lane).and_then(VecDeque::pop_front) {
+                    Some(j) => j,
+                    None => {
+                        lanes.remove(&lane);
+                        break 'outer;
+                    }
+                }
+            };
+            job = next;
+        }
+        // A busy room lets the others run before it goes on.
+        drop(_worker);
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn handle(inner: &Inner, job: Job) {
+    let Job { item, holds_permit } = job;
+    let (seq, idx) = (item.seq, item.idx);
+    let ctx = Context::new(inner.app.clone(), item.event);
+    let mut attempt = 0;
+    loop {
+        let outcome = AssertUnwindSafe(inner.handler.on_event(&ctx))
+            .catch_unwind()
+            .await;
+        let err = match outcome {
+            Ok(Ok(())) => {
+                inner.stats.handled.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                format!("handler panicked: {msg}")
+            }
+        };
+        let ev = ctx.event();
+        let room = ev.room_id().map(|r| r.as_str()).unwrap_or("-");
+        let event_id = ev.event_id().map(|r| r.as_str()).unwrap_or("-");
+        if attempt < inner.config.handler_retries {
+            attempt += 1;
+            tracing::warn!(room, event_id, attempt, error = %err, "handler failed; retrying");
+            tokio::time::sleep(inner.config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+            continue;
+        }
+        tracing::error!(room, event_id, event_type = ev.event_type(), error = %err, "handler failed");
+        inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+        break;
+    }
+    if let Err(e) = inner.log.item_done(seq, idx) {
+        tracing::error!(error = %e, seq, idx, "cannot record a handled event in the store");
+    }
+    if holds_permit {
+        inner.backlog.add_permits(1);
+    }
+}

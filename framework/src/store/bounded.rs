@@ -1,0 +1,133 @@
+//! A durable set with a bounded size: two generations of sled trees.
+//!
+//! New keys go into the current generation. When it holds `capacity` keys, the
+//! older generation is cleared and becomes the current one. A key is therefore
+//! remembered for at least `capacity` later insertions and at most `2 * capacity`
+//! keys are ever on disk, without any per-key bookkeeping.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::{Store, StoreError};
+
+/// A bounded, durable "have I seen this?" set. Values are small tags.
+///
+/// ```
+/// # fn main() -> Result<(), ghostkit::store::StoreError> {
+/// let store = ghostkit::Store::temporary()?;
+/// let seen = ghostkit::store::BoundedSet::open(&store, "seen", 2)?;
+/// assert_eq!(seen.insert_if_absent(b"a", b"1")?, None);
+/// assert_eq!(seen.insert_if_absent(b"a", b"2")?.as_deref(), Some(&b"1"[..]));
+/// seen.insert_if_absent(b"b", b"")?; // generation full: a new one starts
+/// seen.insert_if_absent(b"c", b"")?;
+/// seen.insert_if_absent(b"d", b"")?; // full again: the one holding "a" is dropped
+/// seen.insert_if_absent(b"e", b"")?;
+/// assert!(!seen.contains(b"a")?);
+/// assert!(seen.contains(b"e")?);
+/// # Ok(()) }
+/// ```
+pub struct BoundedSet {
+    gens: [sled::Tree; 2],
+    meta: sled::Tree,
+    meta_key: Vec<u8>,
+    current: AtomicUsize,
+    count: AtomicUsize,
+    capacity: usize,
+    rotate: Mutex<()>,
+}
+
+impl std::fmt::Debug for BoundedSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedSet")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoundedSet {
+    /// Opens the set `name` in `store`, remembering at least `capacity` keys.
+    pub fn open(store: &Store, name: &str, capacity: usize) -> Result<Self, StoreError> {
+        let gens = [
+            store.tree(&format!("{name}.gen0"))?,
+            store.tree(&format!("{name}.gen1"))?,
+        ];
+        let meta = store.tree("ghostkit.meta")?;
+        let meta_key = format!("{name}.current").into_bytes();
+        let current = match meta.get(&meta_key)? {
+            Some(v) if v.as_ref() == b"1" => 1,
+            _ => 0,
+        };
+        let count = gens[current].len();
+        Ok(BoundedSet {
+            gens,
+            meta,
+            meta_key,
+            current: AtomicUsize::new(current),
+            count: AtomicUsize::new(count),
+            capacity: capacity.max(1),
+            rotate: Mutex::new(()),
+        })
+    }
+
+    /// Inserts `key` with `value` unless present; returns the value already there.
+    pub fn insert_if_absent(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<sled::IVec>, StoreError> {
+        let cur = self.current.load(Ordering::Acquire);
+        if let Some(old) = self.gens[1 - cur].get(key)? {
+            return Ok(Some(old));
+        }
+        match self.gens[cur].compare_and_swap(key, None as Option<&[u8]>, Some(value))? {
+            Ok(()) => {
+                if self.count.fetch_add(1, Ordering::AcqRel) + 1 >= self.capacity {
+                    self.rotate()?;
+                }
+                Ok(None)
+            }
+            Err(e) => Ok(e.current),
+        }
+    }
+
+    /// The value stored for `key`, if it is remembered.
+    pub fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        let cur = self.current.load(Ordering::Acquire);
+        if let Some(v) = self.gens[cur].get(key)? {
+            return Ok(Some(v));
+        }
+        Ok(self.gens[1 - cur].get(key)?)
+    }
+
+    /// Whether `key` is remembered.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// How many keys are on disk now (at most twice the capacity).
+    pub fn len(&self) -> usize {
+        self.gens[0].len() + self.gens[1].len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.gens[0].is_empty() && self.gens[1].is_empty()
+    }
+
+    fn rotate(&self) -> Result<(), StoreError> {
+        let _guard = self.rotate.lock().unwrap_or_else(|p| p.into_inner());
+        if self.count.load(Ordering::Acquire) < self.capacity {
+            return Ok(()); // someone else rotated
+        }
+        let cur = self.current.load(Ordering::Acquire);
+        let next = 1 - cur;
+        self.gens[next].clear()?;
+        self.meta.insert(
+            &self.meta_key,
+            if next == 1 { &b"1"[..] } else { &b"0"[..] },
+        )?;
+        self.count.store(0, Ordering::Release);
+        self.current.store(next, Ordering::Release);
+        Ok(())
+    }
+}

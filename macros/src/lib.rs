@@ -1,0 +1,1 @@
+//! Derive macros for ghostkit. Use them through the re-exports in `ghostkit`.
