@@ -286,11 +286,25 @@ log_tail() {
     tail -c +"$((${LOG_OFFSET:-0} + 1))" "$LOG" | tail -n 40 >&2 || true
 }
 
+# A digest of the config and every registration file it names.
+config_fingerprint() {
+    local files
+    files="$(grep -A1000 '^app_service_config_files:' "$CONFIG" | sed -n 's/^- //p')"
+    { cat "$CONFIG"; for f in $files; do cat "$f" 2>/dev/null; done; } | sha256sum | cut -d' ' -f1
+}
+
 do_start() {
     do_install
-    do_stop   # a running instance is restarted: registrations may have changed
     generate_config_once
     write_config
+    local fp
+    fp="$(config_fingerprint)"
+    if running_pid >/dev/null && http_ok "$VERSIONS_URL" \
+        && [ "$(cat "$SYN_DIR/fingerprint" 2>/dev/null)" = "$fp" ]; then
+        log "Synapse is already running on $BASE_URL with the same config and registrations"
+        return 0
+    fi
+    do_stop   # a running instance is restarted: config or registrations changed
 
     if ! port_free; then
         die "127.0.0.1:$PORT is already in use by another process (set SYNAPSE_PORT?)"
@@ -329,6 +343,7 @@ do_start() {
         fi
         sleep 0.2
     done
+    echo "$fp" > "$SYN_DIR/fingerprint"
     log "Synapse is up at $BASE_URL (pid $(running_pid), $((SECONDS - t0))s)"
 }
 
