@@ -1,0 +1,167 @@
+//! What the end-to-end tests share: the homeserver, real users, polling.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+/// The local Synapse of `scripts/synapse.sh`.
+pub fn synapse_url() -> String {
+    std::env::var("SYNAPSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18008".into())
+}
+
+const SHARED_SECRET: &str = "ghostkit-dev-registration-shared-secret";
+
+/// A test registration from `tests/registrations/`.
+pub fn registration_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("registrations").join(format!("{name}.yaml"))
+}
+
+/// A name unique to this run (the homeserver's database outlives runs).
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{prefix}{nanos:x}")
+}
+
+/// A real user of the homeserver, logged in.
+pub struct User {
+    pub user_id: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl User {
+    /// Registers a new non-admin user through the shared-secret admin API and logs in.
+    pub async fn register(prefix: &str) -> Result<User> {
+        let http = reqwest::Client::new();
+        let base = synapse_url();
+        let name = unique(prefix);
+        let password = "correct horse battery staple";
+        let nonce: Value = http
+            .get(format!("{base}/_synapse/admin/v1/register"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let nonce = nonce["nonce"].as_str().ok_or_else(|| anyhow!("no nonce"))?.to_owned();
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SHARED_SECRET.as_bytes())?;
+        mac.update(format!("{nonce}\0{name}\0{password}\0notadmin").as_bytes());
+        let body = json!({
+            "nonce": nonce, "username": name, "password": password, "admin": false,
+            "mac": hex::encode(mac.finalize().into_bytes()),
+        });
+        let resp: Value = http
+            .post(format!("{base}/_synapse/admin/v1/register"))
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = resp["access_token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("registration failed: {resp}"))?
+            .to_owned();
+        let user_id = resp["user_id"].as_str().unwrap_or_default().to_owned();
+        Ok(User { user_id, token, http })
+    }
+
+    /// One client-server call as this user; fails on a non-2xx answer.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", synapse_url()))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{path} answered {status}: {v}");
+        }
+        Ok(v)
+    }
+
+    pub async fn create_room(&self, body: Value) -> Result<String> {
+        let v = self
+            .call(reqwest::Method::POST, "/_matrix/client/v3/createRoom", Some(body))
+            .await?;
+        v["room_id"].as_str().map(str::to_owned).context("no room_id")
+    }
+
+    pub async fn invite(&self, room: &str, user: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/_matrix/client/v3/rooms/{}/invite", enc(room)),
+            Some(json!({ "user_id": user })),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn send_text(&self, room: &str, body: &str) -> Result<String> {
+        let v = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", enc(room), unique("t")),
+                Some(json!({ "msgtype": "m.text", "body": body })),
+            )
+            .await?;
+        v["event_id"].as_str().map(str::to_owned).context("no event_id")
+    }
+
+    pub async fn joined_members(&self, room: &str) -> Result<Value> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/_matrix/client/v3/rooms/{}/joined_members", enc(room)),
+            None,
+        )
+        .await
+    }
+
+    /// The latest messages of a room, newest first.
+    pub async fn messages(&self, room: &str) -> Result<Vec<Value>> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(room)),
+                None,
+            )
+            .await?;
+        Ok(v["chunk"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+pub fn enc(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('#', "%23")
+        .replace('!', "%21")
+        .replace(':', "%3A")
+        .replace('$', "%24")
+        .replace('@', "%40")
+}
+
+/// Polls `check` until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if start.elapsed() > limit {
+            bail!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,147 @@
+//! Kill -9 the appservice after it acknowledged a transaction, while it is
+//! handling one event and the rest wait; restart it; every event must reach
+//! the handler exactly once, in order, and the txnId stays deduplicated.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+
+use crate::common::eventually;
+
+const HS_TOKEN: &str = "crash_hs_token";
+
+fn registration(dir: &Path, port: u16) -> Result<std::path::PathBuf> {
+    let path = dir.join("registration.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "id: crash\nurl: http://127.0.0.1:{port}\nas_token: crash_as_token\nhs_token: {HS_TOKEN}\n\
+             sender_localpart: crashbot\nnamespaces:\n  users: [{{regex: '@crashbot:localhost', exclusive: true}}]\n"
+        ),
+    )?;
+    Ok(path)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn spawn_bot(dir: &Path, port: u16, slow_ms: u64) -> Result<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_ghostkit-testbot"))
+        .args(["--registration", &registration(dir, port)?.to_string_lossy()])
+        .args(["--store", &dir.join("store").to_string_lossy()])
+        .args(["--record", &dir.join("record.txt").to_string_lossy()])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(["--slow-ms", &slow_ms.to_string()])
+        .stdout(Stdio::null())
+        .spawn()?)
+}
+
+fn record(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("record.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn transaction(rooms: &[&str], per_room: usize, tag: &str) -> (Value, Vec<String>) {
+    let mut events = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..per_room {
+        for room in rooms {
+            let id = format!("${tag}_{}_{i}", room.trim_start_matches('!'));
+            events.push(json!({
+                "type": "m.room.message", "event_id": id, "room_id": room,
+                "sender": "@alice:localhost", "origin_server_ts": 1,
+                "content": {"msgtype": "m.text", "body": format!("message {i}")}
+            }));
+            ids.push(id);
+        }
+    }
+    (json!({ "events": events }), ids)
+}
+
+async fn put(port: u16, txn: &str, body: &Value) -> Result<reqwest::StatusCode> {
+    let url = format!("http://127.0.0.1:{port}/_matrix/app/v1/transactions/{txn}");
+    let resp = reqwest::Client::new()
+        .put(url)
+        .bearer_auth(HS_TOKEN)
+        .json(body)
+        .send()
+        .await?;
+    Ok(resp.status())
+}
+
+async fn wait_listening(port: u16) -> Result<()> {
+    eventually(Duration::from_secs(20), "the bot to listen", || async {
+        let url = format!("http://127.0.0.1:{port}/health/ready");
+        Ok(reqwest::get(url).await.ok().filter(|r| r.status().is_success()).map(|_| ()))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    // Each event takes 300 ms to handle: after the first one is recorded, the
+    // second is mid-dispatch and the others are acknowledged but waiting.
+    let mut bot = spawn_bot(dir.path(), port, 300)?;
+    wait_listening(port).await?;
+    let (body, ids) = transaction(&["!roomA", "!roomB"], 5, "t1");
+    assert_eq!(put(port, "txn-1", &body).await?, 200);
+
+    eventually(Duration::from_secs(20), "the first events to be handled", || async {
+        Ok((!record(dir.path()).is_empty()).then_some(()))
+    })
+    .await?;
+    // Well inside the handling of the next event (300 ms), and well after the
+    // progress of the first was written (every 10 ms).
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    bot.kill()?;
+    bot.wait()?;
+    let before = record(dir.path());
+    if before.len() >= ids.len() {
+        bail!("the bot finished before it was killed: the test proves nothing");
+    }
+
+    let mut bot = spawn_bot(dir.path(), port, 0)?;
+    wait_listening(port).await?;
+    eventually(Duration::from_secs(20), "every event to be handled", || async {
+        Ok((record(dir.path()).len() >= ids.len()).then_some(()))
+    })
+    .await?;
+    // The homeserver re-sends the acknowledged transaction: nothing new happens.
+    assert_eq!(put(port, "txn-1", &body).await?, 200);
+    // A new transaction after it is handled: a marker that the dispatcher moved on.
+    let (body2, ids2) = transaction(&["!roomA"], 1, "t2");
+    assert_eq!(put(port, "txn-2", &body2).await?, 200);
+    eventually(Duration::from_secs(20), "the marker event", || async {
+        Ok(record(dir.path()).contains(&ids2[0]).then_some(()))
+    })
+    .await?;
+    bot.kill()?;
+    bot.wait()?;
+
+    let after = record(dir.path());
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for id in &after {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    for id in ids.iter().chain(&ids2) {
+        assert_eq!(counts.get(id.as_str()), Some(&1), "event {id} handled {:?} times", counts.get(id.as_str()));
+    }
+    assert_eq!(after.len(), ids.len() + ids2.len(), "nothing else was handled: {after:?}");
+    // Per room, the order of the log.
+    for room in ["roomA", "roomB"] {
+        let seen: Vec<&String> = after.iter().filter(|id| id.contains(&format!("t1_{room}_"))).collect();
+        let want: Vec<&String> = ids.iter().filter(|id| id.contains(&format!("t1_{room}_"))).collect();
+        assert_eq!(seen, want, "order in {room}");
+    }
+    Ok(())
+}
