@@ -77,6 +77,10 @@ impl Event {
             reason: reason.to_owned(),
         };
         let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
+        // serde would also read the head from an array; every kind is an object.
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(bad("not a JSON object"));
+        }
         let (event_type, event_id, room_id, sender, state_key) = match kind {
             EventKind::DeviceLists => (
                 "org.matrix.msc3202.device_lists".to_owned(),

@@ -216,12 +216,25 @@ impl Registration {
             path: path.to_owned(),
             source,
         };
-        std::fs::write(path, self.to_yaml()).map_err(io)?;
+        // Created 0600 and tightened before the secrets are written, so they
+        // are never readable by others, not even for a moment.
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            use std::io::Write;
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(io)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
+            file.write_all(self.to_yaml().as_bytes()).map_err(io)?;
         }
+        #[cfg(not(unix))]
+        std::fs::write(path, self.to_yaml()).map_err(io)?;
         Ok(())
     }
 

@@ -187,6 +187,8 @@ async fn ready(state: State) -> HttpResponse {
         HttpResponse::Ok().json(json!({
             "status": "ready",
             "backlog": state.router.backlog(),
+            "handled": state.router.stats().handled.load(Ordering::Relaxed),
+            "failed": state.router.stats().failed.load(Ordering::Relaxed),
             "pending_transactions": state.log.pending_transactions(),
         }))
     } else {

@@ -7,7 +7,7 @@
 
 mod bounded;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -62,6 +62,21 @@ impl From<sled::Error> for StoreError {
 pub struct Store {
     db: sled::Db,
     flusher: Arc<Flusher>,
+    dir: Arc<StoreDir>,
+}
+
+/// The store's folder; a temporary one is deleted with the last handle.
+struct StoreDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for StoreDir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -76,29 +91,35 @@ impl Store {
         let path = path.as_ref();
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(16 * 1024 * 1024)
+            .cache_capacity(4 * 1024 * 1024)
             .flush_every_ms(Some(200))
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),
                 source,
             })?;
-        Ok(Self::from_db(db))
+        Ok(Self::from_db(db, path.to_owned(), false))
     }
 
     /// A store in a temporary folder that is deleted when dropped (tests, examples).
     pub fn temporary() -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .temporary(true)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: "<temporary>".into(),
-                source,
-            })?;
-        Ok(Self::from_db(db))
+        use rand::Rng;
+        let name = format!("ghostkit-{:016x}", rand::thread_rng().gen::<u64>());
+        let path = std::env::temp_dir().join(name);
+        let mut store = Self::open(&path)?;
+        store.dir = Arc::new(StoreDir {
+            path,
+            temporary: true,
+        });
+        Ok(store)
     }
 
-    fn from_db(db: sled::Db) -> Self {
+    /// The store's folder.
+    pub fn path(&self) -> &Path {
+        &self.dir.path
+    }
+
+    fn from_db(db: sled::Db, path: PathBuf, temporary: bool) -> Self {
         let (tx, _) = watch::channel(0u64);
         Store {
             db,
@@ -107,6 +128,7 @@ impl Store {
                 done: tx,
                 lock: Mutex::new(()),
             }),
+            dir: Arc::new(StoreDir { path, temporary }),
         }
     }
 
@@ -163,6 +185,9 @@ impl Store {
     }
 
     /// The underlying sled database, for advanced use.
+    ///
+    /// Its folder is [`Store::path`]`/db`-like internals of sled; the
+    /// transaction log's segments are in `txnlog/` beside them.
     pub fn db(&self) -> &sled::Db {
         &self.db
     }

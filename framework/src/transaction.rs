@@ -9,6 +9,8 @@
 //! restart dispatches exactly the unfinished ones again.
 
 pub mod log;
+mod seen;
+mod wal;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -95,6 +97,12 @@ pub fn parse(body: &[u8]) -> Result<ParsedTransaction, TransactionError> {
         serde_json::error::Category::Data => TransactionError::BadJson(e.to_string()),
         _ => TransactionError::NotJson(e.to_string()),
     })?;
+    // serde also fills a struct from an array (`[[…]]`); a transaction is an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(TransactionError::BadJson(
+            "a transaction is a JSON object, not an array".into(),
+        ));
+    }
     let mut out = ParsedTransaction {
         events: Vec::with_capacity(raw.events.len()),
         skipped: 0,

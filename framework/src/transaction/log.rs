@@ -1,29 +1,36 @@
 //! The durable transaction log.
 //!
-//! On disk (sled trees):
-//! - `ghostkit.txn.log`: sequence number (u64, big-endian) -> the body as received;
-//! - `ghostkit.txn.done`: sequence number -> bitmap of finished items, written
-//!   only for transactions that stay partly done for a while;
-//! - `ghostkit.txn.seen` / `ghostkit.event.seen`: bounded sets of txnIds and
-//!   event IDs, each mapped to the sequence number that owns it.
+//! On disk:
+//! - `txnlog/*.seg`: the bodies as received, appended with a checksum
+//!   (see [`super::wal`]);
+//! - sled tree `ghostkit.txn.pending`: sequence number (u64, big-endian) ->
+//!   where its body is, for every transaction not fully dispatched;
+//! - sled tree `ghostkit.txn.done`: sequence number -> bitmap of finished
+//!   items, written only for transactions that stay partly done for a while;
+//! - sled tree `ghostkit.txn.seen`: the bounded window of txnIds and event IDs
+//!   seen lately (see [`super::seen`]).
 //!
-//! A transaction is removed from the log when all its items are done.
+//! A transaction is acknowledged only after its body and its records are
+//! synced to disk (both syncs run at once), and leaves the log when all its
+//! items are done.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::seen::SeenWindow;
+use super::wal::{Location, Wal};
 use super::{parse, TransactionError};
 use crate::event::Event;
-use crate::store::{BoundedSet, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Sizes and timings of the log.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
-    /// How many txnIds are remembered at least (at most twice as many on disk).
+    /// How many txnIds are remembered, at most (the oldest are forgotten first).
     pub seen_transactions: usize,
-    /// How many event IDs are remembered at least, to drop events re-sent under a new txnId.
+    /// How many event IDs are remembered, at most, to drop events re-sent under a new txnId.
     pub seen_events: usize,
     /// How often progress of partly-done transactions is written and flushed.
     pub progress_interval: Duration,
@@ -60,6 +67,7 @@ pub struct LogItem {
 }
 
 struct Progress {
+    loc: Location,
     total: u32,
     done: u32,
     bits: Vec<u8>,
@@ -69,10 +77,12 @@ struct Progress {
 /// The durable log of transactions; see the module docs.
 pub struct TransactionLog {
     store: Store,
-    log: sled::Tree,
+    wal: Wal,
+    pending: sled::Tree,
     done: sled::Tree,
-    txns: BoundedSet,
-    events: BoundedSet,
+    /// Bodies of unfinished transactions found at open, for [`TransactionLog::recover`].
+    recovered: Mutex<Vec<(u64, Location, Vec<u8>)>>,
+    seen: Mutex<SeenWindow>,
     next_seq: AtomicU64,
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
@@ -108,20 +118,59 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl TransactionLog {
-    /// Opens the log in `store`.
+    /// Opens the log in `store` (segments in `txnlog/` of the store's folder).
     pub fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
-        let log = store.tree("ghostkit.txn.log")?;
-        let next_seq = match log.last()? {
-            Some((k, _)) => seq_of(&k) + 1,
-            None => 1,
-        };
+        let wal = Wal::open(&store.path().join("txnlog")).map_err(|e| StoreError::Io(e.into()))?;
+        let pending = store.tree("ghostkit.txn.pending")?;
+        let done = store.tree("ghostkit.txn.done")?;
+        let seen_tree = store.tree("ghostkit.txn.seen")?;
+        let mut last = 0;
+        for tree in [&pending, &seen_tree] {
+            if let Some((k, _)) = tree.last()? {
+                last = last.max(seq_of(&k));
+            }
+        }
+        // Read back every unfinished body. One that cannot be read was never
+        // acknowledged (the ack follows the sync): forget it entirely, so the
+        // homeserver's retry of its txnId is taken as new.
+        let mut recovered = Vec::new();
+        for entry in pending.iter() {
+            let (key, value) = entry?;
+            let seq = seq_of(&key);
+            let body = Location::decode(&value)
+                .ok_or_else(|| "bad location".to_owned())
+                .and_then(|loc| {
+                    wal.read(seq, loc)
+                        .map(|b| (loc, b))
+                        .map_err(|e| e.to_string())
+                });
+            match body {
+                Ok((loc, body)) => {
+                    wal.retain(loc);
+                    recovered.push((seq, loc, body));
+                }
+                Err(e) => {
+                    tracing::warn!(seq, error = %e, "dropping a transaction that never reached the disk whole");
+                    pending.remove(&key)?;
+                    done.remove(&key)?;
+                    seen_tree.remove(&key)?;
+                }
+            }
+        }
+        wal.collect_garbage()
+            .map_err(|e| StoreError::Io(e.into()))?;
         Ok(TransactionLog {
-            txns: BoundedSet::open(store, "ghostkit.txn.seen", config.seen_transactions)?,
-            events: BoundedSet::open(store, "ghostkit.event.seen", config.seen_events)?,
-            done: store.tree("ghostkit.txn.done")?,
-            log,
+            seen: Mutex::new(SeenWindow::open(
+                seen_tree,
+                config.seen_transactions,
+                config.seen_events,
+            )?),
+            wal,
+            pending,
+            done,
+            recovered: Mutex::new(recovered),
             store: store.clone(),
-            next_seq: AtomicU64::new(next_seq),
+            next_seq: AtomicU64::new(last + 1),
             progress: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             unflushed: AtomicBool::new(false),
@@ -139,7 +188,7 @@ impl TransactionLog {
     pub async fn accept(&self, txn_id: &str, body: &[u8]) -> Result<Accepted, AcceptError> {
         // The same txnId twice at once: the second waits for the first to land.
         loop {
-            if self.txns.contains(txn_id.as_bytes())? {
+            if lock(&self.seen).has_txn(txn_id) {
                 return Ok(Accepted::Duplicate);
             }
             if lock(&self.in_flight).insert(txn_id.to_owned()) {
@@ -156,18 +205,23 @@ impl TransactionLog {
         let parsed = parse(body)?;
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
         let key = seq.to_be_bytes();
-        self.log.insert(key, body)?;
-        let mut items = Vec::with_capacity(parsed.events.len());
+        let loc = self
+            .wal
+            .append(seq, body)
+            .map_err(|e| StoreError::Io(e.into()))?;
+        let fresh =
+            lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()))?;
         let total = parsed.events.len() as u32;
         let mut bits = vec![0u8; parsed.events.len().div_ceil(8)];
-        for (idx, event) in parsed.events.into_iter().enumerate() {
-            if let Some(id) = event.event_id_str() {
-                // Present already: re-sent under a new txnId, or twice in this one.
-                if self.events.insert_if_absent(id.as_bytes(), &key)?.is_some() {
-                    tracing::debug!(event_id = id, "event seen before; not dispatched again");
-                    bits[idx / 8] |= 1 << (idx % 8);
-                    continue;
-                }
+        let mut items = Vec::with_capacity(parsed.events.len());
+        for ((idx, event), fresh) in parsed.events.into_iter().enumerate().zip(fresh) {
+            if !fresh {
+                tracing::debug!(
+                    event_id = event.event_id_str(),
+                    "event seen before; not dispatched again"
+                );
+                bits[idx / 8] |= 1 << (idx % 8);
+                continue;
             }
             items.push(LogItem {
                 seq,
@@ -176,12 +230,14 @@ impl TransactionLog {
             });
         }
         if items.is_empty() {
-            self.log.remove(key)?;
+            self.wal.release(loc);
         } else {
+            self.pending.insert(key, &loc.encode())?;
             let done = total - items.len() as u32;
             lock(&self.progress).insert(
                 seq,
                 Progress {
+                    loc,
                     total,
                     done,
                     bits,
@@ -189,14 +245,19 @@ impl TransactionLog {
                 },
             );
         }
-        self.txns.insert_if_absent(txn_id.as_bytes(), &key)?;
-        self.store.flush().await?;
+        let (wal, store) = tokio::join!(self.wal.sync(), self.store.flush());
+        if let Err(e) = wal.map_err(|e| StoreError::Io(e.into())).and(store) {
+            // Not durable: let the homeserver's retry of this txnId in again.
+            lock(&self.seen).forget_txn(txn_id);
+            lock(&self.progress).remove(&seq);
+            return Err(e.into());
+        }
         Ok(Accepted::New(items))
     }
 
     /// Marks one item finished; the transaction leaves the log when all are.
     pub fn item_done(&self, seq: u64, idx: u32) -> Result<(), StoreError> {
-        let finished = {
+        let finished: Option<Location> = {
             let mut map = lock(&self.progress);
             let Some(p) = map.get_mut(&seq) else {
                 return Ok(());
@@ -209,17 +270,17 @@ impl TransactionLog {
                 }
             }
             if p.done >= p.total {
-                map.remove(&seq);
-                true
+                map.remove(&seq).map(|p| p.loc)
             } else {
                 p.dirty = true;
-                false
+                None
             }
         };
-        if finished {
+        if let Some(loc) = finished {
             let key = seq.to_be_bytes();
-            self.log.remove(key)?;
+            self.pending.remove(key)?;
             self.done.remove(key)?;
+            self.wal.release(loc);
         }
         self.unflushed.store(true, Ordering::Release);
         Ok(())
@@ -248,12 +309,13 @@ impl TransactionLog {
     /// Everything in the log not yet done, in log order: what a crash left behind.
     pub fn recover(&self) -> Result<Vec<LogItem>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.log.iter() {
-            let (key, body) = entry?;
-            let seq = seq_of(&key);
+        let recovered = std::mem::take(&mut *lock(&self.recovered));
+        for (seq, loc, body) in recovered {
+            let key = seq.to_be_bytes();
             let Ok(parsed) = parse(&body) else {
-                tracing::error!(seq, "unreadable transaction in the log; dropping it");
-                self.log.remove(&key)?;
+                tracing::error!(seq, "unparsable transaction in the log; dropping it");
+                self.pending.remove(key)?;
+                self.wal.release(loc);
                 continue;
             };
             let mut bits = match self.done.get(&key)? {
@@ -271,8 +333,8 @@ impl TransactionLog {
                     continue;
                 }
                 if let Some(id) = event.event_id_str() {
-                    if let Some(owner) = self.events.get(id.as_bytes())? {
-                        if owner.as_ref() != key.as_ref() {
+                    if let Some(owner) = lock(&self.seen).event_owner(id) {
+                        if owner != seq {
                             bits[idx / 8] |= bit;
                             done += 1;
                             continue;
@@ -286,13 +348,15 @@ impl TransactionLog {
                 });
             }
             if pending.is_empty() {
-                self.log.remove(&key)?;
-                self.done.remove(&key)?;
+                self.pending.remove(key)?;
+                self.done.remove(key)?;
+                self.wal.release(loc);
                 continue;
             }
             lock(&self.progress).insert(
                 seq,
                 Progress {
+                    loc,
                     total,
                     done,
                     bits,
@@ -306,17 +370,17 @@ impl TransactionLog {
 
     /// How many transactions are in the log (not fully dispatched).
     pub fn pending_transactions(&self) -> usize {
-        self.log.len()
+        self.pending.len()
     }
 
-    /// How many txnIds are remembered on disk.
+    /// How many txnIds are remembered (on disk and in memory).
     pub fn remembered_transactions(&self) -> usize {
-        self.txns.len()
+        lock(&self.seen).txn_count()
     }
 
-    /// How many event IDs are remembered on disk.
+    /// How many event IDs are remembered (on disk and in memory).
     pub fn remembered_events(&self) -> usize {
-        self.events.len()
+        lock(&self.seen).event_count()
     }
 }
 

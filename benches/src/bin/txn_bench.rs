@@ -1,0 +1,264 @@
+//! The inbound hot path: transactions over loopback HTTP, written to the
+//! durable log (flushed to disk before the ack), dispatched to a handler
+//! that counts events.
+//!
+//! ```text
+//! cargo run --release -p ghostkit-bench --bin txn-bench -- [--txns 2000] [--conns 1,16]
+//! ```
+//! The server runs in a child process (so its peak RSS is its own); this
+//! process plays Synapse: one transaction in flight per connection, 100
+//! realistic `m.room.message` events each.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use ghostkit::prelude::*;
+
+const HS_TOKEN: &str = "bench_hs_token";
+const EVENTS_PER_TXN: usize = 100;
+
+struct Counter(Arc<AtomicU64>);
+
+#[ghostkit::async_trait]
+impl Handler for Counter {
+    async fn on_event(&self, _ctx: &Context) -> HandlerResult {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+async fn serve(dir: &str) -> Result<()> {
+    let reg = Registration::from_yaml(&format!(
+        "id: bench\nurl: http://127.0.0.1:1\nas_token: bench_as_token\nhs_token: {HS_TOKEN}\n\
+         sender_localpart: bench\nnamespaces:\n  users: [{{regex: '@bench:localhost'}}]\n"
+    ))?;
+    let mut config = Config::new("http://127.0.0.1:1", dir);
+    config.server_name = Some("localhost".into());
+    config.self_check = false;
+    config.bind = Some("127.0.0.1:0".parse()?);
+    let running = Appservice::new(reg, config)
+        .start(Counter(Arc::new(AtomicU64::new(0))))
+        .await?;
+    println!("ADDR {}", running.addr());
+    running.wait().await?;
+    Ok(())
+}
+
+fn event(conn: usize, txn: usize, i: usize) -> String {
+    let room = (txn * 7 + i) % 10;
+    format!(
+        concat!(
+            r#"{{"type":"m.room.message","room_id":"!benchroom{conn}x{room}AbCdEfGhIjKlMnOpQr:localhost","#,
+            r#""sender":"@user{i}:localhost","event_id":"$ev{conn}_{txn}_{i}_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789","#,
+            r#""origin_server_ts":1732700000000,"content":{{"msgtype":"m.text","#,
+            r#""body":"Hello everyone, this is message {i} of transaction {txn}. It has about the length of a normal chat line, maybe a bit longer.","#,
+            r#""format":"org.matrix.custom.html","formatted_body":"<p>Hello everyone, this is message <b>{i}</b> of transaction {txn}.</p>","#,
+            r#""m.mentions":{{}}}},"unsigned":{{"age":1234,"membership":"join"}},"user_id":"@user{i}:localhost","age":1234}}"#
+        ),
+        conn = conn,
+        room = room,
+        i = i,
+        txn = txn,
+    )
+}
+
+fn body(conn: usize, txn: usize) -> String {
+    let events: Vec<String> = (0..EVENTS_PER_TXN).map(|i| event(conn, txn, i)).collect();
+    format!(r#"{{"events":[{}],"ephemeral":[]}}"#, events.join(","))
+}
+
+struct Http {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Http {
+    fn connect(addr: SocketAddr) -> Result<Http> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        Ok(Http {
+            reader: BufReader::new(s.try_clone()?),
+            writer: s,
+        })
+    }
+
+    fn call(&mut self, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
+        write!(
+            self.writer,
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {HS_TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("status line")?;
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse()?;
+            }
+        }
+        let mut buf = vec![0; len];
+        self.reader.read_exact(&mut buf)?;
+        Ok((status, String::from_utf8_lossy(&buf).into_owned()))
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
+    let dir = std::env::current_dir()?
+        .join("target")
+        .join(format!("bench-store-{conns}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["--serve", &dir.to_string_lossy()])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let mut out = BufReader::new(child.stdout.take().context("child stdout")?);
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    if let Ok(cmd) = std::env::var("BENCH_PROFILE") {
+        // e.g. BENCH_PROFILE="perf record -g -o /tmp/perf.data -p": attach to the server.
+        let mut parts = cmd.split_whitespace();
+        let prog = parts.next().context("empty BENCH_PROFILE")?;
+        Command::new(prog)
+            .args(parts)
+            .arg(pid.to_string())
+            .spawn()?;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("ADDR ")
+        .ok_or_else(|| anyhow!("server said {line:?}"))?
+        .parse()?;
+
+    // Warm-up: connections, the store's trees, the allocator.
+    let mut warm = Http::connect(addr)?;
+    for t in 0..20 {
+        let (status, _) = warm.call(
+            "PUT",
+            &format!("/_matrix/app/v1/transactions/w{t}"),
+            &body(999, t),
+        )?;
+        if status != 200 {
+            bail!("warm-up transaction answered {status}");
+        }
+    }
+    let warm_events = 20 * EVENTS_PER_TXN as u64;
+
+    // Bodies are made before the clock starts: this process shares the CPU.
+    let bodies: Vec<Vec<String>> = (0..conns)
+        .map(|c| (0..txns_per_conn).map(|t| body(c, t)).collect())
+        .collect();
+    let start = Instant::now();
+    let handles: Vec<_> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(c, bodies)| {
+            std::thread::spawn(move || -> Result<Vec<Duration>> {
+                let mut http = Http::connect(addr)?;
+                let mut lat = Vec::with_capacity(txns_per_conn);
+                for (t, b) in bodies.iter().enumerate() {
+                    let t0 = Instant::now();
+                    let (status, resp) =
+                        http.call("PUT", &format!("/_matrix/app/v1/transactions/c{c}t{t}"), b)?;
+                    lat.push(t0.elapsed());
+                    if status != 200 {
+                        bail!("transaction answered {status}: {resp}");
+                    }
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for h in handles {
+        latencies.extend(h.join().map_err(|_| anyhow!("client thread panicked"))??);
+    }
+    let acked = start.elapsed();
+    let total = (conns * txns_per_conn * EVENTS_PER_TXN) as u64;
+    let dispatched = loop {
+        let (_, r) = warm.call("GET", "/health/ready", "")?;
+        let v: serde_json::Value = serde_json::from_str(&r)?;
+        if v["handled"].as_u64().unwrap_or(0) >= total + warm_events {
+            break start.elapsed();
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("dispatch did not finish: {v}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        .unwrap_or_else(|| "?".into());
+    child.kill()?;
+    child.wait()?;
+    latencies.sort();
+    println!(
+        "conns={conns:>2} txns={:>5} events={total:>7}  acked {:>8.0} ev/s  acked+dispatched {:>8.0} ev/s  \
+         ack p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  server peak RSS {hwm}",
+        latencies.len(),
+        total as f64 / acked.as_secs_f64(),
+        total as f64 / dispatched.as_secs_f64(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(&latencies, 1.0).as_secs_f64() * 1e3,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    if let Some(dir) = arg("--serve") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        return rt.block_on(serve(&dir));
+    }
+    let txns: usize = arg("--txns").and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let conns = arg("--conns").unwrap_or_else(|| "1,16".into());
+    println!(
+        "txn-bench: {EVENTS_PER_TXN} events per transaction, durable (flushed) before each ack"
+    );
+    for c in conns.split(',') {
+        let c: usize = c
+            .trim()
+            .parse()
+            .context("--conns takes numbers like 1,16")?;
+        run(c, (txns / c).max(1))?;
+    }
+    Ok(())
+}
