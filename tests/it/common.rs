@@ -17,7 +17,9 @@ const SHARED_SECRET: &str = "ghostkit-dev-registration-shared-secret";
 
 /// A test registration from `tests/registrations/`.
 pub fn registration_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("registrations").join(format!("{name}.yaml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("registrations")
+        .join(format!("{name}.yaml"))
 }
 
 /// A name unique to this run (the homeserver's database outlives runs).
@@ -49,7 +51,10 @@ impl User {
             .await?
             .json()
             .await?;
-        let nonce = nonce["nonce"].as_str().ok_or_else(|| anyhow!("no nonce"))?.to_owned();
+        let nonce = nonce["nonce"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no nonce"))?
+            .to_owned();
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SHARED_SECRET.as_bytes())?;
         mac.update(format!("{nonce}\0{name}\0{password}\0notadmin").as_bytes());
         let body = json!({
@@ -68,11 +73,20 @@ impl User {
             .ok_or_else(|| anyhow!("registration failed: {resp}"))?
             .to_owned();
         let user_id = resp["user_id"].as_str().unwrap_or_default().to_owned();
-        Ok(User { user_id, token, http })
+        Ok(User {
+            user_id,
+            token,
+            http,
+        })
     }
 
     /// One client-server call as this user; fails on a non-2xx answer.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", synapse_url()))
@@ -91,9 +105,16 @@ impl User {
 
     pub async fn create_room(&self, body: Value) -> Result<String> {
         let v = self
-            .call(reqwest::Method::POST, "/_matrix/client/v3/createRoom", Some(body))
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                Some(body),
+            )
             .await?;
-        v["room_id"].as_str().map(str::to_owned).context("no room_id")
+        v["room_id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no room_id")
     }
 
     pub async fn invite(&self, room: &str, user: &str) -> Result<()> {
@@ -110,11 +131,18 @@ impl User {
         let v = self
             .call(
                 reqwest::Method::PUT,
-                &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", enc(room), unique("t")),
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+                    enc(room),
+                    unique("t")
+                ),
                 Some(json!({ "msgtype": "m.text", "body": body })),
             )
             .await?;
-        v["event_id"].as_str().map(str::to_owned).context("no event_id")
+        v["event_id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no event_id")
     }
 
     pub async fn joined_members(&self, room: &str) -> Result<Value> {
@@ -131,7 +159,10 @@ impl User {
         let v = self
             .call(
                 reqwest::Method::GET,
-                &format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(room)),
+                &format!(
+                    "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50",
+                    enc(room)
+                ),
                 None,
             )
             .await?;

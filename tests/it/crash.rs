@@ -27,12 +27,17 @@ fn registration(dir: &Path, port: u16) -> Result<std::path::PathBuf> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn spawn_bot(dir: &Path, port: u16, slow_ms: u64) -> Result<Child> {
     Ok(Command::new(env!("CARGO_BIN_EXE_ghostkit-testbot"))
-        .args(["--registration", &registration(dir, port)?.to_string_lossy()])
+        .args([
+            "--registration",
+            &registration(dir, port)?.to_string_lossy(),
+        ])
         .args(["--store", &dir.join("store").to_string_lossy()])
         .args(["--record", &dir.join("record.txt").to_string_lossy()])
         .args(["--bind", &format!("127.0.0.1:{port}")])
@@ -80,7 +85,11 @@ async fn put(port: u16, txn: &str, body: &Value) -> Result<reqwest::StatusCode> 
 async fn wait_listening(port: u16) -> Result<()> {
     eventually(Duration::from_secs(20), "the bot to listen", || async {
         let url = format!("http://127.0.0.1:{port}/health/ready");
-        Ok(reqwest::get(url).await.ok().filter(|r| r.status().is_success()).map(|_| ()))
+        Ok(reqwest::get(url)
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ()))
     })
     .await
 }
@@ -96,9 +105,11 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
     let (body, ids) = transaction(&["!roomA", "!roomB"], 5, "t1");
     assert_eq!(put(port, "txn-1", &body).await?, 200);
 
-    eventually(Duration::from_secs(20), "the first events to be handled", || async {
-        Ok((!record(dir.path()).is_empty()).then_some(()))
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the first events to be handled",
+        || async { Ok((!record(dir.path()).is_empty()).then_some(())) },
+    )
     .await?;
     // Well inside the handling of the next event (300 ms), and well after the
     // progress of the first was written (every 10 ms).
@@ -112,9 +123,11 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
 
     let mut bot = spawn_bot(dir.path(), port, 0)?;
     wait_listening(port).await?;
-    eventually(Duration::from_secs(20), "every event to be handled", || async {
-        Ok((record(dir.path()).len() >= ids.len()).then_some(()))
-    })
+    eventually(
+        Duration::from_secs(20),
+        "every event to be handled",
+        || async { Ok((record(dir.path()).len() >= ids.len()).then_some(())) },
+    )
     .await?;
     // The homeserver re-sends the acknowledged transaction: nothing new happens.
     assert_eq!(put(port, "txn-1", &body).await?, 200);
@@ -134,13 +147,28 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
         *counts.entry(id.as_str()).or_default() += 1;
     }
     for id in ids.iter().chain(&ids2) {
-        assert_eq!(counts.get(id.as_str()), Some(&1), "event {id} handled {:?} times", counts.get(id.as_str()));
+        assert_eq!(
+            counts.get(id.as_str()),
+            Some(&1),
+            "event {id} handled {:?} times",
+            counts.get(id.as_str())
+        );
     }
-    assert_eq!(after.len(), ids.len() + ids2.len(), "nothing else was handled: {after:?}");
+    assert_eq!(
+        after.len(),
+        ids.len() + ids2.len(),
+        "nothing else was handled: {after:?}"
+    );
     // Per room, the order of the log.
     for room in ["roomA", "roomB"] {
-        let seen: Vec<&String> = after.iter().filter(|id| id.contains(&format!("t1_{room}_"))).collect();
-        let want: Vec<&String> = ids.iter().filter(|id| id.contains(&format!("t1_{room}_"))).collect();
+        let seen: Vec<&String> = after
+            .iter()
+            .filter(|id| id.contains(&format!("t1_{room}_")))
+            .collect();
+        let want: Vec<&String> = ids
+            .iter()
+            .filter(|id| id.contains(&format!("t1_{room}_")))
+            .collect();
         assert_eq!(seen, want, "order in {room}");
     }
     Ok(())

@@ -27,13 +27,16 @@ struct Recorder {
 impl Recorder {
     fn push(&self, ctx: &Context, body: Option<String>, invitee: Option<String>) {
         let ev = ctx.event();
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).push(Seen {
-            event_type: ev.event_type().to_owned(),
-            room: ev.room_id().map(|r| r.to_string()).unwrap_or_default(),
-            sender: ev.sender().map(|s| s.to_string()).unwrap_or_default(),
-            body,
-            invitee,
-        });
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Seen {
+                event_type: ev.event_type().to_owned(),
+                room: ev.room_id().map(|r| r.to_string()).unwrap_or_default(),
+                sender: ev.sender().map(|s| s.to_string()).unwrap_or_default(),
+                body,
+                invitee,
+            });
     }
 
     fn find(&self, pred: impl Fn(&Seen) -> bool) -> Option<Seen> {
@@ -51,7 +54,9 @@ impl Handler for Recorder {
     async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
         self.push(ctx, None, Some(invitee.to_string()));
         if let Some(room) = ctx.event().room_id() {
-            ctx.client().join(room.as_str(), Some(invitee.as_str())).await?;
+            ctx.client()
+                .join(room.as_str(), Some(invitee.as_str()))
+                .await?;
         }
         Ok(())
     }
@@ -62,7 +67,10 @@ impl Handler for Recorder {
     }
 }
 
-async fn start<H: Handler>(name: &str, handler: H) -> Result<(ghostkit::Running, tempfile::TempDir)> {
+async fn start<H: Handler>(
+    name: &str,
+    handler: H,
+) -> Result<(ghostkit::Running, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let reg = Registration::load(registration_path(name))?;
     let config = Config::new(synapse_url(), dir.path().join("store"));
@@ -76,7 +84,11 @@ async fn start<H: Handler>(name: &str, handler: H) -> Result<(ghostkit::Running,
 async fn invite_and_talk(room_version: Option<&str>) -> Result<()> {
     let recorder = Recorder::default();
     let (running, _dir) = start("e2e", recorder.clone()).await?;
-    assert_eq!(running.app().server_name(), "localhost", "server name learned by whoami");
+    assert_eq!(
+        running.app().server_name(),
+        "localhost",
+        "server name learned by whoami"
+    );
     let bot = running.app().bot_user_id();
 
     let alice = User::register("alice").await?;
@@ -86,13 +98,20 @@ async fn invite_and_talk(room_version: Option<&str>) -> Result<()> {
     }
     let room = alice.create_room(body).await?;
     if room_version == Some("12") {
-        assert!(!room.contains(':'), "a v12 room id has no server part: {room}");
+        assert!(
+            !room.contains(':'),
+            "a v12 room id has no server part: {room}"
+        );
     }
     alice.invite(&room, &bot).await?;
 
-    let invite = eventually(Duration::from_secs(30), "the invite to reach the bot", || async {
-        Ok(recorder.find(|s| s.room == room && s.invitee.as_deref() == Some(bot.as_str())))
-    })
+    let invite = eventually(
+        Duration::from_secs(30),
+        "the invite to reach the bot",
+        || async {
+            Ok(recorder.find(|s| s.room == room && s.invitee.as_deref() == Some(bot.as_str())))
+        },
+    )
     .await?;
     assert_eq!(invite.sender, alice.user_id);
     assert_eq!(invite.event_type, "m.room.member");
@@ -105,9 +124,13 @@ async fn invite_and_talk(room_version: Option<&str>) -> Result<()> {
 
     let text = format!("hello from {}", alice.user_id);
     alice.send_text(&room, &text).await?;
-    let msg = eventually(Duration::from_secs(30), "the message to reach the bot", || async {
-        Ok(recorder.find(|s| s.room == room && s.body.as_deref() == Some(text.as_str())))
-    })
+    let msg = eventually(
+        Duration::from_secs(30),
+        "the message to reach the bot",
+        || async {
+            Ok(recorder.find(|s| s.room == room && s.body.as_deref() == Some(text.as_str())))
+        },
+    )
     .await?;
     assert_eq!(msg.sender, alice.user_id);
     assert_eq!(msg.event_type, "m.room.message");
@@ -130,7 +153,9 @@ async fn echo_example_replies_with_exactly_the_text() -> Result<()> {
     let room = bob.create_room(json!({ "preset": "private_chat" })).await?;
     bob.invite(&room, &bot).await?;
     eventually(Duration::from_secs(30), "echo to join", || async {
-        Ok(bob.joined_members(&room).await?["joined"].get(&bot).map(|_| ()))
+        Ok(bob.joined_members(&room).await?["joined"]
+            .get(&bot)
+            .map(|_| ()))
     })
     .await?;
     let text = "  spaced *text* with !echo inside  ";

@@ -20,13 +20,18 @@ pub const INFO: BotInfo = BotInfo {
 impl Handler for Echo {
     async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
         if let Some(room) = ctx.event().room_id() {
-            ctx.client().join(room.as_str(), Some(invitee.as_str())).await?;
+            ctx.client()
+                .join(room.as_str(), Some(invitee.as_str()))
+                .await?;
         }
         Ok(())
     }
 
     async fn on_message(&self, ctx: &Context, msg: RoomMessageEventContent) -> HandlerResult {
-        let from_us = ctx.event().sender().is_some_and(|s| ctx.is_ours(s.as_str()));
+        let from_us = ctx
+            .event()
+            .sender()
+            .is_some_and(|s| ctx.is_ours(s.as_str()));
         if let (false, Some(text)) = (from_us, msg.body().strip_prefix("!echo ")) {
             ctx.reply_text(text).await?;
         }

@@ -6,7 +6,8 @@
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,ghostkit=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,ghostkit=info".into()),
         )
         .init();
     if let Err(e) = ghostkit::cli::run(echo::INFO, echo::Echo).await {

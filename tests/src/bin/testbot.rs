@@ -21,7 +21,11 @@ struct Recorder {
 impl Handler for Recorder {
     async fn on_event(&self, ctx: &Context) -> HandlerResult {
         tokio::time::sleep(self.slow).await;
-        let id = ctx.event().event_id().map(|e| e.to_string()).unwrap_or_default();
+        let id = ctx
+            .event()
+            .event_id()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         let mut f = self.file.lock().map_err(|_| "poisoned")?;
         writeln!(f, "{id}")?;
         f.sync_data()?;
@@ -30,7 +34,9 @@ impl Handler for Recorder {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 #[tokio::main]
@@ -40,12 +46,19 @@ async fn main() -> anyhow::Result<()> {
     let need = |n: &str| arg(&args, n).ok_or_else(|| anyhow::anyhow!("missing {n}"));
     let registration = Registration::load(need("--registration")?)?;
     let record = PathBuf::from(need("--record")?);
-    let slow = Duration::from_millis(arg(&args, "--slow-ms").and_then(|s| s.parse().ok()).unwrap_or(0));
+    let slow = Duration::from_millis(
+        arg(&args, "--slow-ms")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    );
     let mut config = Config::new("http://127.0.0.1:9", need("--store")?);
     config.server_name = Some("localhost".into());
     config.self_check = false;
     config.bind = Some(need("--bind")?.parse()?);
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(record)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(record)?;
     let running = Appservice::new(registration, config)
         .start(Recorder {
             file: std::sync::Mutex::new(file),
