@@ -1,26 +1,26 @@
 //! The durable transaction log.
 //!
 //! On disk:
-//! - `txnlog/*.seg`: the bodies as received, appended with a checksum
-//!   (see [`super::wal`]);
-//! - sled tree `ghostkit.txn.pending`: sequence number (u64, big-endian) ->
-//!   where its body is, for every transaction not fully dispatched;
+//! - `txnlog/*.seg`: every accepted transaction, appended and synced before
+//!   the acknowledgement (see [`super::wal`]); the source of truth;
 //! - sled tree `ghostkit.txn.done`: sequence number -> bitmap of finished
-//!   items, written only for transactions that stay partly done for a while;
+//!   items for transactions partly done, or an empty value once all are done;
 //! - sled tree `ghostkit.txn.seen`: the bounded window of txnIds and event IDs
 //!   seen lately (see [`super::seen`]).
 //!
-//! A transaction is acknowledged only after its body and its records are
-//! synced to disk (both syncs run at once), and leaves the log when all its
-//! items are done.
+//! The sled records are written as things happen and flushed every
+//! `progress_interval`; a segment is deleted only after the flush that marks
+//! all its transactions done. After a crash, the segments are read again:
+//! whatever is not marked done is dispatched again, and the seen window gets
+//! back what its last flush missed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::seen::SeenWindow;
-use super::wal::{Location, Wal};
+use super::wal::{self, Wal};
 use super::{parse, TransactionError};
 use crate::event::Event;
 use crate::store::{Store, StoreError};
@@ -67,7 +67,7 @@ pub struct LogItem {
 }
 
 struct Progress {
-    loc: Location,
+    segment: u64,
     total: u32,
     done: u32,
     bits: Vec<u8>,
@@ -78,12 +78,10 @@ struct Progress {
 pub struct TransactionLog {
     store: Store,
     wal: Wal,
-    pending: sled::Tree,
     done: sled::Tree,
-    /// Bodies of unfinished transactions found at open, for [`TransactionLog::recover`].
-    recovered: Mutex<Vec<(u64, Location, Vec<u8>)>>,
+    /// Unfinished transactions found at open, for [`TransactionLog::recover`].
+    recovered: Mutex<Vec<wal::Record>>,
     seen: Mutex<SeenWindow>,
-    next_seq: AtomicU64,
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
     unflushed: AtomicBool,
@@ -118,62 +116,63 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl TransactionLog {
-    /// Opens the log in `store` (segments in `txnlog/` of the store's folder).
+    /// Opens the log in `store` (segments in `txnlog/` of the store's folder)
+    /// and reads back what a crash may have left unfinished.
     pub fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
-        let wal = Wal::open(&store.path().join("txnlog")).map_err(|e| StoreError::Io(e.into()))?;
-        let pending = store.tree("ghostkit.txn.pending")?;
+        let io = |e: std::io::Error| StoreError::Io(e.into());
+        let dir = store.path().join("txnlog");
         let done = store.tree("ghostkit.txn.done")?;
-        let seen_tree = store.tree("ghostkit.txn.seen")?;
-        let mut last = 0;
-        for tree in [&pending, &seen_tree] {
-            if let Some((k, _)) = tree.last()? {
-                last = last.max(seq_of(&k));
-            }
-        }
-        // Read back every unfinished body. One that cannot be read was never
-        // acknowledged (the ack follows the sync): forget it entirely, so the
-        // homeserver's retry of its txnId is taken as new.
+        let mut seen = SeenWindow::open(
+            store.tree("ghostkit.txn.seen")?,
+            config.seen_transactions,
+            config.seen_events,
+        )?;
+        let mut last_seq = seen.last_seq().unwrap_or(0);
         let mut recovered = Vec::new();
-        for entry in pending.iter() {
-            let (key, value) = entry?;
-            let seq = seq_of(&key);
-            let body = Location::decode(&value)
-                .ok_or_else(|| "bad location".to_owned())
-                .and_then(|loc| {
-                    wal.read(seq, loc)
-                        .map(|b| (loc, b))
-                        .map_err(|e| e.to_string())
-                });
-            match body {
-                Ok((loc, body)) => {
-                    wal.retain(loc);
-                    recovered.push((seq, loc, body));
+        let mut old_segments = Vec::new();
+        for segment in wal::existing_segments(&dir).map_err(io)? {
+            let records = wal::scan(&dir, segment).map_err(io)?;
+            let (first, last) = match (records.first(), records.last()) {
+                (Some(f), Some(l)) => (f.seq, l.seq),
+                _ => (0, 0),
+            };
+            old_segments.push((segment, first, last));
+            for rec in records {
+                last_seq = last_seq.max(rec.seq);
+                if !seen.has_seq(rec.seq) {
+                    // Accepted, but the window's record of it was not flushed.
+                    if let Ok(parsed) = super::parse(&rec.body) {
+                        seen.record(
+                            rec.seq,
+                            &rec.txn_id,
+                            parsed.events.iter().map(|e| e.event_id_str()),
+                        )?;
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(seq, error = %e, "dropping a transaction that never reached the disk whole");
-                    pending.remove(&key)?;
-                    done.remove(&key)?;
-                    seen_tree.remove(&key)?;
+                let finished = done
+                    .get(rec.seq.to_be_bytes())?
+                    .is_some_and(|v| v.is_empty());
+                if !finished {
+                    recovered.push(rec);
                 }
             }
         }
-        wal.collect_garbage()
-            .map_err(|e| StoreError::Io(e.into()))?;
+        let wal = Wal::open(&dir, last_seq + 1).map_err(io)?;
+        for rec in &recovered {
+            wal.retain(rec.segment, rec.seq);
+        }
+        for (segment, first, last) in old_segments {
+            wal.release_old(segment, first, last);
+        }
         Ok(TransactionLog {
-            seen: Mutex::new(SeenWindow::open(
-                seen_tree,
-                config.seen_transactions,
-                config.seen_events,
-            )?),
+            seen: Mutex::new(seen),
             wal,
-            pending,
             done,
             recovered: Mutex::new(recovered),
             store: store.clone(),
-            next_seq: AtomicU64::new(last + 1),
             progress: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
-            unflushed: AtomicBool::new(false),
+            unflushed: AtomicBool::new(true),
             config,
         })
     }
@@ -203,11 +202,9 @@ impl TransactionLog {
 
     async fn accept_new(&self, txn_id: &str, body: &[u8]) -> Result<Accepted, AcceptError> {
         let parsed = parse(body)?;
-        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-        let key = seq.to_be_bytes();
-        let loc = self
+        let (seq, segment) = self
             .wal
-            .append(seq, body)
+            .append(txn_id, body)
             .map_err(|e| StoreError::Io(e.into()))?;
         let fresh =
             lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()))?;
@@ -230,14 +227,13 @@ impl TransactionLog {
             });
         }
         if items.is_empty() {
-            self.wal.release(loc);
+            self.finish(seq, segment)?;
         } else {
-            self.pending.insert(key, &loc.encode())?;
             let done = total - items.len() as u32;
             lock(&self.progress).insert(
                 seq,
                 Progress {
-                    loc,
+                    segment,
                     total,
                     done,
                     bits,
@@ -245,19 +241,25 @@ impl TransactionLog {
                 },
             );
         }
-        let (wal, store) = tokio::join!(self.wal.sync(), self.store.flush());
-        if let Err(e) = wal.map_err(|e| StoreError::Io(e.into())).and(store) {
+        self.unflushed.store(true, Ordering::Release);
+        if let Err(e) = self.wal.sync().await {
             // Not durable: let the homeserver's retry of this txnId in again.
             lock(&self.seen).forget_txn(txn_id);
             lock(&self.progress).remove(&seq);
-            return Err(e.into());
+            return Err(StoreError::Io(e.into()).into());
         }
         Ok(Accepted::New(items))
     }
 
+    fn finish(&self, seq: u64, segment: u64) -> Result<(), StoreError> {
+        self.done.insert(seq.to_be_bytes(), &[])?;
+        self.wal.release(segment);
+        Ok(())
+    }
+
     /// Marks one item finished; the transaction leaves the log when all are.
     pub fn item_done(&self, seq: u64, idx: u32) -> Result<(), StoreError> {
-        let finished: Option<Location> = {
+        let finished: Option<u64> = {
             let mut map = lock(&self.progress);
             let Some(p) = map.get_mut(&seq) else {
                 return Ok(());
@@ -270,17 +272,14 @@ impl TransactionLog {
                 }
             }
             if p.done >= p.total {
-                map.remove(&seq).map(|p| p.loc)
+                map.remove(&seq).map(|p| p.segment)
             } else {
                 p.dirty = true;
                 None
             }
         };
-        if let Some(loc) = finished {
-            let key = seq.to_be_bytes();
-            self.pending.remove(key)?;
-            self.done.remove(key)?;
-            self.wal.release(loc);
+        if let Some(segment) = finished {
+            self.finish(seq, segment)?;
         }
         self.unflushed.store(true, Ordering::Release);
         Ok(())
@@ -303,19 +302,31 @@ impl TransactionLog {
         for (seq, bits) in dirty {
             self.done.insert(seq.to_be_bytes(), bits)?;
         }
-        self.store.flush().await
+        // What may go once this flush says its transactions are done.
+        let deletable = self.wal.take_deletable();
+        self.store.flush().await?;
+        for (segment, first, last) in deletable {
+            if let Err(e) = self.wal.delete(segment) {
+                tracing::warn!(segment, error = %e, "cannot delete a finished transaction segment");
+                continue;
+            }
+            for seq in first..=last {
+                self.done.remove(seq.to_be_bytes())?;
+            }
+        }
+        Ok(())
     }
 
     /// Everything in the log not yet done, in log order: what a crash left behind.
     pub fn recover(&self) -> Result<Vec<LogItem>, StoreError> {
         let mut out = Vec::new();
         let recovered = std::mem::take(&mut *lock(&self.recovered));
-        for (seq, loc, body) in recovered {
+        for rec in recovered {
+            let (seq, segment) = (rec.seq, rec.segment);
             let key = seq.to_be_bytes();
-            let Ok(parsed) = parse(&body) else {
+            let Ok(parsed) = parse(&rec.body) else {
                 tracing::error!(seq, "unparsable transaction in the log; dropping it");
-                self.pending.remove(key)?;
-                self.wal.release(loc);
+                self.finish(seq, segment)?;
                 continue;
             };
             let mut bits = match self.done.get(&key)? {
@@ -348,15 +359,13 @@ impl TransactionLog {
                 });
             }
             if pending.is_empty() {
-                self.pending.remove(key)?;
-                self.done.remove(key)?;
-                self.wal.release(loc);
+                self.finish(seq, segment)?;
                 continue;
             }
             lock(&self.progress).insert(
                 seq,
                 Progress {
-                    loc,
+                    segment,
                     total,
                     done,
                     bits,
@@ -368,9 +377,9 @@ impl TransactionLog {
         Ok(out)
     }
 
-    /// How many transactions are in the log (not fully dispatched).
+    /// How many transactions are not fully dispatched.
     pub fn pending_transactions(&self) -> usize {
-        self.pending.len()
+        lock(&self.progress).len() + lock(&self.recovered).len()
     }
 
     /// How many txnIds are remembered (on disk and in memory).
@@ -382,11 +391,4 @@ impl TransactionLog {
     pub fn remembered_events(&self) -> usize {
         lock(&self.seen).event_count()
     }
-}
-
-fn seq_of(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[8 - n..].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
 }

@@ -6,7 +6,7 @@
 //! here, not one per event. When the window holds more than its bounds, the
 //! oldest transactions leave it, in memory and on disk.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::store::StoreError;
 
@@ -30,6 +30,7 @@ pub(crate) struct SeenWindow {
     tree: sled::Tree,
     txns: HashMap<String, u64>,
     events: HashMap<u64, u64>,
+    seqs: HashSet<u64>,
     order: VecDeque<Entry>,
     event_count: usize,
     max_txns: usize,
@@ -47,6 +48,7 @@ impl SeenWindow {
             tree,
             txns: HashMap::new(),
             events: HashMap::new(),
+            seqs: HashSet::new(),
             order: VecDeque::new(),
             event_count: 0,
             max_txns: max_txns.max(1),
@@ -67,6 +69,16 @@ impl SeenWindow {
     /// Whether the txnId was seen.
     pub(crate) fn has_txn(&self, txn_id: &str) -> bool {
         self.txns.contains_key(txn_id)
+    }
+
+    /// Whether the transaction with this sequence number is in the window.
+    pub(crate) fn has_seq(&self, seq: u64) -> bool {
+        self.seqs.contains(&seq)
+    }
+
+    /// The highest sequence number in the window.
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        self.seqs.iter().max().copied()
     }
 
     /// The transaction that first brought this event, if remembered.
@@ -124,6 +136,7 @@ impl SeenWindow {
 
     fn add(&mut self, e: Entry) {
         self.txns.insert(e.txn_id.clone(), e.seq);
+        self.seqs.insert(e.seq);
         for h in &e.hashes {
             self.events.insert(*h, e.seq);
         }
@@ -136,6 +149,7 @@ impl SeenWindow {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
+            self.seqs.remove(&old.seq);
             if self.txns.get(&old.txn_id) == Some(&old.seq) {
                 self.txns.remove(&old.txn_id);
             }

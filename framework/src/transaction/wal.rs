@@ -1,19 +1,21 @@
-//! The write-ahead file of transaction bodies.
+//! The write-ahead file of transactions: what makes an acknowledgement safe.
 //!
-//! Bodies are appended to segment files (`txnlog/<n>.seg`) with a checksum,
-//! and made durable by `fdatasync`, grouped: callers that arrive while a sync
-//! runs share the next one. Small records (which transactions are pending,
-//! progress, the seen window) stay in sled; a body is tens of kilobytes, and
-//! sled would write it out more than once (measured: see BENCHMARKS.md).
+//! Each accepted transaction is appended to a segment file
+//! (`txnlog/<n>.seg`) as one record: a header with a checksum, its sequence
+//! number, its txnId and the body as received. [`Wal::sync`] makes appends
+//! durable with `fdatasync`, grouped: callers that arrive while a sync runs
+//! share the next one. Nothing else is synced before an acknowledgement.
 //!
-//! A segment is deleted once every transaction in it is done and it is no
-//! longer the one being written. A new segment is started on each open, so a
-//! torn tail from a crash is never appended to.
+//! Sequence numbers are given out under the append lock, so they grow with
+//! the file. A segment whose transactions are all done becomes *deletable*;
+//! the log deletes it only after the store has flushed the records that say
+//! so ([`Wal::take_deletable`]). Each open starts a new segment, so a torn
+//! tail from a crash is never appended to; a scan stops at the first record
+//! that does not check out.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,45 +23,36 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 const MAGIC: u32 = 0x474b_5458; // "GKTX"
-const HEADER: usize = 4 + 4 + 4 + 8;
+const HEADER: usize = 4 + 4 + 4 + 8 + 2;
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Where a body is: segment, offset of its record, body length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Location {
+/// One record read back from a segment.
+pub(crate) struct Record {
+    pub(crate) seq: u64,
     pub(crate) segment: u64,
-    pub(crate) offset: u64,
-    pub(crate) len: u32,
+    pub(crate) txn_id: String,
+    pub(crate) body: Vec<u8>,
 }
 
-impl Location {
-    pub(crate) fn encode(&self) -> [u8; 20] {
-        let mut b = [0u8; 20];
-        b[..8].copy_from_slice(&self.segment.to_be_bytes());
-        b[8..16].copy_from_slice(&self.offset.to_be_bytes());
-        b[16..].copy_from_slice(&self.len.to_be_bytes());
-        b
-    }
-
-    pub(crate) fn decode(b: &[u8]) -> Option<Location> {
-        Some(Location {
-            segment: u64::from_be_bytes(b.get(..8)?.try_into().ok()?),
-            offset: u64::from_be_bytes(b.get(8..16)?.try_into().ok()?),
-            len: u32::from_be_bytes(b.get(16..20)?.try_into().ok()?),
-        })
-    }
+#[derive(Default)]
+struct SegmentInfo {
+    live: usize,
+    first_seq: u64,
+    last_seq: u64,
 }
 
 struct Current {
     file: Arc<File>,
     segment: u64,
     offset: u64,
+    next_seq: u64,
 }
 
 pub(crate) struct Wal {
     dir: PathBuf,
     current: Mutex<Current>,
-    live: Mutex<HashMap<u64, usize>>,
+    segments: Mutex<HashMap<u64, SegmentInfo>>,
+    deletable: Mutex<Vec<(u64, u64, u64)>>,
     requested: AtomicU64,
     synced: watch::Sender<u64>,
     sync_lock: tokio::sync::Mutex<()>,
@@ -73,22 +66,87 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Wal {
-    /// Opens the folder and starts a new segment after the existing ones.
-    pub(crate) fn open(dir: &Path) -> std::io::Result<Wal> {
-        std::fs::create_dir_all(dir)?;
-        let mut last = 0;
-        for entry in std::fs::read_dir(dir)? {
-            let name = entry?.file_name();
-            if let Some(n) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".seg"))
-                .and_then(|n| n.parse().ok())
-            {
-                last = last.max(n);
-            }
+/// The segments in `dir`, oldest first.
+pub(crate) fn existing_segments(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.parse().ok())
+        {
+            out.push(n);
         }
-        let segment = last + 1;
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Reads every sound record of a segment, stopping at the first torn one.
+pub(crate) fn scan(dir: &Path, segment: u64) -> std::io::Result<Vec<Record>> {
+    let mut data = Vec::new();
+    File::open(segment_path(dir, segment))?.read_to_end(&mut data)?;
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(header) = data.get(at..at + HEADER) {
+        let word = |i: usize| {
+            header
+                .get(i..i + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+        };
+        let seq = header
+            .get(12..20)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes);
+        let id_len = header
+            .get(20..22)
+            .and_then(|b| b.try_into().ok())
+            .map(u16::from_be_bytes);
+        let (Some(magic), Some(len), Some(crc), Some(seq), Some(id_len)) =
+            (word(0), word(4), word(8), seq, id_len)
+        else {
+            break;
+        };
+        let end = at + HEADER + id_len as usize + len as usize;
+        let Some(payload) = data.get(at + HEADER..end) else {
+            break;
+        };
+        if magic != MAGIC || crc32fast::hash(payload) != crc {
+            break;
+        }
+        let (id, body) = payload.split_at(id_len as usize);
+        let Ok(txn_id) = std::str::from_utf8(id) else {
+            break;
+        };
+        out.push(Record {
+            seq,
+            segment,
+            txn_id: txn_id.to_owned(),
+            body: body.to_vec(),
+        });
+        at = end;
+    }
+    if at < data.len() {
+        tracing::warn!(
+            segment,
+            bytes = data.len() - at,
+            "ignoring a torn tail in a transaction segment"
+        );
+    }
+    Ok(out)
+}
+
+impl Wal {
+    /// Opens the folder and starts a new segment after the existing ones;
+    /// sequence numbers go on from `next_seq`.
+    pub(crate) fn open(dir: &Path, next_seq: u64) -> std::io::Result<Wal> {
+        std::fs::create_dir_all(dir)?;
+        let segment = existing_segments(dir)?.last().copied().unwrap_or(0) + 1;
         let file = create_segment(dir, segment)?;
         let (tx, _) = watch::channel(0);
         Ok(Wal {
@@ -97,47 +155,49 @@ impl Wal {
                 file: Arc::new(file),
                 segment,
                 offset: 0,
+                next_seq,
             }),
-            live: Mutex::new(HashMap::new()),
+            segments: Mutex::new(HashMap::new()),
+            deletable: Mutex::new(Vec::new()),
             requested: AtomicU64::new(0),
             synced: tx,
             sync_lock: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Appends a body (not yet durable: see [`Wal::sync`]).
-    pub(crate) fn append(&self, seq: u64, body: &[u8]) -> std::io::Result<Location> {
+    /// Appends a transaction (durable after [`Wal::sync`]); returns its
+    /// sequence number and segment.
+    pub(crate) fn append(&self, txn_id: &str, body: &[u8]) -> std::io::Result<(u64, u64)> {
         let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
-        let mut record = Vec::with_capacity(HEADER + body.len());
-        record.extend_from_slice(&MAGIC.to_be_bytes());
-        record.extend_from_slice(&len.to_be_bytes());
-        record.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
-        record.extend_from_slice(&seq.to_be_bytes());
-        record.extend_from_slice(body);
+        let id_len = u16::try_from(txn_id.len()).map_err(std::io::Error::other)?;
+        let mut payload = Vec::with_capacity(HEADER + txn_id.len() + body.len());
+        payload.resize(HEADER, 0);
+        payload.extend_from_slice(txn_id.as_bytes());
+        payload.extend_from_slice(body);
+        let crc = crc32fast::hash(&payload[HEADER..]);
         let mut cur = lock(&self.current);
         if cur.offset > SEGMENT_BYTES {
-            // The old segment is synced before the new one is written to, so a
+            // The old segment is synced before the new one is written, so a
             // sync of the current file covers everything appended before it.
             cur.file.sync_data()?;
-            let segment = cur.segment + 1;
-            let file = create_segment(&self.dir, segment)?;
             let old = cur.segment;
-            *cur = Current {
-                file: Arc::new(file),
-                segment,
-                offset: 0,
-            };
-            self.release_if_empty(old, segment);
+            let segment = old + 1;
+            cur.file = Arc::new(create_segment(&self.dir, segment)?);
+            cur.segment = segment;
+            cur.offset = 0;
+            self.mark_if_done(old, segment);
         }
-        let loc = Location {
-            segment: cur.segment,
-            offset: cur.offset,
-            len,
-        };
-        (&*cur.file).write_all(&record)?;
-        cur.offset += record.len() as u64;
-        *lock(&self.live).entry(loc.segment).or_default() += 1;
-        Ok(loc)
+        let seq = cur.next_seq;
+        payload[..4].copy_from_slice(&MAGIC.to_be_bytes());
+        payload[4..8].copy_from_slice(&len.to_be_bytes());
+        payload[8..12].copy_from_slice(&crc.to_be_bytes());
+        payload[12..20].copy_from_slice(&seq.to_be_bytes());
+        payload[20..22].copy_from_slice(&id_len.to_be_bytes());
+        (&*cur.file).write_all(&payload)?;
+        cur.offset += payload.len() as u64;
+        cur.next_seq += 1;
+        self.retain(cur.segment, seq);
+        Ok((seq, cur.segment))
     }
 
     /// Makes every append made before this call durable; concurrent callers
@@ -167,86 +227,70 @@ impl Wal {
         }
     }
 
-    /// Reads a body back, checking its checksum and sequence number.
-    pub(crate) fn read(&self, seq: u64, loc: Location) -> std::io::Result<Vec<u8>> {
-        let bad =
-            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-        let file = File::open(segment_path(&self.dir, loc.segment))?;
-        let mut header = [0u8; HEADER];
-        file.read_exact_at(&mut header, loc.offset)?;
-        let word = |at: usize| {
-            header
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes)
-        };
-        let (magic, len, crc) = (word(0), word(4), word(8));
-        let rec_seq = header
-            .get(12..20)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_be_bytes);
-        if magic != Some(MAGIC) || len != Some(loc.len) || rec_seq != Some(seq) {
-            return Err(bad("transaction record header does not match"));
-        }
-        let mut body = vec![0u8; loc.len as usize];
-        file.read_exact_at(&mut body, loc.offset + HEADER as u64)?;
-        if Some(crc32fast::hash(&body)) != crc {
-            return Err(bad("transaction record checksum does not match"));
-        }
-        Ok(body)
+    /// Counts a transaction as not done yet in its segment.
+    pub(crate) fn retain(&self, segment: u64, seq: u64) {
+        let mut segs = lock(&self.segments);
+        let info = segs.entry(segment).or_insert_with(|| SegmentInfo {
+            live: 0,
+            first_seq: seq,
+            last_seq: seq,
+        });
+        info.live += 1;
+        info.first_seq = info.first_seq.min(seq);
+        info.last_seq = info.last_seq.max(seq);
     }
 
-    /// Counts a recovered record as live in its segment.
-    pub(crate) fn retain(&self, loc: Location) {
-        *lock(&self.live).entry(loc.segment).or_default() += 1;
-    }
-
-    /// One record of the segment is done with; an old, empty segment is deleted.
-    pub(crate) fn release(&self, loc: Location) {
+    /// A transaction of the segment is done; an old segment with none left
+    /// becomes deletable.
+    pub(crate) fn release(&self, segment: u64) {
         let current = lock(&self.current).segment;
-        let empty = {
-            let mut live = lock(&self.live);
-            match live.get_mut(&loc.segment) {
-                Some(n) => {
-                    *n = n.saturating_sub(1);
-                    *n == 0
-                }
-                None => true,
-            }
-        };
-        if empty {
-            self.release_if_empty(loc.segment, current);
-        }
-    }
-
-    /// Deletes every old segment holding no live record (after recovery).
-    pub(crate) fn collect_garbage(&self) -> std::io::Result<()> {
-        let current = lock(&self.current).segment;
-        for entry in std::fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            if let Some(n) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".seg"))
-                .and_then(|n| n.parse().ok())
-            {
-                self.release_if_empty(n, current);
+        {
+            let mut segs = lock(&self.segments);
+            if let Some(info) = segs.get_mut(&segment) {
+                info.live = info.live.saturating_sub(1);
             }
         }
-        Ok(())
+        self.mark_if_done(segment, current);
     }
 
-    fn release_if_empty(&self, segment: u64, current: u64) {
+    /// Marks an old segment (found at open) with no pending transaction deletable.
+    pub(crate) fn release_old(&self, segment: u64, first_seq: u64, last_seq: u64) {
+        let mut segs = lock(&self.segments);
+        let info = segs.entry(segment).or_insert_with(|| SegmentInfo {
+            live: 0,
+            first_seq,
+            last_seq,
+        });
+        info.first_seq = info.first_seq.min(first_seq);
+        info.last_seq = info.last_seq.max(last_seq);
+        drop(segs);
+        let current = lock(&self.current).segment;
+        self.mark_if_done(segment, current);
+    }
+
+    fn mark_if_done(&self, segment: u64, current: u64) {
         if segment == current {
             return;
         }
-        let mut live = lock(&self.live);
-        if live.get(&segment).copied().unwrap_or(0) == 0 {
-            live.remove(&segment);
-            if let Err(e) = std::fs::remove_file(segment_path(&self.dir, segment)) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(segment, error = %e, "cannot delete a finished transaction segment");
-                }
+        let mut segs = lock(&self.segments);
+        if segs.get(&segment).is_some_and(|i| i.live == 0) {
+            if let Some(info) = segs.remove(&segment) {
+                lock(&self.deletable).push((segment, info.first_seq, info.last_seq));
             }
+        }
+    }
+
+    /// Segments that may go, with their first and last sequence numbers.
+    /// Call after the store flushed the records that mark them done.
+    pub(crate) fn take_deletable(&self) -> Vec<(u64, u64, u64)> {
+        std::mem::take(&mut *lock(&self.deletable))
+    }
+
+    /// Deletes a segment's file.
+    pub(crate) fn delete(&self, segment: u64) -> std::io::Result<()> {
+        match std::fs::remove_file(segment_path(&self.dir, segment)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
         }
     }
 }
