@@ -71,11 +71,34 @@ synapse_importable() {
     [ -x "$PY" ] && "$PY" -c 'import synapse' >/dev/null 2>&1
 }
 
+# python3 with venv, curl and flock, from Debian's packages when missing (as root).
+install_system_packages() {
+    local need=()
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    command -v curl >/dev/null 2>&1 || need+=(curl)
+    command -v flock >/dev/null 2>&1 || need+=(util-linux)
+    if command -v python3 >/dev/null 2>&1; then
+        local probe
+        probe="$(mktemp -d)"
+        python3 -m venv "$probe/venv" >/dev/null 2>&1 || need+=(python3-venv)
+        rm -rf "$probe"
+    else
+        need+=(python3-venv)
+    fi
+    [ "${#need[@]}" -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        die "missing ${need[*]}: install them (Debian: sudo apt-get install ${need[*]})"
+    fi
+    log "apt-get install ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
 do_install() {
     if synapse_importable; then
         return 0
     fi
-    command -v python3 >/dev/null 2>&1 || die "python3 not found (apt-get install python3 python3-venv)"
+    install_system_packages
     if [ ! -x "$PY" ] || ! "$PY" -m pip --version >/dev/null 2>&1; then
         log "creating venv in .dev/venv"
         rm -rf "$VENV"

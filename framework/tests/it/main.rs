@@ -1,0 +1,12 @@
+//! Integration tests of the framework: no homeserver, a real sled store on
+//! disk in temporary folders, actix test services and loopback sockets.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+mod parse;
+mod registration;
+mod router;
+mod server;
+mod transaction;

@@ -1,0 +1,271 @@
+//! The registration file: loading, validation, namespaces, round trips, generation.
+
+use ghostkit::registration::{GenerateOptions, Registration, RegistrationError};
+
+use crate::common::REGISTRATION_YAML;
+
+/// The field an `Invalid` error names, and its message.
+#[track_caller]
+fn invalid_field(yaml: &str) -> (String, String) {
+    match Registration::from_yaml(yaml) {
+        Err(e @ RegistrationError::Invalid { .. }) => {
+            let msg = e.to_string();
+            let RegistrationError::Invalid { field, .. } = e else {
+                unreachable!()
+            };
+            assert!(
+                msg.contains(&format!("`{field}`")),
+                "message names the field: {msg}"
+            );
+            (field, msg)
+        }
+        Err(e) => panic!("expected an invalid field, got {e:?}"),
+        Ok(_) => panic!("accepted an invalid registration:\n{yaml}"),
+    }
+}
+
+/// The test registration with one line replaced.
+fn with(old: &str, new: &str) -> String {
+    assert!(REGISTRATION_YAML.contains(old), "{old:?} not in the YAML");
+    REGISTRATION_YAML.replacen(old, new, 1)
+}
+
+#[test]
+fn load_reads_a_valid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registration.yaml");
+    std::fs::write(&path, REGISTRATION_YAML).unwrap();
+
+    let reg = Registration::load(&path).unwrap();
+    assert_eq!(reg.id, "itest");
+    assert_eq!(reg.url.as_deref(), Some("http://127.0.0.1:9000"));
+    assert_eq!(reg.as_token, "as_secret_token_for_tests");
+    assert_eq!(reg.hs_token, "hs_secret_token_for_tests");
+    assert_eq!(reg.sender_localpart, "bot");
+    assert_eq!(reg.namespaces.users.len(), 2);
+    assert!(reg.namespaces.users[0].exclusive);
+    assert!(reg.is_user_in_namespace("@_e_alice:x.org"));
+    assert!(reg.is_user_in_namespace("@bot:x.org"));
+    assert!(!reg.is_user_in_namespace("@alice:x.org"));
+    assert!(reg.is_alias_in_namespace("#_e_room:x.org"));
+    assert!(!reg.is_alias_in_namespace("#room:x.org"));
+    assert!(!reg.is_room_in_namespace("!r:x.org"));
+    assert_eq!(reg.bot_user_id("x.org"), "@bot:x.org");
+}
+
+#[test]
+fn load_reports_a_missing_file_and_bad_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.yaml");
+    match Registration::load(&missing) {
+        Err(RegistrationError::Io { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    // No `hs_token`, and not a mapping at all.
+    for bad in [
+        "id: x\nas_token: a\nsender_localpart: b\nurl: null\n",
+        "- just\n- a list\n",
+    ] {
+        assert!(
+            matches!(
+                Registration::from_yaml(bad),
+                Err(RegistrationError::Syntax { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn url_may_be_null() {
+    let reg = Registration::from_yaml(&with("url: http://127.0.0.1:9000", "url: null")).unwrap();
+    assert_eq!(reg.url, None);
+}
+
+#[test]
+fn invalid_regex_names_the_namespace_entry() {
+    let (field, _) = invalid_field(&with(r"'@_e_.*:x\.org'", r"'@_e_[.*:x\.org'"));
+    assert_eq!(field, "namespaces.users[0].regex");
+
+    let (field, _) = invalid_field(&with(r"'#_e_.*:x\.org'", r"'#_e_(.*:x\.org'"));
+    assert_eq!(field, "namespaces.aliases[0].regex");
+}
+
+#[test]
+fn sender_outside_the_users_namespace_is_refused() {
+    let (field, msg) = invalid_field(&with("sender_localpart: bot", "sender_localpart: other"));
+    assert_eq!(field, "sender_localpart");
+    assert!(msg.contains("namespaces.users"), "{msg}");
+
+    // Without any users namespace the sender needs none.
+    let yaml = "id: a\nurl: null\nas_token: a1\nhs_token: h1\nsender_localpart: lone\n";
+    assert!(Registration::from_yaml(yaml).is_ok());
+}
+
+#[test]
+fn empty_tokens_are_refused() {
+    let (field, _) = invalid_field(&with(
+        "as_token: as_secret_token_for_tests",
+        "as_token: \"\"",
+    ));
+    assert_eq!(field, "as_token");
+
+    let (field, _) = invalid_field(&with(
+        "hs_token: hs_secret_token_for_tests",
+        "hs_token: \"  \"",
+    ));
+    assert_eq!(field, "hs_token");
+}
+
+#[test]
+fn equal_tokens_are_refused() {
+    let (field, msg) = invalid_field(&with(
+        "hs_token: hs_secret_token_for_tests",
+        "hs_token: as_secret_token_for_tests",
+    ));
+    assert_eq!(field, "hs_token");
+    assert!(msg.contains("as_token"), "{msg}");
+}
+
+#[test]
+fn bad_urls_are_refused() {
+    for url in [
+        "\"not a url\"",
+        "ftp://127.0.0.1:9000",
+        "\"127.0.0.1:9000\"",
+    ] {
+        let (field, _) = invalid_field(&with("url: http://127.0.0.1:9000", &format!("url: {url}")));
+        assert_eq!(field, "url", "for {url}");
+    }
+}
+
+#[test]
+fn regexes_are_anchored_at_both_ends() {
+    let reg = Registration::from_yaml(REGISTRATION_YAML).unwrap();
+    assert!(reg.is_user_in_namespace("@_e_a:x.org"));
+    assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
+    assert!(!reg.is_user_in_namespace("x@_e_a:x.org"));
+    assert!(
+        !reg.is_user_in_namespace("@_e_a:xXorg"),
+        "the dot is escaped"
+    );
+
+    // An alternation is anchored as a whole, not only its first and last branch.
+    let reg = Registration::from_yaml(&with(r"'@_e_.*:x\.org'", r"'@_e_.*:x\.org|@_f_.*:x\.org'"))
+        .unwrap();
+    assert!(reg.is_user_in_namespace("@_f_a:x.org"));
+    assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
+    assert!(!reg.is_user_in_namespace("x@_f_a:x.org"));
+}
+
+#[test]
+fn unknown_keys_survive_a_round_trip() {
+    let yaml = format!(
+        "{REGISTRATION_YAML}\
+x_custom_top:
+  nested: [1, two]
+de.sorunome.msc2409.push_ephemeral: true
+org.matrix.msc3202: true
+"
+    )
+    .replace(
+        "    - regex: '@bot:x\\.org'\n      exclusive: true\n",
+        "    - regex: '@bot:x\\.org'\n      exclusive: true\n      x_in_namespace: keep me\n",
+    )
+    .replace("  aliases:\n", "  x_namespaces_extra: 7\n  aliases:\n");
+    let reg = Registration::from_yaml(&yaml).unwrap();
+    assert!(reg.extra.contains_key("x_custom_top"), "{:?}", reg.extra);
+    assert_eq!(
+        reg.namespaces.users[1].extra.get("x_in_namespace"),
+        Some(&serde_yaml::Value::from("keep me"))
+    );
+
+    let again = Registration::from_yaml(&reg.to_yaml()).unwrap();
+    let top = again.extra.get("x_custom_top").expect("top-level key kept");
+    assert_eq!(top["nested"][1], serde_yaml::Value::from("two"));
+    assert_eq!(
+        again.namespaces.users[1].extra.get("x_in_namespace"),
+        Some(&serde_yaml::Value::from("keep me"))
+    );
+    assert_eq!(
+        again.namespaces.extra.get("x_namespaces_extra"),
+        Some(&serde_yaml::Value::from(7))
+    );
+    assert_eq!(again.push_ephemeral_unstable, Some(true));
+    assert_eq!(again.msc3202, Some(true));
+    assert!(again.wants_ephemeral());
+    // Known fields and behaviour survive too.
+    assert_eq!(again.hs_token, reg.hs_token);
+    assert!(again.is_user_in_namespace("@_e_a:x.org"));
+    assert!(!again.is_user_in_namespace("@_e_a:x.org.evil"));
+}
+
+fn generate_options() -> GenerateOptions {
+    GenerateOptions {
+        id: "gen".into(),
+        url: "http://127.0.0.1:9000".into(),
+        sender_localpart: "genbot".into(),
+        server_name: "example.org".into(),
+        user_prefix: Some("_gen_".into()),
+        alias_prefix: Some("_gen_".into()),
+    }
+}
+
+#[test]
+fn generate_gives_distinct_tokens_and_a_valid_file() {
+    let a = Registration::generate(generate_options()).unwrap();
+    let b = Registration::generate(generate_options()).unwrap();
+    for token in [&a.as_token, &a.hs_token, &b.as_token, &b.hs_token] {
+        assert_eq!(token.len(), 64, "{token}");
+        assert!(token.bytes().all(|c| c.is_ascii_alphanumeric()), "{token}");
+    }
+    let all = [&a.as_token, &a.hs_token, &b.as_token, &b.hs_token];
+    for (i, x) in all.iter().enumerate() {
+        for y in &all[i + 1..] {
+            assert_ne!(x, y, "tokens must all differ");
+        }
+    }
+
+    assert!(a.is_user_in_namespace("@_gen_alice:example.org"));
+    assert!(a.is_user_in_namespace("@genbot:example.org"));
+    assert!(!a.is_user_in_namespace("@_gen_alice:exampleXorg"));
+    assert!(!a.is_user_in_namespace("@_gen_alice:example.org.evil"));
+    assert!(a.is_alias_in_namespace("#_gen_room:example.org"));
+
+    // The file it writes loads back, identical in substance.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("generated.yaml");
+    a.save(&path).unwrap();
+    let loaded = Registration::load(&path).unwrap();
+    assert_eq!(loaded.as_token, a.as_token);
+    assert_eq!(loaded.hs_token, a.hs_token);
+    assert_eq!(loaded.url, a.url);
+    assert!(loaded.is_user_in_namespace("@_gen_bob:example.org"));
+    assert!(loaded.wants_ephemeral());
+}
+
+#[cfg(unix)]
+#[test]
+fn save_writes_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let reg = Registration::generate(generate_options()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let fresh = dir.path().join("fresh.yaml");
+    reg.save(&fresh).unwrap();
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+
+    // An existing world-readable file is tightened as well.
+    let existing = dir.path().join("existing.yaml");
+    std::fs::write(&existing, "old").unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    reg.save(&existing).unwrap();
+    let mode = std::fs::metadata(&existing).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    assert_eq!(
+        Registration::load(&existing).unwrap().as_token,
+        reg.as_token
+    );
+}
