@@ -315,24 +315,36 @@ pub async fn self_check(client: &Client) -> Result<Duration, ClientError> {
             round_trip_ms = d.as_millis() as u64,
             "homeserver can reach the appservice"
         ),
-        Err(e) => {
-            let words = match e.errcode() {
-                Some("M_URL_NOT_SET") => "the registration has no `url`, so the homeserver sends us nothing",
-                Some("M_CONNECTION_FAILED") => {
-                    "the homeserver cannot connect to the registration's `url`: is it the address we listen on, reachable from the homeserver?"
-                }
-                Some("M_CONNECTION_TIMEOUT") => "the homeserver's ping to us timed out",
-                Some("M_BAD_STATUS") => {
-                    "we answered the homeserver's ping with an error: does the homeserver have the same hs_token?"
-                }
-                Some("M_FORBIDDEN") | Some("M_UNKNOWN_TOKEN") => {
-                    "the homeserver does not accept our as_token for this appservice id"
-                }
-                Some("M_UNRECOGNIZED") => "the homeserver does not support the appservice ping (older than Matrix 1.7)",
-                _ => "the self-check failed",
-            };
-            tracing::warn!(error = %e, "start-up self-check: {words}");
-        }
+        Err(e) => tracing::warn!(error = %e, "start-up self-check: {}", explain_ping_error(e)),
     }
     res
+}
+
+/// What a failed [`self_check`] means, in plain words, with the fix.
+///
+/// ```
+/// use ghostkit::client::{ClientError, MatrixError};
+/// let e = ClientError::Matrix(MatrixError {
+///     status: 400, errcode: "M_URL_NOT_SET".into(), error: String::new(),
+///     retry_after_ms: None, body: String::new(),
+/// });
+/// assert!(ghostkit::appservice::explain_ping_error(&e).contains("no `url`"));
+/// ```
+pub fn explain_ping_error(e: &ClientError) -> &'static str {
+    match e.errcode() {
+        Some("M_URL_NOT_SET") => "the registration has no `url`, so the homeserver sends us nothing; set `url` to where the bot listens",
+        Some("M_CONNECTION_FAILED") => {
+            "the homeserver cannot connect to the registration's `url`: is it the address the bot listens on, and reachable from the homeserver?"
+        }
+        Some("M_CONNECTION_TIMEOUT") => "the homeserver's ping to us timed out: is the bot overloaded, or a firewall dropping packets?",
+        Some("M_BAD_STATUS") => {
+            "the bot answered the homeserver's ping with an error: does the homeserver have the same hs_token as the bot?"
+        }
+        Some("M_FORBIDDEN") | Some("M_UNKNOWN_TOKEN") => {
+            "the homeserver does not accept our as_token for this appservice id: is the registration file loaded by the homeserver?"
+        }
+        Some("M_UNRECOGNIZED") => "the homeserver does not support the appservice ping (older than Matrix 1.7); nothing is wrong",
+        Some(_) => "the homeserver refused the ping; see its log",
+        None => "the homeserver could not be reached at HOMESERVER_URL: is it running, and the URL right?",
+    }
 }

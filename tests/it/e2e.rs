@@ -180,3 +180,28 @@ async fn echo_example_replies_with_exactly_the_text() -> Result<()> {
     running.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn self_check_explains_a_homeserver_that_cannot_reach_us() -> Result<()> {
+    // The ghosts registration points at 127.0.0.1:9010, where no test listens.
+    let reg = std::sync::Arc::new(Registration::load(registration_path("ghosts"))?);
+    let client = ghostkit::Client::new(&synapse_url(), reg)?;
+    let err = match ghostkit::appservice::self_check(&client).await {
+        Ok(_) => anyhow::bail!("the ping succeeded although nothing listens"),
+        Err(e) => e,
+    };
+    assert_eq!(err.errcode(), Some("M_CONNECTION_FAILED"), "{err}");
+    assert!(ghostkit::appservice::explain_ping_error(&err).contains("cannot connect"));
+
+    let unreachable = ghostkit::Client::new(
+        "http://127.0.0.1:9",
+        std::sync::Arc::new(Registration::load(registration_path("ghosts"))?),
+    )?;
+    let err = match ghostkit::appservice::self_check(&unreachable).await {
+        Ok(_) => anyhow::bail!("a ping to nowhere succeeded"),
+        Err(e) => e,
+    };
+    assert_eq!(err.errcode(), None);
+    assert!(ghostkit::appservice::explain_ping_error(&err).contains("HOMESERVER_URL"));
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! The command line every bot gets, run as a real process.
+
+use std::process::Command;
+
+fn echo() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_echo"));
+    for var in [
+        "REGISTRATION",
+        "HOMESERVER_URL",
+        "HOMESERVER_DOMAIN",
+        "GHOSTKIT_STORE",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+#[test]
+fn generate_registration_writes_a_valid_file_with_fresh_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("reg.yaml");
+    let status = echo()
+        .args([
+            "generate-registration",
+            "--homeserver-domain",
+            "example.org",
+            "--url",
+            "http://127.0.0.1:9999",
+        ])
+        .args(["--out", out.to_str().expect("utf-8 path")])
+        .status()
+        .expect("runs");
+    assert!(status.success());
+    let reg = ghostkit::Registration::load(&out).expect("valid registration");
+    assert_eq!(reg.url.as_deref(), Some("http://127.0.0.1:9999"));
+    assert_eq!(reg.as_token.len(), 64);
+    assert_ne!(reg.as_token, reg.hs_token);
+    assert!(reg.is_user_in_namespace("@echo:example.org"));
+
+    // A second run does not overwrite the secrets without --force.
+    let again = echo()
+        .args([
+            "generate-registration",
+            "--homeserver-domain",
+            "example.org",
+        ])
+        .args(["--out", out.to_str().expect("utf-8 path")])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let same = ghostkit::Registration::load(&out).expect("still valid");
+    assert_eq!(same.as_token, reg.as_token);
+}
+
+#[test]
+fn a_missing_registration_says_what_to_do() {
+    let out = echo()
+        .args(["--registration", "/nonexistent/reg.yaml"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("REGISTRATION") && err.contains("generate-registration"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_registration_names_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("reg.yaml");
+    std::fs::write(
+        &path,
+        "id: e\nurl: http://127.0.0.1:1\nas_token: same\nhs_token: same\nsender_localpart: echo\n",
+    )
+    .expect("write");
+    let out = echo()
+        .args(["--registration", path.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hs_token"), "{err}");
+}
