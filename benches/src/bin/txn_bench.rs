@@ -125,6 +125,17 @@ impl Http {
     }
 }
 
+/// User plus system CPU time of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ") ".
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -179,6 +190,7 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
     let bodies: Vec<Vec<String>> = (0..conns)
         .map(|c| (0..txns_per_conn).map(|t| body(c, t)).collect())
         .collect();
+    let cpu_before = cpu_seconds(pid);
     let start = Instant::now();
     let handles: Vec<_> = bodies
         .into_iter()
@@ -217,6 +229,7 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     };
+    let cpu_after = cpu_seconds(pid);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm = status
         .lines()
@@ -228,13 +241,14 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
     latencies.sort();
     println!(
         "conns={conns:>2} txns={:>5} events={total:>7}  acked {:>8.0} ev/s  acked+dispatched {:>8.0} ev/s  \
-         ack p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  server peak RSS {hwm}",
+         ack p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  server CPU {:.2} us/event  peak RSS {hwm}",
         latencies.len(),
         total as f64 / acked.as_secs_f64(),
         total as f64 / dispatched.as_secs_f64(),
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         percentile(&latencies, 1.0).as_secs_f64() * 1e3,
+        (cpu_after - cpu_before) * 1e6 / total as f64,
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
