@@ -66,7 +66,7 @@ pub enum IntentError {
         room_id: OwnedRoomId,
         /// The last error.
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
     },
 }
 
@@ -309,7 +309,7 @@ impl Intent {
         IntentError::CannotJoin {
             user_id: self.user_id.clone(),
             room_id: room.to_owned(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -290,7 +290,7 @@ mod tests {
         );
         let p = RetryPolicy::default();
         assert_eq!(
-            wait_for(&p, r.unwrap(), 1),
+            wait_for(&p, r.expect("retryable"), 1),
             Some(Duration::from_millis(1500))
         );
     }

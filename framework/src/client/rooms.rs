@@ -341,7 +341,7 @@ mod tests {
             )],
             ..Default::default()
         };
-        let v = serde_json::to_value(&body).unwrap();
+        let v = serde_json::to_value(&body).expect("serializable");
         assert_eq!(
             v,
             json!({

@@ -1,0 +1,15 @@
+//! Integration tests: one binary, one module per area.
+//!
+//! The `client_*` and `intent` modules test the as_token client and intents
+//! against a fault-injecting fake homeserver (`ghostkit::testing`) and the
+//! real Synapse at `SYNAPSE_URL` (default `http://127.0.0.1:18008`) with the
+//! registration `tests/registrations/client.yaml`.
+
+mod client_account;
+mod client_directory;
+mod client_fake;
+mod client_media;
+mod client_messages;
+mod client_rooms;
+mod client_support;
+mod intent;
