@@ -123,6 +123,29 @@ impl RealUser {
         Ok(v)
     }
 
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Sends an `m.text` message into `room` (an ID).
+    pub async fn send_text(&self, room: &str, body: &str) -> anyhow::Result<Value> {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+            enc(room),
+            unique("t")
+        );
+        self.call(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"msgtype": "m.text", "body": body})),
+        )
+        .await
+    }
+
     pub async fn join(&self, room: &RoomId) -> anyhow::Result<OwnedRoomId> {
         let v = self
             .call(

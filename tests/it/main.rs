@@ -8,6 +8,7 @@
 mod client_account;
 mod client_directory;
 mod client_fake;
+mod client_ghosts_example;
 mod client_media;
 mod client_messages;
 mod client_rooms;
