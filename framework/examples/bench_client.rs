@@ -41,8 +41,8 @@ async fn sends(client: &Client, tasks: usize, total: usize) -> (f64, Duration, D
     for t in 0..tasks {
         let client = client.clone();
         handles.push(tokio::spawn(async move {
-            let ghost = OwnedUserId::try_from(format!("@_bench_g{t}:localhost"))
-                .expect("valid ghost ID");
+            let ghost =
+                OwnedUserId::try_from(format!("@_bench_g{t}:localhost")).expect("valid ghost ID");
             let me = client.as_user(&ghost).expect("ghost in namespace");
             let room = room_id!("!bench:localhost");
             let mut lat = Vec::with_capacity(per_task);
@@ -105,7 +105,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     for i in 0..cold_n {
         let ghost = OwnedUserId::try_from(format!("@_bench_cold{i}:localhost"))?;
-        Intent::new(&client, &store, &ghost)?.ensure_joined(room).await?;
+        Intent::new(&client, &store, &ghost)?
+            .ensure_joined(room)
+            .await?;
     }
     let cold = t0.elapsed() / cold_n;
     let cold_requests = hs.request_count() - before;
@@ -123,7 +125,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Including the intent's construction (what `ctx.intent(&ghost)` costs).
     let t0 = Instant::now();
     for _ in 0..warm_n {
-        Intent::new(&client, &store, &ghost)?.ensure_joined(room).await?;
+        Intent::new(&client, &store, &ghost)?
+            .ensure_joined(room)
+            .await?;
     }
     let warm_with_new = t0.elapsed() / warm_n;
     println!();
