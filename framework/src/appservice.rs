@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 
 use crate::bot::{AppContext, Handler};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientConfig, ClientError};
 use crate::registration::Registration;
 use crate::router::{DispatchConfig, Router};
 use crate::server::{self, ServerConfig, ServerState};
@@ -36,6 +36,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// Transaction log options.
     pub log: LogConfig,
+    /// The as_token client's timeouts and retries.
+    pub client: ClientConfig,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             server: ServerConfig::default(),
             dispatch: DispatchConfig::default(),
             log: LogConfig::default(),
+            client: ClientConfig::default(),
         }
     }
 }
@@ -134,8 +137,12 @@ impl Appservice {
             config,
         } = self;
         let store = Store::open(&config.store_path)?;
-        let client = Client::new(&config.homeserver_url, registration.clone())
-            .map_err(AppserviceError::Client)?;
+        let client = Client::with_config(
+            &config.homeserver_url,
+            registration.clone(),
+            config.client.clone(),
+        )
+        .map_err(AppserviceError::Client)?;
         let server_name = match &config.server_name {
             Some(s) => s.clone(),
             None => learn_server_name(&client).await?,

@@ -103,6 +103,27 @@ impl AppContext {
     }
 }
 
+// Intents (issue 3): acting as a ghost or the bot with preconditions made true.
+impl AppContext {
+    /// An [`Intent`](crate::intent::Intent) acting as `user_id` (a ghost or
+    /// the bot); refused before any request when the user is not ours.
+    pub fn intent(
+        &self,
+        user_id: &UserId,
+    ) -> Result<crate::intent::Intent, crate::intent::IntentError> {
+        crate::intent::Intent::new(self.client(), self.store(), user_id)
+    }
+
+    /// An [`Intent`](crate::intent::Intent) acting as the appservice's bot user.
+    pub fn intent_for_bot(&self) -> Result<crate::intent::Intent, crate::intent::IntentError> {
+        let bot = self.bot_user_id();
+        let bot = <&UserId>::try_from(bot.as_str()).map_err(|e| {
+            crate::client::ClientError::InvalidArgument(format!("bot user ID `{bot}`: {e}"))
+        })?;
+        self.intent(bot)
+    }
+}
+
 /// What one handler call gets: the shared parts and the event.
 #[derive(Clone, Debug)]
 pub struct Context {

@@ -5,19 +5,65 @@
 //! One shared connection pool; every call carries `Authorization: Bearer
 //! <as_token>` and, to act as a ghost, `?user_id=`. Acting as a user outside
 //! the registration's namespace is refused here, before any request.
+//!
+//! The API is grouped by area, one module each: [`rooms`], [`messages`],
+//! [`timeline`], [`relations`], [`state`], [`members`], [`profile`],
+//! [`account`], [`directory`], [`media`] and [`discovery`]. Their methods live
+//! on [`AsUser`], the client bound to one user (and optionally a device and a
+//! timestamp), made by [`Client::as_bot`] or [`Client::as_user`]. Failed calls
+//! are retried as [`RetryPolicy`] says ([`retry`]).
+//!
+//! ```no_run
+//! # async fn demo(client: ghostkit::Client) -> Result<(), ghostkit::ClientError> {
+//! use ghostkit::ruma::common::{room_id, user_id};
+//! let room = room_id!("!abc:example.org");
+//! // As the bot:
+//! client.as_bot().send_text(room, "hello").await?;
+//! // As a ghost, with an imported timestamp:
+//! let ghost = client.as_user(user_id!("@_irc_alice:example.org"))?.with_ts(1_700_000_000_000);
+//! ghost.send_text(room, "hello from the past").await?;
+//! # Ok(()) }
+//! ```
+
+pub mod account;
+mod as_user;
+pub mod directory;
+pub mod discovery;
+pub mod media;
+pub mod members;
+pub mod messages;
+pub mod profile;
+pub mod relations;
+mod request;
+pub mod retry;
+pub mod rooms;
+pub mod state;
+pub mod timeline;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Method;
+use reqwest::header::HeaderValue;
+use ruma_common::UserId;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::registration::Registration;
 
+pub use as_user::AsUser;
+pub use request::{Request, RequestBody};
+pub use reqwest::Method;
+pub use retry::{RetryEvent, RetryHook, RetryPolicy, RetryReason};
+
 /// An error answer from the homeserver (`{"errcode":…,"error":…}`).
+///
+/// ```
+/// let e = ghostkit::MatrixError::from_response(429, None, br#"{"errcode":"M_LIMIT_EXCEEDED","error":"slow down","retry_after_ms":2000}"#);
+/// assert_eq!(e.errcode, "M_LIMIT_EXCEEDED");
+/// assert_eq!(e.retry_after_ms, Some(2000));
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("homeserver answered {status} {errcode}: {error}")]
 pub struct MatrixError {
@@ -27,10 +73,29 @@ pub struct MatrixError {
     pub errcode: String,
     /// The human-readable message.
     pub error: String,
-    /// How long to wait before retrying, when rate-limited.
+    /// How long to wait before retrying, when rate-limited (`retry_after_ms`
+    /// in the body, else the `Retry-After` header).
     pub retry_after_ms: Option<u64>,
     /// The whole body as received.
     pub body: String,
+}
+
+impl MatrixError {
+    /// Reads an error answer: `status`, the `Retry-After` header (seconds) if
+    /// any, and the body (JSON or not).
+    pub fn from_response(status: u16, retry_after_header: Option<&str>, body: &[u8]) -> Self {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let header_ms = retry_after_header
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(|s| s.saturating_mul(1000));
+        MatrixError {
+            status,
+            errcode: v["errcode"].as_str().unwrap_or("M_UNKNOWN").to_owned(),
+            error: v["error"].as_str().unwrap_or_default().to_owned(),
+            retry_after_ms: v["retry_after_ms"].as_u64().or(header_ms),
+            body: String::from_utf8_lossy(body).into_owned(),
+        }
+    }
 }
 
 /// Everything that can go wrong with a call to the homeserver.
@@ -57,6 +122,9 @@ pub enum ClientError {
         #[source]
         source: serde_json::Error,
     },
+    /// A request body could not be serialized to JSON.
+    #[error("cannot serialize the request body to JSON: {0}")]
+    Encode(#[source] serde_json::Error),
     /// Refused locally: the user is not the bot nor in the users namespace.
     #[error("cannot act as {user_id}: not the bot and not in the registration's users namespace; add a matching `namespaces.users` regex")]
     NotInNamespace {
@@ -69,6 +137,9 @@ pub enum ClientError {
     /// An event without a room was asked to reply in its room.
     #[error("this event has no room to reply in")]
     NoRoom,
+    /// An argument cannot be sent as given.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
 }
 
 impl ClientError {
@@ -77,6 +148,50 @@ impl ClientError {
         match self {
             ClientError::Matrix(m) => Some(&m.errcode),
             _ => None,
+        }
+    }
+
+    /// The HTTP status, when the homeserver answered with an error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Matrix(m) => Some(m.status),
+            _ => None,
+        }
+    }
+}
+
+/// How the client talks to the homeserver.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = ghostkit::client::ClientConfig {
+///     request_timeout: Duration::from_secs(30),
+///     ..Default::default()
+/// };
+/// assert_eq!(config.retry.max_attempts, 5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// When and how failed calls are tried again.
+    pub retry: RetryPolicy,
+    /// Longest wait for one attempt's answer.
+    pub request_timeout: Duration,
+    /// Longest wait to open a connection.
+    pub connect_timeout: Duration,
+    /// Idle connections kept open to the homeserver.
+    pub pool_max_idle_per_host: usize,
+    /// Called before each retry (metrics, tests); every retry is also logged.
+    pub on_retry: Option<RetryHook>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            pool_max_idle_per_host: 256,
+            on_retry: None,
         }
     }
 }
@@ -90,10 +205,12 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     base: String,
+    auth: HeaderValue,
     registration: Arc<Registration>,
     server_name: std::sync::OnceLock<String>,
     txn_counter: AtomicU64,
     txn_prefix: String,
+    config: ClientConfig,
 }
 
 impl std::fmt::Debug for Client {
@@ -114,22 +231,49 @@ pub struct WhoAmI {
 }
 
 impl Client {
-    /// A client for the homeserver at `homeserver_url` (`http://127.0.0.1:8008`).
+    /// A client for the homeserver at `homeserver_url` (`http://127.0.0.1:8008`)
+    /// with the default [`ClientConfig`].
     pub fn new(homeserver_url: &str, registration: Arc<Registration>) -> Result<Self, ClientError> {
+        Self::with_config(homeserver_url, registration, ClientConfig::default())
+    }
+
+    /// A client with its own timeouts and retry policy.
+    ///
+    /// ```no_run
+    /// # fn demo(reg: std::sync::Arc<ghostkit::Registration>) -> Result<(), ghostkit::ClientError> {
+    /// use ghostkit::client::{Client, ClientConfig, RetryPolicy};
+    /// let config = ClientConfig {
+    ///     retry: RetryPolicy { max_attempts: 3, ..Default::default() },
+    ///     ..Default::default()
+    /// };
+    /// let client = Client::with_config("http://127.0.0.1:8008", reg, config)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_config(
+        homeserver_url: &str,
+        registration: Arc<Registration>,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
         let parsed = url::Url::parse(homeserver_url)
             .map_err(|_| ClientError::BadUrl(homeserver_url.into()))?;
         if parsed.scheme() != "http" && parsed.scheme() != "https" {
             return Err(ClientError::BadUrl(homeserver_url.into()));
         }
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(256)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .build()
             .map_err(|source| ClientError::Http {
                 url: homeserver_url.into(),
                 source,
             })?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", registration.as_token))
+            .map_err(|_| {
+                ClientError::InvalidArgument(
+                    "the registration's as_token holds characters not allowed in a header".into(),
+                )
+            })?;
+        auth.set_sensitive(true);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -138,10 +282,12 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 base: homeserver_url.trim_end_matches('/').to_owned(),
+                auth,
                 registration,
                 server_name: std::sync::OnceLock::new(),
                 txn_counter: AtomicU64::new(0),
                 txn_prefix: format!("gk{nanos:x}"),
+                config,
             }),
         })
     }
@@ -151,9 +297,24 @@ impl Client {
         &self.inner.base
     }
 
+    /// The registration this client acts for.
+    pub fn registration(&self) -> &Registration {
+        &self.inner.registration
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
     /// Sets the server name (learned by [`Client::whoami`] or configured).
     pub fn set_server_name(&self, name: &str) {
         let _ = self.inner.server_name.set(name.to_owned());
+    }
+
+    /// The server name, once set.
+    pub fn server_name(&self) -> Option<&str> {
+        self.inner.server_name.get().map(String::as_str)
     }
 
     /// The bot's user ID, once the server name is known.
@@ -170,14 +331,19 @@ impl Client {
         format!("{}.{n}", self.inner.txn_prefix)
     }
 
-    fn check_user(&self, user_id: &str) -> Result<(), ClientError> {
+    /// Whether `user_id` is the bot (any server) or in the users namespace.
+    pub fn may_act_as(&self, user_id: &str) -> bool {
         let reg = &self.inner.registration;
         let is_bot = user_id
             .strip_prefix('@')
             .and_then(|s| s.split_once(':'))
             .map(|(l, _)| l)
             == Some(reg.sender_localpart.as_str());
-        if is_bot || reg.is_user_in_namespace(user_id) {
+        is_bot || reg.is_user_in_namespace(user_id)
+    }
+
+    fn check_user(&self, user_id: &str) -> Result<(), ClientError> {
+        if self.may_act_as(user_id) {
             Ok(())
         } else {
             Err(ClientError::NotInNamespace {
@@ -186,8 +352,41 @@ impl Client {
         }
     }
 
+    /// The client acting as the appservice's bot user.
+    pub fn as_bot(&self) -> AsUser {
+        AsUser {
+            client: self.clone(),
+            user_id: None,
+            device_id: None,
+            ts: None,
+        }
+    }
+
+    /// The client acting as `user_id` (a ghost, or the bot). Refused with
+    /// [`ClientError::NotInNamespace`], before any request, when the user is
+    /// neither the bot nor in the users namespace.
+    ///
+    /// ```no_run
+    /// # fn demo(client: ghostkit::Client) {
+    /// use ghostkit::ruma::common::user_id;
+    /// let err = client.as_user(user_id!("@someone_else:example.org")).unwrap_err();
+    /// assert!(matches!(err, ghostkit::ClientError::NotInNamespace { .. }));
+    /// # }
+    /// ```
+    pub fn as_user(&self, user_id: &UserId) -> Result<AsUser, ClientError> {
+        self.check_user(user_id.as_str())?;
+        Ok(AsUser {
+            client: self.clone(),
+            user_id: Some(user_id.to_owned()),
+            device_id: None,
+            ts: None,
+        })
+    }
+
     /// Makes one call. `path` starts with `/_matrix/…`, already percent-encoded;
     /// `as_user` masquerades as that user (checked against the namespace).
+    /// GET, PUT and DELETE are retried on 5xx and network errors; every call
+    /// is retried on `429`.
     pub async fn request<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -196,52 +395,18 @@ impl Client {
         as_user: Option<&str>,
         body: Option<&Value>,
     ) -> Result<T, ClientError> {
+        let mut req = Request::new(method, path);
+        for (k, v) in query {
+            req = req.query(k.to_string(), *v);
+        }
         if let Some(user) = as_user {
             self.check_user(user)?;
-        }
-        let url = format!("{}{}", self.inner.base, path);
-        let mut req = self
-            .inner
-            .http
-            .request(method, &url)
-            .bearer_auth(&self.inner.registration.as_token)
-            .query(query);
-        if let Some(user) = as_user {
-            req = req.query(&[("user_id", user)]);
+            req = req.query("user_id", user);
         }
         if let Some(body) = body {
-            req = req.json(body);
+            req = req.json(body)?;
         }
-        let http_err = |source| ClientError::Http {
-            url: url.clone(),
-            source,
-        };
-        let resp = req.send().await.map_err(http_err)?;
-        let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(|s| s * 1000);
-        let bytes = resp.bytes().await.map_err(http_err)?;
-        if !status.is_success() {
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Err(MatrixError {
-                status: status.as_u16(),
-                errcode: v["errcode"].as_str().unwrap_or("M_UNKNOWN").to_owned(),
-                error: v["error"].as_str().unwrap_or_default().to_owned(),
-                retry_after_ms: v["retry_after_ms"].as_u64().or(retry_after),
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-            }
-            .into());
-        }
-        let bytes = if bytes.is_empty() {
-            &b"{}"[..]
-        } else {
-            &bytes[..]
-        };
-        serde_json::from_slice(bytes).map_err(|source| ClientError::Decode { url, source })
+        self.execute(req).await
     }
 
     /// `GET /_matrix/client/v3/account/whoami`: who the as_token (or `as_user`) is.
@@ -280,25 +445,7 @@ impl Client {
     /// `POST /_matrix/client/v3/register` with `m.login.application_service`;
     /// `M_USER_IN_USE` counts as success.
     pub async fn register(&self, localpart: &str) -> Result<(), ClientError> {
-        let body = json!({
-            "type": "m.login.application_service",
-            "username": localpart,
-            "inhibit_login": true,
-        });
-        match self
-            .request::<Value>(
-                Method::POST,
-                "/_matrix/client/v3/register",
-                &[],
-                None,
-                Some(&body),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.errcode() == Some("M_USER_IN_USE") => Ok(()),
-            Err(e) => Err(e),
-        }
+        account::register_localpart(self, localpart, None).await
     }
 
     /// `POST /_matrix/client/v3/join/{roomIdOrAlias}`; returns the room ID.
@@ -318,7 +465,8 @@ impl Client {
         Ok(j.room_id)
     }
 
-    /// `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`; returns the event ID.
+    /// `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`; returns
+    /// the event ID. Retries reuse the same txnId, so they never duplicate.
     pub async fn send_event(
         &self,
         room_id: &str,

@@ -5,18 +5,22 @@ pub mod bot;
 pub mod cli;
 pub mod client;
 pub mod event;
+pub mod intent;
 pub mod prelude;
 pub mod registration;
 pub mod router;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transaction;
 
 pub use appservice::{Appservice, Config, Running};
 pub use async_trait::async_trait;
 pub use bot::{AppContext, Context, Handler, HandlerError, HandlerResult};
-pub use client::{Client, ClientError, MatrixError};
+pub use client::{AsUser, Client, ClientError, MatrixError};
 pub use event::{Event, EventKind};
+pub use intent::{Intent, IntentError};
 pub use registration::{Registration, RegistrationError};
 pub use store::Store;
 

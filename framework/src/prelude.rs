@@ -3,8 +3,9 @@
 pub use crate::appservice::{Appservice, Config};
 pub use crate::bot::{AppContext, Context, Handler, HandlerError, HandlerResult};
 pub use crate::cli::BotInfo;
-pub use crate::client::{Client, ClientError};
+pub use crate::client::{AsUser, Client, ClientError};
 pub use crate::event::{Event, EventKind};
+pub use crate::intent::{Intent, IntentError};
 pub use crate::registration::Registration;
 pub use crate::store::Store;
 pub use ruma_common::{OwnedRoomId, OwnedUserId, RoomId, UserId};

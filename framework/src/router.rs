@@ -221,6 +221,7 @@ async fn handle(inner: &Inner, job: Job) {
     let Job { item, holds_permit } = job;
     let (seq, idx) = (item.seq, item.idx);
     let ctx = Context::new(inner.app.clone(), item.event);
+    crate::intent::observe_event(&inner.app, ctx.event());
     let mut attempt = 0;
     loop {
         let outcome = AssertUnwindSafe(inner.handler.on_event(&ctx))

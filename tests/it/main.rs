@@ -1,6 +1,20 @@
 //! End-to-end tests: a real Synapse (`scripts/synapse.sh start`), real
 //! sockets, real sled on disk.
+//!
+//! The `client_*` and `intent` modules test the as_token client and intents
+//! against a fault-injecting fake homeserver (`ghostkit::testing`) and the
+//! real Synapse at `SYNAPSE_URL` (default `http://127.0.0.1:18008`) with the
+//! registration `tests/registrations/client.yaml`.
 
+mod client_account;
+mod client_directory;
+mod client_fake;
+mod client_ghosts_example;
+mod client_media;
+mod client_messages;
+mod client_rooms;
+mod client_support;
 mod common;
 mod crash;
 mod e2e;
+mod intent;
