@@ -100,7 +100,9 @@ pub struct Namespaces {
 /// hs_token: "hs-secret"
 /// sender_localpart: echo
 /// namespaces:
-///   users: [{regex: '@_echo_.*:example\.org', exclusive: true}]
+///   users:
+///     - {regex: '@echo:example\.org', exclusive: true}
+///     - {regex: '@_echo_.*:example\.org', exclusive: true}
 /// "#;
 /// let reg = ghostkit::Registration::from_yaml(yaml).unwrap();
 /// assert!(reg.is_user_in_namespace("@_echo_bob:example.org"));

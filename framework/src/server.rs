@@ -198,14 +198,12 @@ async fn ready(state: State) -> HttpResponse {
 
 /// `PUT /_matrix/app/v1/transactions/{txnId}`
 async fn put_transaction(
+    _auth: auth::Authorized,
     req: HttpRequest,
     txn_id: web::Path<String>,
     payload: web::Payload,
     state: State,
 ) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
     let body = match body::read(&req, payload, state.config.max_body_bytes).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -235,10 +233,11 @@ async fn put_transaction(
 }
 
 /// `GET /_matrix/app/v1/users/{userId}`
-async fn get_user(req: HttpRequest, user_id: web::Path<String>, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_user(
+    _auth: auth::Authorized,
+    user_id: web::Path<String>,
+    state: State,
+) -> HttpResponse {
     let Ok(user) = <&UserId>::try_from(user_id.as_str()) else {
         return matrix_error(400, "M_INVALID_PARAM", "not a valid user ID");
     };
@@ -260,10 +259,11 @@ async fn get_user(req: HttpRequest, user_id: web::Path<String>, state: State) ->
 }
 
 /// `GET /_matrix/app/v1/rooms/{roomAlias}`
-async fn get_room_alias(req: HttpRequest, alias: web::Path<String>, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_room_alias(
+    _auth: auth::Authorized,
+    alias: web::Path<String>,
+    state: State,
+) -> HttpResponse {
     let Ok(alias) = <&RoomAliasId>::try_from(alias.as_str()) else {
         return matrix_error(400, "M_INVALID_PARAM", "not a valid room alias");
     };
@@ -289,10 +289,11 @@ async fn get_room_alias(req: HttpRequest, alias: web::Path<String>, state: State
 }
 
 /// `POST /_matrix/app/v1/ping`
-async fn post_ping(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn post_ping(
+    _auth: auth::Authorized,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let body = match body::read(&req, payload, 64 * 1024).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -327,10 +328,11 @@ fn found_list(list: Vec<serde_json::Value>) -> HttpResponse {
 }
 
 /// `GET /_matrix/app/v1/thirdparty/protocol/{protocol}`
-async fn get_protocol(req: HttpRequest, protocol: web::Path<String>, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_protocol(
+    _auth: auth::Authorized,
+    protocol: web::Path<String>,
+    state: State,
+) -> HttpResponse {
     match state
         .handler
         .thirdparty_protocol(&state.app, &protocol)
@@ -342,10 +344,12 @@ async fn get_protocol(req: HttpRequest, protocol: web::Path<String>, state: Stat
 }
 
 /// `GET /_matrix/app/v1/thirdparty/location/{protocol}`
-async fn get_location(req: HttpRequest, protocol: web::Path<String>, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_location(
+    _auth: auth::Authorized,
+    req: HttpRequest,
+    protocol: web::Path<String>,
+    state: State,
+) -> HttpResponse {
     let fields = query_fields(&req);
     found_list(
         state
@@ -356,10 +360,12 @@ async fn get_location(req: HttpRequest, protocol: web::Path<String>, state: Stat
 }
 
 /// `GET /_matrix/app/v1/thirdparty/user/{protocol}`
-async fn get_tp_user(req: HttpRequest, protocol: web::Path<String>, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_tp_user(
+    _auth: auth::Authorized,
+    req: HttpRequest,
+    protocol: web::Path<String>,
+    state: State,
+) -> HttpResponse {
     let fields = query_fields(&req);
     found_list(
         state
@@ -370,10 +376,11 @@ async fn get_tp_user(req: HttpRequest, protocol: web::Path<String>, state: State
 }
 
 /// `GET /_matrix/app/v1/thirdparty/location?alias=`
-async fn get_location_reverse(req: HttpRequest, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_location_reverse(
+    _auth: auth::Authorized,
+    req: HttpRequest,
+    state: State,
+) -> HttpResponse {
     let fields = query_fields(&req);
     if !fields.contains_key("alias") {
         return matrix_error(
@@ -391,10 +398,11 @@ async fn get_location_reverse(req: HttpRequest, state: State) -> HttpResponse {
 }
 
 /// `GET /_matrix/app/v1/thirdparty/user?userid=`
-async fn get_tp_user_reverse(req: HttpRequest, state: State) -> HttpResponse {
-    if let Err(resp) = auth::check(&req, &state.app.registration().hs_token) {
-        return resp;
-    }
+async fn get_tp_user_reverse(
+    _auth: auth::Authorized,
+    req: HttpRequest,
+    state: State,
+) -> HttpResponse {
     let fields = query_fields(&req);
     if !fields.contains_key("userid") {
         return matrix_error(

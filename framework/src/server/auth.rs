@@ -2,14 +2,68 @@
 //! deprecated `access_token` query parameter. Both, when present, must agree.
 //!
 //! Spec: <https://spec.matrix.org/latest/application-service-api/#authorization>
+//!
+//! [`Authorized`] is an extractor: a route that takes it as its first
+//! argument answers `401 M_UNAUTHORIZED` / `403 M_FORBIDDEN` before anything else.
 
-use actix_web::{HttpRequest, HttpResponse};
+use std::future::{ready, Ready};
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use subtle::ConstantTimeEq;
 
 use super::errors::matrix_error;
+use super::ServerState;
+
+/// Proof that the request carried the right hs_token.
+pub(crate) struct Authorized;
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct AuthError {
+    status: u16,
+    errcode: &'static str,
+    message: &'static str,
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(self.status)
+            .unwrap_or(actix_web::http::StatusCode::FORBIDDEN)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        matrix_error(self.status, self.errcode, self.message)
+    }
+}
+
+const fn refuse(status: u16, errcode: &'static str, message: &'static str) -> AuthError {
+    AuthError {
+        status,
+        errcode,
+        message,
+    }
+}
+
+impl FromRequest for Authorized {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, AuthError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let res = match req.app_data::<web::Data<ServerState>>() {
+            Some(state) => check(req, &state.app.registration().hs_token),
+            None => Err(refuse(
+                500,
+                "M_UNKNOWN",
+                "appservice routes mounted without their state",
+            )),
+        };
+        ready(res.map(|()| Authorized))
+    }
+}
 
 /// Checks the request's token against `hs_token` in constant time.
-pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), HttpResponse> {
+pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), AuthError> {
     let header = match req.headers().get(actix_web::http::header::AUTHORIZATION) {
         None => None,
         Some(v) => {
@@ -24,7 +78,7 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), HttpRespons
             match token {
                 Some(t) if !t.is_empty() => Some(t.to_owned()),
                 _ => {
-                    return Err(matrix_error(
+                    return Err(refuse(
                         401,
                         "M_UNAUTHORIZED",
                         "malformed Authorization header; expected `Bearer <hs_token>`",
@@ -37,12 +91,10 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), HttpRespons
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned());
     let token = match (header, query) {
-        (None, None) => {
-            return Err(matrix_error(401, "M_UNAUTHORIZED", "missing hs_token"));
-        }
+        (None, None) => return Err(refuse(401, "M_UNAUTHORIZED", "missing hs_token")),
         (Some(h), Some(q)) => {
             if !bool::from(h.as_bytes().ct_eq(q.as_bytes())) {
-                return Err(matrix_error(
+                return Err(refuse(
                     403,
                     "M_FORBIDDEN",
                     "Authorization header and access_token query parameter differ",
@@ -55,6 +107,6 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), HttpRespons
     if bool::from(token.as_bytes().ct_eq(hs_token.as_bytes())) {
         Ok(())
     } else {
-        Err(matrix_error(403, "M_FORBIDDEN", "bad hs_token"))
+        Err(refuse(403, "M_FORBIDDEN", "bad hs_token"))
     }
 }

@@ -329,7 +329,7 @@ impl TransactionLog {
                 self.finish(seq, segment)?;
                 continue;
             };
-            let mut bits = match self.done.get(&key)? {
+            let mut bits = match self.done.get(key)? {
                 Some(b) => b.to_vec(),
                 None => vec![0u8; parsed.events.len().div_ceil(8)],
             };

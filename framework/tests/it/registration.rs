@@ -269,3 +269,13 @@ fn save_writes_mode_0600() {
         reg.as_token
     );
 }
+
+#[test]
+fn the_documented_example_file_is_valid() {
+    let text = include_str!("../../../registration.yaml.example");
+    let reg = ghostkit::Registration::from_yaml(text).expect("registration.yaml.example is valid");
+    assert!(reg.is_user_in_namespace("@echo:example.org"));
+    assert!(reg.is_user_in_namespace("@_echo_alice:example.org"));
+    assert!(reg.is_alias_in_namespace("#_echo_room:example.org"));
+    assert!(reg.wants_ephemeral());
+}
