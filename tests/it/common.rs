@@ -196,3 +196,21 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Asks Synapse to ping the appservice until it gets through (a Synapse just
+/// started has been seen to fail a first ping with a twisted race). A
+/// successful ping also makes Synapse resume sending to an appservice it had
+/// marked down, e.g. after an earlier run ended.
+pub async fn ping_until_ok(client: &ghostkit::Client) -> Result<()> {
+    let mut last = None;
+    for _ in 0..4 {
+        match ghostkit::appservice::self_check(client).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(anyhow!(
+        "the homeserver could not ping the appservice: {last:?}"
+    ))
+}

@@ -75,9 +75,7 @@ async fn start<H: Handler>(
     let reg = Registration::load(registration_path(name))?;
     let config = Config::new(synapse_url(), dir.path().join("store"));
     let running = Appservice::new(reg, config).start(handler).await?;
-    // A successful ping also makes Synapse resume sending to an appservice it
-    // had marked down (e.g. after an earlier run ended).
-    ghostkit::appservice::self_check(running.app().client()).await?;
+    crate::common::ping_until_ok(running.app().client()).await?;
     Ok((running, dir))
 }
 
@@ -183,8 +181,8 @@ async fn echo_example_replies_with_exactly_the_text() -> Result<()> {
 
 #[tokio::test]
 async fn self_check_explains_a_homeserver_that_cannot_reach_us() -> Result<()> {
-    // The ghosts registration points at 127.0.0.1:9010, where no test listens.
-    let reg = std::sync::Arc::new(Registration::load(registration_path("ghosts"))?);
+    // This registration points at 127.0.0.1:9, where nothing listens.
+    let reg = std::sync::Arc::new(Registration::load(registration_path("unreachable"))?);
     let client = ghostkit::Client::new(&synapse_url(), reg)?;
     let err = match ghostkit::appservice::self_check(&client).await {
         Ok(_) => anyhow::bail!("the ping succeeded although nothing listens"),
@@ -195,7 +193,7 @@ async fn self_check_explains_a_homeserver_that_cannot_reach_us() -> Result<()> {
 
     let unreachable = ghostkit::Client::new(
         "http://127.0.0.1:9",
-        std::sync::Arc::new(Registration::load(registration_path("ghosts"))?),
+        std::sync::Arc::new(Registration::load(registration_path("unreachable"))?),
     )?;
     let err = match ghostkit::appservice::self_check(&unreachable).await {
         Ok(_) => anyhow::bail!("a ping to nowhere succeeded"),

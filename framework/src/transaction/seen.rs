@@ -7,6 +7,7 @@
 //! oldest transactions leave it, in memory and on disk.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::store::StoreError;
 
@@ -20,6 +21,26 @@ pub(crate) fn event_hash(event_id: &str) -> u64 {
     h
 }
 
+/// The keys of the event map are hashes already: hashing them again is waste.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashKeyed<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
 struct Entry {
     seq: u64,
     txn_id: String,
@@ -29,7 +50,7 @@ struct Entry {
 pub(crate) struct SeenWindow {
     tree: sled::Tree,
     txns: HashMap<String, u64>,
-    events: HashMap<u64, u64>,
+    events: HashKeyed<u64>,
     seqs: HashSet<u64>,
     order: VecDeque<Entry>,
     event_count: usize,
@@ -47,7 +68,7 @@ impl SeenWindow {
         let mut w = SeenWindow {
             tree,
             txns: HashMap::new(),
-            events: HashMap::new(),
+            events: HashKeyed::default(),
             seqs: HashSet::new(),
             order: VecDeque::new(),
             event_count: 0,

@@ -170,11 +170,10 @@ impl Wal {
     pub(crate) fn append(&self, txn_id: &str, body: &[u8]) -> std::io::Result<(u64, u64)> {
         let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
         let id_len = u16::try_from(txn_id.len()).map_err(std::io::Error::other)?;
-        let mut payload = Vec::with_capacity(HEADER + txn_id.len() + body.len());
-        payload.resize(HEADER, 0);
-        payload.extend_from_slice(txn_id.as_bytes());
-        payload.extend_from_slice(body);
-        let crc = crc32fast::hash(&payload[HEADER..]);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(txn_id.as_bytes());
+        crc.update(body);
+        let crc = crc.finalize();
         let mut cur = lock(&self.current);
         if cur.offset > SEGMENT_BYTES {
             // The old segment is synced before the new one is written, so a
@@ -188,13 +187,14 @@ impl Wal {
             self.mark_if_done(old, segment);
         }
         let seq = cur.next_seq;
-        payload[..4].copy_from_slice(&MAGIC.to_be_bytes());
-        payload[4..8].copy_from_slice(&len.to_be_bytes());
-        payload[8..12].copy_from_slice(&crc.to_be_bytes());
-        payload[12..20].copy_from_slice(&seq.to_be_bytes());
-        payload[20..22].copy_from_slice(&id_len.to_be_bytes());
-        (&*cur.file).write_all(&payload)?;
-        cur.offset += payload.len() as u64;
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&MAGIC.to_be_bytes());
+        header[4..8].copy_from_slice(&len.to_be_bytes());
+        header[8..12].copy_from_slice(&crc.to_be_bytes());
+        header[12..20].copy_from_slice(&seq.to_be_bytes());
+        header[20..22].copy_from_slice(&id_len.to_be_bytes());
+        write_all_vectored(&cur.file, &[&header, txn_id.as_bytes(), body])?;
+        cur.offset += (HEADER + txn_id.len() + body.len()) as u64;
         cur.next_seq += 1;
         self.retain(cur.segment, seq);
         Ok((seq, cur.segment))
@@ -293,6 +293,30 @@ impl Wal {
             _ => Ok(()),
         }
     }
+}
+
+/// Writes all the parts with as few system calls as the kernel allows,
+/// without first copying them into one buffer.
+fn write_all_vectored(mut file: &File, parts: &[&[u8]]) -> std::io::Result<()> {
+    let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    while !parts.is_empty() {
+        let slices: Vec<std::io::IoSlice<'_>> =
+            parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        let mut written = file.write_vectored(&slices)?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while let Some(first) = parts.first_mut() {
+            if written >= first.len() {
+                written -= first.len();
+                parts.remove(0);
+            } else {
+                *first = &first[written..];
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn create_segment(dir: &Path, segment: u64) -> std::io::Result<File> {
