@@ -1,21 +1,14 @@
 //! Shared set-up of the client tests: the client registration, unique names,
 //! real users made through Synapse's shared-secret admin API.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 use ghostkit::ruma::common::{OwnedRoomId, OwnedUserId, RoomId};
 use ghostkit::{Client, Registration};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-/// The shared secret of the local Synapse (`scripts/synapse.sh`).
-const SHARED_SECRET: &str = "ghostkit-dev-registration-shared-secret";
-
-pub fn synapse_url() -> String {
-    std::env::var("SYNAPSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18008".into())
-}
+pub use crate::common::{enc, synapse_url, unique};
 
 pub fn registration() -> Arc<Registration> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/registrations/client.yaml");
@@ -27,16 +20,6 @@ pub fn client() -> Client {
     let c = Client::new(&synapse_url(), registration()).expect("client builds");
     c.set_server_name("localhost");
     c
-}
-
-/// A name unique to this run and call: `prefix` + time + counter.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    format!("{prefix}{ms}x{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A fresh ghost ID in the client registration's namespace.
@@ -56,47 +39,13 @@ pub struct RealUser {
 }
 
 impl RealUser {
-    /// Registers a new user through `/_synapse/admin/v1/register` (HMAC-SHA1 nonce).
+    /// Registers a new user (see [`crate::common::register_user`]).
     pub async fn register(name: &str) -> anyhow::Result<RealUser> {
         let http = reqwest::Client::new();
-        let url = format!("{}/_synapse/admin/v1/register", synapse_url());
-        let nonce: Value = http
-            .get(&url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let nonce = nonce["nonce"].as_str().ok_or_else(|| anyhow!("no nonce"))?;
-        let username = unique(name);
-        let password = unique("pw");
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SHARED_SECRET.as_bytes())?;
-        mac.update(nonce.as_bytes());
-        mac.update(b"\0");
-        mac.update(username.as_bytes());
-        mac.update(b"\0");
-        mac.update(password.as_bytes());
-        mac.update(b"\0notadmin");
-        let body = json!({
-            "nonce": nonce,
-            "username": username,
-            "password": password,
-            "admin": false,
-            "mac": hex::encode(mac.finalize().into_bytes()),
-        });
-        let resp = http.post(&url).json(&body).send().await?;
-        let status = resp.status();
-        let v: Value = resp.json().await?;
-        if !status.is_success() {
-            return Err(anyhow!("registering {username}: {status} {v}"));
-        }
+        let (user_id, token) = crate::common::register_user(&http, name).await?;
         Ok(RealUser {
-            user_id: OwnedUserId::try_from(v["user_id"].as_str().unwrap_or_default())
-                .context("user_id in the answer")?,
-            token: v["access_token"]
-                .as_str()
-                .ok_or_else(|| anyhow!("no access_token"))?
-                .to_owned(),
+            user_id: OwnedUserId::try_from(user_id).context("user_id in the answer")?,
+            token,
             http,
         })
     }
@@ -158,17 +107,6 @@ impl RealUser {
             v["room_id"].as_str().unwrap_or_default(),
         )?)
     }
-}
-
-pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The membership of `user` in `room`, read as the bot.

@@ -22,13 +22,54 @@ pub fn registration_path(name: &str) -> PathBuf {
         .join(format!("{name}.yaml"))
 }
 
-/// A name unique to this run (the homeserver's database outlives runs).
+/// A name unique to this run and call (the homeserver's database outlives runs).
 pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
+        .map(|d| d.as_millis())
         .unwrap_or_default();
-    format!("{prefix}{nanos:x}")
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{ms}x{n}")
+}
+
+/// Registers a new non-admin user through Synapse's shared-secret admin API
+/// (`/_synapse/admin/v1/register`, HMAC-SHA1 over the nonce); returns its
+/// user ID and access token.
+pub async fn register_user(http: &reqwest::Client, prefix: &str) -> Result<(String, String)> {
+    let url = format!("{}/_synapse/admin/v1/register", synapse_url());
+    let name = unique(prefix);
+    let password = unique("pw");
+    let nonce: Value = http
+        .get(&url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let nonce = nonce["nonce"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no nonce"))?
+        .to_owned();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SHARED_SECRET.as_bytes())?;
+    mac.update(format!("{nonce}\0{name}\0{password}\0notadmin").as_bytes());
+    let body = json!({
+        "nonce": nonce, "username": name, "password": password, "admin": false,
+        "mac": hex::encode(mac.finalize().into_bytes()),
+    });
+    let resp = http.post(&url).json(&body).send().await?;
+    let status = resp.status();
+    let v: Value = resp.json().await?;
+    if !status.is_success() {
+        bail!("registering {name}: {status} {v}");
+    }
+    let token = v["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no access_token: {v}"))?;
+    let user_id = v["user_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no user_id: {v}"))?;
+    Ok((user_id.to_owned(), token.to_owned()))
 }
 
 /// A real user of the homeserver, logged in.
@@ -39,40 +80,10 @@ pub struct User {
 }
 
 impl User {
-    /// Registers a new non-admin user through the shared-secret admin API and logs in.
+    /// Registers a new non-admin user (see [`register_user`]).
     pub async fn register(prefix: &str) -> Result<User> {
         let http = reqwest::Client::new();
-        let base = synapse_url();
-        let name = unique(prefix);
-        let password = "correct horse battery staple";
-        let nonce: Value = http
-            .get(format!("{base}/_synapse/admin/v1/register"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let nonce = nonce["nonce"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no nonce"))?
-            .to_owned();
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SHARED_SECRET.as_bytes())?;
-        mac.update(format!("{nonce}\0{name}\0{password}\0notadmin").as_bytes());
-        let body = json!({
-            "nonce": nonce, "username": name, "password": password, "admin": false,
-            "mac": hex::encode(mac.finalize().into_bytes()),
-        });
-        let resp: Value = http
-            .post(format!("{base}/_synapse/admin/v1/register"))
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = resp["access_token"]
-            .as_str()
-            .ok_or_else(|| anyhow!("registration failed: {resp}"))?
-            .to_owned();
-        let user_id = resp["user_id"].as_str().unwrap_or_default().to_owned();
+        let (user_id, token) = register_user(&http, prefix).await?;
         Ok(User {
             user_id,
             token,
@@ -170,13 +181,16 @@ impl User {
     }
 }
 
+/// Percent-encodes one path segment.
 pub fn enc(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('#', "%23")
-        .replace('!', "%21")
-        .replace(':', "%3A")
-        .replace('$', "%24")
-        .replace('@', "%40")
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit`.
