@@ -79,6 +79,15 @@ pub enum AppserviceError {
     /// There is nowhere to listen.
     #[error("no address to listen on: the registration's `url` is `{0}`; set it to e.g. `http://127.0.0.1:9000` or pass a bind address")]
     NoBind(String),
+    /// The HTTP server stopped with an error.
+    #[error("the HTTP server on {addr} failed: {source}")]
+    Server {
+        /// The address.
+        addr: SocketAddr,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
     /// Listening failed.
     #[error("cannot listen on {addr}: {source}; is another process using the port?")]
     Bind {
@@ -127,6 +136,17 @@ impl Appservice {
             registration: Arc::new(registration),
             config,
         }
+    }
+
+    /// Starts the appservice and runs it until Ctrl-C or SIGTERM:
+    /// [`Appservice::start`] then [`Running::wait`].
+    pub async fn serve<H: Handler>(self, handler: H) -> Result<(), AppserviceError> {
+        let running = self.start(handler).await?;
+        let addr = running.addr();
+        running
+            .wait()
+            .await
+            .map_err(|source| AppserviceError::Server { addr, source })
     }
 
     /// Opens the store, replays unfinished events, starts listening and

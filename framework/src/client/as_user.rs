@@ -9,7 +9,7 @@ use super::{Client, ClientError, Request};
 /// The client acting as one user: the bot ([`Client::as_bot`]) or a ghost
 /// ([`Client::as_user`]), optionally with a device and a timestamp for sends
 /// and state writes. Cheap to clone. The API methods are documented per area
-/// ([`rooms`], [`messages`], [`state`] …).
+/// (see the `client` module: rooms, messages, state …).
 #[derive(Debug, Clone)]
 pub struct AsUser {
     pub(super) client: Client,

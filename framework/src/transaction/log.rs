@@ -2,11 +2,11 @@
 //!
 //! On disk:
 //! - `txnlog/*.seg`: every accepted transaction, appended and synced before
-//!   the acknowledgement (see [`super::wal`]); the source of truth;
+//!   the acknowledgement (see `wal.rs`); the source of truth;
 //! - sled tree `ghostkit.txn.done`: sequence number -> bitmap of finished
 //!   items for transactions partly done, or an empty value once all are done;
 //! - sled tree `ghostkit.txn.seen`: the bounded window of txnIds and event IDs
-//!   seen lately (see [`super::seen`]).
+//!   seen lately (see `seen.rs`).
 //!
 //! The sled records are written as things happen and flushed every
 //! `progress_interval`; a segment is deleted only after the flush that marks
