@@ -29,15 +29,56 @@ pub enum EventKind {
 }
 
 /// An event or other item received in a transaction.
+///
+/// One allocation per event: the routing fields are spans of the raw JSON
+/// (unless they held escapes, then they are kept apart).
 #[derive(Debug, Clone)]
 pub struct Event {
     kind: EventKind,
-    event_type: String,
-    event_id: Option<String>,
-    room_id: Option<String>,
-    sender: Option<String>,
-    state_key: Option<String>,
+    event_type: Text,
+    event_id: Text,
+    room_id: Text,
+    sender: Text,
+    state_key: Text,
     raw: Box<RawValue>,
+}
+
+/// A routing field: absent, fixed, a span of the raw JSON, or unescaped text.
+#[derive(Debug, Clone)]
+enum Text {
+    None,
+    Static(&'static str),
+    Span(u32, u32),
+    Owned(Box<str>),
+}
+
+impl Text {
+    /// `field` as read from `base` (borrowed when it had no escapes).
+    fn of(field: Option<Cow<'_, str>>, base: &str) -> Text {
+        match field {
+            None => Text::None,
+            Some(Cow::Borrowed(s)) => {
+                // A borrowed field is a slice of `base`: keep its offsets.
+                let start = (s.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+                match (u32::try_from(start), u32::try_from(start + s.len())) {
+                    (Ok(a), Ok(b)) if base.get(start..start + s.len()) == Some(s) => {
+                        Text::Span(a, b)
+                    }
+                    _ => Text::Owned(s.into()),
+                }
+            }
+            Some(Cow::Owned(s)) => Text::Owned(s.into_boxed_str()),
+        }
+    }
+
+    fn get<'a>(&'a self, raw: &'a RawValue) -> Option<&'a str> {
+        match self {
+            Text::None => None,
+            Text::Static(s) => Some(s),
+            Text::Span(a, b) => raw.get().get(*a as usize..*b as usize),
+            Text::Owned(s) => Some(s),
+        }
+    }
 }
 
 /// Why an item of a transaction was skipped.
@@ -76,32 +117,32 @@ impl Event {
             kind,
             reason: reason.to_owned(),
         };
-        let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
+        let base = raw.get();
         // serde would also read the head from an array; every kind is an object.
         if !raw.get().trim_start().starts_with('{') {
             return Err(bad("not a JSON object"));
         }
         let (event_type, event_id, room_id, sender, state_key) = match kind {
             EventKind::DeviceLists => (
-                "org.matrix.msc3202.device_lists".to_owned(),
-                None,
-                None,
-                None,
-                None,
+                Text::Static("org.matrix.msc3202.device_lists"),
+                Text::None,
+                Text::None,
+                Text::None,
+                Text::None,
             ),
             EventKind::OneTimeKeyCounts => (
-                "org.matrix.msc3202.device_one_time_keys_count".to_owned(),
-                None,
-                None,
-                None,
-                None,
+                Text::Static("org.matrix.msc3202.device_one_time_keys_count"),
+                Text::None,
+                Text::None,
+                Text::None,
+                Text::None,
             ),
             EventKind::FallbackKeyTypes => (
-                "org.matrix.msc3202.device_unused_fallback_key_types".to_owned(),
-                None,
-                None,
-                None,
-                None,
+                Text::Static("org.matrix.msc3202.device_unused_fallback_key_types"),
+                Text::None,
+                Text::None,
+                Text::None,
+                Text::None,
             ),
             _ => {
                 let head: Head<'_> = serde_json::from_str(raw.get())
@@ -135,11 +176,11 @@ impl Event {
                     head.room_id
                 };
                 (
-                    event_type.into_owned(),
-                    own(head.event_id),
-                    own(room),
-                    own(head.sender),
-                    own(head.state_key),
+                    Text::of(Some(event_type), base),
+                    Text::of(head.event_id, base),
+                    Text::of(room, base),
+                    Text::of(head.sender, base),
+                    Text::of(head.state_key, base),
                 )
             }
         };
@@ -161,13 +202,13 @@ impl Event {
 
     /// The event type (`m.room.message`).
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        self.event_type.get(&self.raw).unwrap_or_default()
     }
 
     /// The event ID (timeline events only).
     pub fn event_id(&self) -> Option<&EventId> {
         self.event_id
-            .as_deref()
+            .get(&self.raw)
             .and_then(|s| <&EventId>::try_from(s).ok())
     }
 
@@ -177,7 +218,7 @@ impl Event {
             return None;
         }
         self.room_id
-            .as_deref()
+            .get(&self.raw)
             .and_then(|s| <&RoomId>::try_from(s).ok())
     }
 
@@ -187,25 +228,25 @@ impl Event {
             return None;
         }
         self.room_id
-            .as_deref()
+            .get(&self.raw)
             .and_then(|s| <&UserId>::try_from(s).ok())
     }
 
     /// The sender.
     pub fn sender(&self) -> Option<&UserId> {
         self.sender
-            .as_deref()
+            .get(&self.raw)
             .and_then(|s| <&UserId>::try_from(s).ok())
     }
 
     /// The state key, for state events.
     pub fn state_key(&self) -> Option<&str> {
-        self.state_key.as_deref()
+        self.state_key.get(&self.raw)
     }
 
     /// Whether this is a state event.
     pub fn is_state(&self) -> bool {
-        self.kind == EventKind::Timeline && self.state_key.is_some()
+        self.kind == EventKind::Timeline && !matches!(self.state_key, Text::None)
     }
 
     /// The event as received.
@@ -245,7 +286,7 @@ impl Event {
 
     /// The ordering lane: the room, the to-device recipient, or the item kind.
     pub(crate) fn lane(&self) -> &str {
-        match (&self.room_id, self.kind) {
+        match (self.room_id.get(&self.raw), self.kind) {
             (Some(r), _) => r,
             (None, EventKind::Ephemeral) => "~ephemeral",
             (None, _) => "~device",
@@ -253,6 +294,6 @@ impl Event {
     }
 
     pub(crate) fn event_id_str(&self) -> Option<&str> {
-        self.event_id.as_deref()
+        self.event_id.get(&self.raw)
     }
 }

@@ -125,6 +125,15 @@ impl Http {
     }
 }
 
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// User plus system CPU time of a process, in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -158,7 +167,10 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
         .stdout(Stdio::piped())
         .spawn()?;
     let pid = child.id();
-    let mut out = BufReader::new(child.stdout.take().context("child stdout")?);
+    let stdout = child.stdout.take().context("child stdout")?;
+    // Whatever happens below, the server does not outlive this run.
+    let child = KillOnDrop(child);
+    let mut out = BufReader::new(stdout);
     let mut line = String::new();
     out.read_line(&mut line)?;
     if let Ok(cmd) = std::env::var("BENCH_PROFILE") {
@@ -241,8 +253,7 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
         .find(|l| l.starts_with("VmHWM"))
         .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
         .unwrap_or_else(|| "?".into());
-    child.kill()?;
-    child.wait()?;
+    drop(child);
     latencies.sort();
     println!(
         "conns={conns:>2} txns={:>5} events={total:>7}  acked {:>8.0} ev/s  acked+dispatched {:>8.0} ev/s  \
