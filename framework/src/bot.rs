@@ -34,6 +34,9 @@ use crate::event::{Event, EventKind};
 use crate::registration::Registration;
 use crate::store::Store;
 
+pub(crate) mod derived;
+pub use derived::{Bot, BoxFuture, Commands};
+
 /// What a handler returns on failure: any error (`anyhow::Error` converts).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -158,6 +161,16 @@ impl Context {
     pub async fn reply_text(&self, body: &str) -> Result<String, ClientError> {
         let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
         self.client().send_text(room.as_str(), body, None).await
+    }
+
+    /// Sends a notice (`m.notice`: bots do not answer notices, so no loops)
+    /// as the bot into the event's room.
+    pub async fn reply_notice(&self, body: &str) -> Result<String, ClientError> {
+        let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
+        let content = serde_json::json!({ "msgtype": "m.notice", "body": body });
+        self.client()
+            .send_event(room.as_str(), "m.room.message", &content, None)
+            .await
     }
 }
 
