@@ -181,6 +181,21 @@ impl Context {
 /// [`crate::router::DispatchConfig`] for retries.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
+    /// Called once by [`Appservice::start`](crate::Appservice::start) before
+    /// any event is dispatched: load state, spawn timers. An error stops the
+    /// start. Default: nothing.
+    async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        let _ = app;
+        Ok(())
+    }
+
+    /// Called once when the appservice stops ([`Running::stop`](crate::Running::stop)
+    /// or the end of [`Running::wait`](crate::Running::wait)): stop what
+    /// `on_start` spawned. Default: nothing.
+    async fn on_stop(&self, app: &AppContext) {
+        let _ = app;
+    }
+
     /// Every item of every transaction comes here first. The default routes it
     /// by family to the methods below; override it to see events by type string.
     async fn on_event(&self, ctx: &Context) -> HandlerResult {

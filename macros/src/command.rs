@@ -10,14 +10,15 @@ use crate::attr::{self, Errors, Keys};
 
 const ENUM_KEYS: &[&str] = &["rename_all", "case_sensitive"];
 const VARIANT_KEYS: &[&str] = &["name", "aliases", "example", "hidden"];
-const FIELD_KEYS: &[&str] = &["name", "rest"];
+const FIELD_KEYS: &[&str] = &["name", "rest", "raw"];
 const RENAMES: &[&str] = &["lowercase", "kebab-case", "snake_case"];
 
 enum Kind<'a> {
     Required(&'a Type),
     Optional(&'a Type),
-    Rest,
-    OptionalRest,
+    /// `raw`: as written, not trimmed or unquoted.
+    Rest(bool),
+    OptionalRest(bool),
 }
 
 struct Arg<'a> {
@@ -199,13 +200,13 @@ fn variant<'a>(v: &'a syn::Variant, rename: &str) -> syn::Result<(Cmd<'a>, Vec<S
         match arg(f) {
             Ok(a) => {
                 if let Some(prev) = args.last() {
-                    if matches!(prev.kind, Kind::Rest | Kind::OptionalRest) {
+                    if matches!(prev.kind, Kind::Rest(_) | Kind::OptionalRest(_)) {
                         errors.at(
                             f.span(),
                             format!("`{}` takes the rest of the line, so it must be the last field; move `{}` before it", prev.ident, a.ident),
                         );
                     } else if matches!(prev.kind, Kind::Optional(_))
-                        && matches!(a.kind, Kind::Required(_) | Kind::Rest)
+                        && matches!(a.kind, Kind::Required(_) | Kind::Rest(_))
                     {
                         errors.at(
                             a.ident.span(),
@@ -257,10 +258,14 @@ fn is_string(ty: &Type) -> bool {
 fn arg(f: &Field) -> syn::Result<Arg<'_>> {
     let mut name = None;
     let mut rest = None;
+    let mut raw = None;
     Keys::new("command", FIELD_KEYS).parse(&f.attrs, |key, meta| {
         if key == "rest" {
             attr::flag(key, meta)?;
             rest = Some(meta.path.span());
+        } else if key == "raw" {
+            attr::flag(key, meta)?;
+            raw = Some(meta.path.span());
         } else {
             let lit = attr::string(key, meta)?;
             if lit.value().trim().is_empty() {
@@ -277,10 +282,17 @@ fn arg(f: &Field) -> syn::Result<Arg<'_>> {
         .ident
         .as_ref()
         .ok_or_else(|| syn::Error::new(f.span(), "a named field"))?;
+    if let (Some(span), None) = (raw, rest) {
+        return Err(syn::Error::new(
+            span,
+            "`raw` qualifies `rest`: write `#[command(rest, raw)]`",
+        ));
+    }
+    let raw = raw.is_some();
     let inner = option_inner(&f.ty);
     let kind = match (rest, inner) {
-        (Some(_), Some(t)) if is_string(t) => Kind::OptionalRest,
-        (Some(_), None) if is_string(&f.ty) => Kind::Rest,
+        (Some(_), Some(t)) if is_string(t) => Kind::OptionalRest(raw),
+        (Some(_), None) if is_string(&f.ty) => Kind::Rest(raw),
         (Some(_), _) => {
             return Err(syn::Error::new(
                 f.ty.span(),
@@ -315,8 +327,8 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
             let kind = match a.kind {
                 Kind::Required(_) => quote!(Required),
                 Kind::Optional(_) => quote!(Optional),
-                Kind::Rest => quote!(Rest),
-                Kind::OptionalRest => quote!(OptionalRest),
+                Kind::Rest(_) => quote!(Rest),
+                Kind::OptionalRest(_) => quote!(OptionalRest),
             };
             quote!(#p::ArgSpec { name: #aname, kind: #p::ArgKind::#kind, doc: #adoc })
         });
@@ -346,8 +358,10 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
             match a.kind {
                 Kind::Required(t) => quote_spanned!(t.span()=> let #id = __args.required::<#t>()?;),
                 Kind::Optional(t) => quote_spanned!(t.span()=> let #id = __args.optional::<#t>()?;),
-                Kind::Rest => quote!(let #id = __args.rest()?;),
-                Kind::OptionalRest => quote!(let #id = __args.optional_rest()?;),
+                Kind::Rest(false) => quote!(let #id = __args.rest()?;),
+                Kind::Rest(true) => quote!(let #id = __args.rest_raw()?;),
+                Kind::OptionalRest(false) => quote!(let #id = __args.optional_rest()?;),
+                Kind::OptionalRest(true) => quote!(let #id = __args.optional_rest_raw()?;),
             }
         });
         let ids = c.args.iter().map(|a| a.ident);

@@ -51,6 +51,17 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 )]
 #[async_trait]
 pub trait Bot: Send + Sync + 'static {
+    /// See [`Handler::on_start`]: before any event; an error stops the start.
+    async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        let _ = app;
+        Ok(())
+    }
+
+    /// See [`Handler::on_stop`]: when the appservice stops.
+    async fn on_stop(&self, app: &AppContext) {
+        let _ = app;
+    }
+
     /// An `m.room.message` that is not a command of the bot.
     async fn on_message(&self, ctx: &Context, content: RoomMessageEventContent) -> HandlerResult {
         let _ = (ctx, content);
@@ -254,6 +265,14 @@ pub fn anchored_set(patterns: &[&str]) -> regex::RegexSet {
 
 #[async_trait]
 impl<T: Bot + Routing> Handler for T {
+    async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        Bot::on_start(self, app).await
+    }
+
+    async fn on_stop(&self, app: &AppContext) {
+        Bot::on_stop(self, app).await
+    }
+
     async fn on_event(&self, ctx: &Context) -> HandlerResult {
         let ev = ctx.event();
         if let Some(sender) = ev.sender() {

@@ -94,6 +94,30 @@ impl<'a> Args<'a> {
         Ok(Some(all.to_owned()))
     }
 
+    /// Everything left exactly as written, after the one space that
+    /// separates it from the previous word (`#[command(rest, raw)]`); it must
+    /// not be empty.
+    pub fn rest_raw(&mut self) -> Result<String, CommandError> {
+        let name = self.arg_name();
+        self.take_raw().ok_or_else(|| self.missing(name))
+    }
+
+    /// Like [`Args::rest_raw`]; `None` when nothing is left.
+    pub fn optional_rest_raw(&mut self) -> Result<Option<String>, CommandError> {
+        self.arg_name();
+        Ok(self.take_raw())
+    }
+
+    fn take_raw(&mut self) -> Option<String> {
+        let mut chars = self.rest.chars();
+        let all = match chars.next() {
+            Some(c) if c.is_whitespace() => chars.as_str(),
+            _ => self.rest,
+        };
+        self.rest = "";
+        (!all.is_empty()).then(|| all.to_owned())
+    }
+
     /// Checks that nothing is left over.
     pub fn finish(mut self) -> Result<(), CommandError> {
         match self.token()? {
@@ -236,6 +260,14 @@ mod tests {
         assert_eq!(a.required::<String>().as_deref(), Ok(r#"a "b" c"#));
         assert_eq!(a.optional_rest(), Ok(Some("d e".to_owned())));
         assert_eq!(a.finish(), Ok(()));
+    }
+
+    #[test]
+    fn raw_rest_keeps_the_spaces() {
+        let mut a = Args::new("!", &BAN, "   two  spaces \"q\" ");
+        assert_eq!(a.rest_raw().as_deref(), Ok("  two  spaces \"q\" "));
+        let mut a = Args::new("!", &BAN, "");
+        assert!(a.rest_raw().is_err());
     }
 
     #[test]
