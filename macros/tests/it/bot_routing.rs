@@ -69,7 +69,7 @@ impl Commands<TestCommand> for TestBot {
     }
 }
 
-const REG: &str = "id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces:\n  users: [{regex: '@_t_.*:example\\.org', exclusive: true}]\n";
+const REG: &str = "id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces:\n  users: [{regex: '@_t_.*:example\\.org', exclusive: true}, {regex: '@bot:example\\.org', exclusive: true}]\n";
 
 struct Fixture {
     hs: FakeHomeserver,
