@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn missing_says_what_and_gives_the_example() {
         let mut a = Args::new("!", &BAN, "  ");
-        let e = a.required::<String>().unwrap_err();
+        let e = a.required::<String>().expect_err("an error");
         assert_eq!(
             e.to_string(),
             "`!ban` needs a user id, e.g. `!ban @spam:example.org reason`"
@@ -282,11 +282,11 @@ mod tests {
     #[test]
     fn invalid_and_too_many() {
         let mut a = Args::new("!", &BAN, " x y");
-        let e = a.required::<u8>().unwrap_err();
+        let e = a.required::<u8>().expect_err("an error");
         assert!(e
             .to_string()
             .starts_with("`!ban`: `x` is not a valid user id ("));
-        let e = a.finish().unwrap_err();
+        let e = a.finish().expect_err("an error");
         assert_eq!(
             e.to_string(),
             "`!ban` does not take `y`; usage: `!ban <user id> [reason…]`"
