@@ -2,26 +2,7 @@
 //! implements, [`Commands`] for typed commands, and the [`Handler`] every
 //! derived bot gets.
 //!
-//! # Why a second trait
-//!
-//! The derive has to put filters, auto-join, command parsing and custom
-//! event types *in front of* the author's methods. Rust has no
-//! specialization, so a type cannot both implement [`Handler`] itself and get
-//! a framework-made wrapper picked automatically by
-//! [`Appservice::start`](crate::Appservice::start) (a blanket "anything that
-//! is a `Handler`" impl overlaps with the derived one). So the roles are
-//! split, as with serde's `Serialize` derive and trait:
-//!
-//! - the author implements [`Bot`]: the same methods as [`Handler`], with the
-//!   same defaults (moving a hand-written handler to the derive is renaming
-//!   `impl Handler` to `impl Bot`);
-//! - the derive implements a hidden trait, [`Routing`], holding the
-//!   attributes compiled into code;
-//! - ghostkit implements [`Handler`] for every `Bot + Routing` type, so a
-//!   derived bot goes to [`Appservice::start`](crate::Appservice::start) and
-//!   [`cli::run`](crate::cli::run) as it is.
-//!
-//! A hand-written [`Handler`] keeps working unchanged.
+//! See [`Bot`] for why derived bots implement a trait of their own.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,6 +26,27 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The methods mean what the [`Handler`] methods of the same name mean; the
 /// derived [`Handler`] calls them after applying the `#[bot(...)]` attributes
 /// (see [`derive@crate::Bot`]).
+///
+/// # Why a second trait
+///
+/// The derive has to put filters, auto-join, command parsing and custom
+/// event types *in front of* the author's methods. Rust has no
+/// specialization, so a type cannot both implement [`Handler`] itself and get
+/// a framework-made wrapper picked automatically by
+/// [`Appservice::start`](crate::Appservice::start) (a blanket "anything that
+/// is a `Handler`" impl overlaps with the derived one). So the roles are
+/// split, as with serde's `Serialize` derive and trait:
+///
+/// - the author implements [`Bot`]: the same methods as [`Handler`], with the
+///   same defaults (moving a hand-written handler to the derive is renaming
+///   `impl Handler` to `impl Bot`);
+/// - the derive implements a hidden trait, [`Routing`], holding the
+///   attributes compiled into code;
+/// - ghostkit implements [`Handler`] for every `Bot + Routing` type, so a
+///   derived bot goes to [`Appservice::start`](crate::Appservice::start) and
+///   [`cli::run`](crate::cli::run) as it is.
+///
+/// A hand-written [`Handler`] keeps working unchanged.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` derives `Bot` but does not implement the `Bot` trait",
     label = "add `#[ghostkit::async_trait] impl ghostkit::Bot for {Self} {{}}` (with the methods you need)"
