@@ -146,3 +146,42 @@ impl Commands<DiceCommand> for DiceBot {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn rolls_stay_within_the_sides_and_add_up() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let dice = Dice {
+            count: 50,
+            sides: 4,
+        };
+        let (each, total) = dice.roll(&mut rng);
+        assert_eq!(each.len(), 50);
+        assert!(each.iter().all(|d| (1..=4).contains(d)));
+        assert_eq!(total, each.iter().sum::<u32>());
+    }
+
+    #[test]
+    fn the_command_parses_typed_dice() {
+        use ghostkit::command::Command;
+        assert_eq!(
+            DiceCommand::parse("!", "!r d20 saving throw"),
+            Some(Ok(DiceCommand::Roll {
+                dice: Dice {
+                    count: 1,
+                    sides: 20
+                },
+                label: Some("saving throw".into()),
+            }))
+        );
+        let err = DiceCommand::parse("!", "!roll 0d6").and_then(Result::err);
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("`!roll`: `0d6` is not a valid dice (use 1 to 100 dice of 2 to 1000 sides), e.g. `!roll 2d6`")
+        );
+    }
+}

@@ -254,3 +254,32 @@ async fn fire(app: &AppContext, key: &str, p: &Pending) -> Result<(), HandlerErr
     app.store().flush().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_print_as_they_are_written() {
+        for (text, shown) in [
+            ("90s", "1m30s"),
+            ("1h30m", "1h30m"),
+            ("2d", "2d"),
+            ("3600s", "1h"),
+        ] {
+            let d: Delay = text.parse().expect("a delay");
+            assert_eq!(d.to_string(), shown);
+        }
+    }
+
+    #[test]
+    fn bad_delays() {
+        assert_eq!("m".parse::<Delay>(), Err(DelayError::Shape));
+        assert_eq!("5x".parse::<Delay>(), Err(DelayError::Shape));
+        assert_eq!("366d".parse::<Delay>(), Err(DelayError::Range));
+        assert_eq!(
+            "99999999999999999999d".parse::<Delay>(),
+            Err(DelayError::Shape)
+        );
+    }
+}
