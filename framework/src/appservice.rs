@@ -88,6 +88,9 @@ pub enum AppserviceError {
         #[source]
         source: std::io::Error,
     },
+    /// The handler's [`Handler::on_start`] failed.
+    #[error("the bot's on_start failed: {0}")]
+    OnStart(#[source] crate::bot::HandlerError),
     /// Listening failed.
     #[error("cannot listen on {addr}: {source}; is another process using the port?")]
     Bind {
@@ -175,6 +178,10 @@ impl Appservice {
             server_name,
         );
         let handler: Arc<dyn Handler> = Arc::new(handler);
+        handler
+            .on_start(&app)
+            .await
+            .map_err(AppserviceError::OnStart)?;
         let log = Arc::new(TransactionLog::open(&store, config.log.clone())?);
         let router = Router::new(
             handler.clone(),
@@ -291,6 +298,7 @@ impl Running {
 }
 
 async fn finish(state: &ServerState, progress: &tokio::task::JoinHandle<()>) {
+    state.handler.on_stop(&state.app).await;
     progress.abort();
     if let Err(e) = state.log.persist_progress().await {
         tracing::error!(error = %e, "cannot persist dispatch progress");

@@ -34,6 +34,9 @@ use crate::event::{Event, EventKind};
 use crate::registration::Registration;
 use crate::store::Store;
 
+pub(crate) mod derived;
+pub use derived::{Bot, BoxFuture, Commands};
+
 /// What a handler returns on failure: any error (`anyhow::Error` converts).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -159,6 +162,16 @@ impl Context {
         let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
         self.client().send_text(room.as_str(), body, None).await
     }
+
+    /// Sends a notice (`m.notice`: bots do not answer notices, so no loops)
+    /// as the bot into the event's room.
+    pub async fn reply_notice(&self, body: &str) -> Result<String, ClientError> {
+        let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
+        let content = serde_json::json!({ "msgtype": "m.notice", "body": body });
+        self.client()
+            .send_event(room.as_str(), "m.room.message", &content, None)
+            .await
+    }
 }
 
 /// The handler trait: one async method per event family, each with a default.
@@ -168,6 +181,21 @@ impl Context {
 /// [`crate::router::DispatchConfig`] for retries.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
+    /// Called once by [`Appservice::start`](crate::Appservice::start) before
+    /// any event is dispatched: load state, spawn timers. An error stops the
+    /// start. Default: nothing.
+    async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        let _ = app;
+        Ok(())
+    }
+
+    /// Called once when the appservice stops ([`Running::stop`](crate::Running::stop)
+    /// or the end of [`Running::wait`](crate::Running::wait)): stop what
+    /// `on_start` spawned. Default: nothing.
+    async fn on_stop(&self, app: &AppContext) {
+        let _ = app;
+    }
+
     /// Every item of every transaction comes here first. The default routes it
     /// by family to the methods below; override it to see events by type string.
     async fn on_event(&self, ctx: &Context) -> HandlerResult {

@@ -4,6 +4,7 @@ pub mod appservice;
 pub mod bot;
 pub mod cli;
 pub mod client;
+pub mod command;
 pub mod event;
 pub mod intent;
 pub mod prelude;
@@ -17,8 +18,9 @@ pub mod transaction;
 
 pub use appservice::{Appservice, Config, Running};
 pub use async_trait::async_trait;
-pub use bot::{AppContext, Context, Handler, HandlerError, HandlerResult};
+pub use bot::{AppContext, Bot, Commands, Context, Handler, HandlerError, HandlerResult};
 pub use client::{AsUser, Client, ClientError, MatrixError};
+pub use command::{Command, CommandError};
 pub use event::{Event, EventKind};
 pub use intent::{Intent, IntentError};
 pub use registration::{Registration, RegistrationError};
@@ -28,4 +30,26 @@ pub use store::Store;
 pub mod ruma {
     pub use ruma_common as common;
     pub use ruma_events as events;
+}
+
+#[doc = include_str!("../docs/derive_bot.md")]
+pub use ghostkit_macros::Bot;
+
+#[doc = include_str!("../docs/derive_command.md")]
+pub use ghostkit_macros::Command;
+
+/// What the derives' generated code names, by absolute path. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bot::derived::{anchored_set, route_command, Bot, BoxFuture, Commands, Routing};
+    pub use crate::bot::{Context, HandlerResult};
+    pub use crate::command::{
+        split_command, ArgKind, ArgSpec, Args, Command, CommandError, CommandSpec,
+    };
+    pub use regex::RegexSet;
+    pub use std::boxed::Box;
+    pub use std::option::Option;
+    pub use std::result::Result;
+    pub use std::string::String;
+    pub use std::sync::LazyLock;
 }

@@ -5,6 +5,9 @@
 //! against a fault-injecting fake homeserver (`ghostkit::testing`) and the
 //! real Synapse at `SYNAPSE_URL` (default `http://127.0.0.1:18008`) with the
 //! registration `tests/registrations/client.yaml`.
+//!
+//! The `example_*` modules run the examples of `examples/` against the real
+//! Synapse, each with its registration of `tests/registrations/`.
 
 mod client_account;
 mod client_directory;
@@ -17,4 +20,7 @@ mod client_support;
 mod common;
 mod crash;
 mod e2e;
+mod example_dice;
+mod example_directory;
+mod example_reminder;
 mod intent;

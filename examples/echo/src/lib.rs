@@ -1,11 +1,7 @@
 //! Echo: joins rooms its bot user is invited to, and answers `!echo <text>`
-//! with a message whose body is exactly `<text>`.
+//! with a message whose body is exactly `<text>`; `!help` lists the commands.
 
 use ghostkit::prelude::*;
-
-/// The echo bot.
-#[derive(Debug, Default)]
-pub struct Echo;
 
 /// What the command line needs to know about the bot.
 pub const INFO: BotInfo = BotInfo {
@@ -16,25 +12,30 @@ pub const INFO: BotInfo = BotInfo {
     port: 9009,
 };
 
-#[ghostkit::async_trait]
-impl Handler for Echo {
-    async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
-        if let Some(room) = ctx.event().room_id() {
-            ctx.client()
-                .join(room.as_str(), Some(invitee.as_str()))
-                .await?;
-        }
-        Ok(())
-    }
+/// The echo bot's commands; the doc comments are its `!help`.
+#[derive(Debug, PartialEq, Command)]
+pub enum EchoCommand {
+    /// Says the text back, exactly as written.
+    #[command(example = "hello there")]
+    Echo {
+        #[command(rest, raw)]
+        text: String,
+    },
+}
 
-    async fn on_message(&self, ctx: &Context, msg: RoomMessageEventContent) -> HandlerResult {
-        let from_us = ctx
-            .event()
-            .sender()
-            .is_some_and(|s| ctx.is_ours(s.as_str()));
-        if let (false, Some(text)) = (from_us, msg.body().strip_prefix("!echo ")) {
-            ctx.reply_text(text).await?;
-        }
+/// The echo bot.
+#[derive(Debug, Default, Bot)]
+#[bot(prefix = "!", command = EchoCommand, ignore_own_ghosts, auto_join)]
+pub struct Echo;
+
+#[ghostkit::async_trait]
+impl Bot for Echo {}
+
+#[ghostkit::async_trait]
+impl Commands<EchoCommand> for Echo {
+    async fn on_command(&self, ctx: &Context, cmd: EchoCommand) -> HandlerResult {
+        let EchoCommand::Echo { text } = cmd;
+        ctx.reply_text(&text).await?;
         Ok(())
     }
 }

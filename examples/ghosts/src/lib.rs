@@ -8,6 +8,8 @@
 //! ```
 //! Invite `@ghosts:localhost` to a room, then say `!puppet alice hello`.
 
+use std::str::FromStr;
+
 use ghostkit::prelude::*;
 
 /// The command line defaults of this bot.
@@ -19,86 +21,79 @@ pub const INFO: BotInfo = BotInfo {
     port: 9010,
 };
 
-/// Why a `!puppet` command was not understood.
+/// A ghost's name: what follows `_ghost_` in its user ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GhostName(pub String);
+
+/// Why a name cannot be a ghost's.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PuppetError {
-    /// No name or no text.
-    #[error("usage: !puppet <name> <text>")]
-    Usage,
-    /// The name cannot be part of a user ID.
-    #[error("`{0}` cannot be a ghost name: use lowercase letters, digits and `._=-`")]
-    BadName(String),
+#[error("use lowercase letters, digits and `._=-`")]
+pub struct BadName;
+
+impl FromStr for GhostName {
+    type Err = BadName;
+
+    /// ```
+    /// use ghosts::GhostName;
+    /// assert_eq!("alice".parse(), Ok(GhostName("alice".into())));
+    /// assert!("Alice".parse::<GhostName>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, BadName> {
+        let valid = !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-".contains(&b));
+        valid.then(|| GhostName(s.to_owned())).ok_or(BadName)
+    }
 }
 
-/// Parses what follows `!puppet `: a name and the text to say.
+/// The commands of the ghosts bot.
 ///
 /// ```
-/// assert_eq!(ghosts::parse_puppet("alice hello there"), Ok(("alice", "hello there")));
-/// assert!(ghosts::parse_puppet("Alice hi").is_err());
-/// assert!(ghosts::parse_puppet("alice").is_err());
+/// use ghostkit::command::Command;
+/// use ghosts::{GhostName, GhostsCommand};
+/// assert_eq!(
+///     GhostsCommand::parse("!", "!puppet alice hello there"),
+///     Some(Ok(GhostsCommand::Puppet { name: GhostName("alice".into()), text: "hello there".into() })),
+/// );
+/// let err = GhostsCommand::parse("!", "!puppet Alice hi").unwrap().unwrap_err();
+/// assert!(err.to_string().contains("use lowercase letters"));
 /// ```
-pub fn parse_puppet(rest: &str) -> Result<(&str, &str), PuppetError> {
-    let (name, text) = rest
-        .trim_start()
-        .split_once(' ')
-        .ok_or(PuppetError::Usage)?;
-    let text = text.trim();
-    if name.is_empty() || text.is_empty() {
-        return Err(PuppetError::Usage);
-    }
-    let valid = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-".contains(&b));
-    if !valid {
-        return Err(PuppetError::BadName(name.to_owned()));
-    }
-    Ok((name, text))
+#[derive(Debug, PartialEq, Command)]
+pub enum GhostsCommand {
+    /// Makes the ghost `@_ghost_<name>` say the text.
+    #[command(example = "alice hello everyone")]
+    Puppet {
+        /// The ghost's name: lowercase letters, digits and `._=-`.
+        name: GhostName,
+        /// What it says.
+        #[command(rest)]
+        text: String,
+    },
 }
 
-/// The bot.
-#[derive(Debug, Default)]
+/// The bot. Only the bot user joins on invite (`auto_join`); ghosts are let
+/// in by their intents.
+#[derive(Debug, Default, Bot)]
+#[bot(prefix = "!", command = GhostsCommand, ignore_own_ghosts, auto_join)]
 pub struct Ghosts;
 
 #[ghostkit::async_trait]
-impl Handler for Ghosts {
-    async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
-        // Ghosts are let in by their intents; only the bot answers invites.
-        if invitee.as_str() != ctx.bot_user_id() {
-            return Ok(());
-        }
-        if let Some(room) = ctx.event().room_id() {
-            ctx.intent_for_bot()?.join_room(room.into(), &[]).await?;
-        }
-        Ok(())
-    }
+impl Bot for Ghosts {}
 
-    async fn on_message(&self, ctx: &Context, msg: RoomMessageEventContent) -> HandlerResult {
-        let ev = ctx.event();
-        let (Some(room), Some(sender)) = (ev.room_id(), ev.sender()) else {
+#[ghostkit::async_trait]
+impl Commands<GhostsCommand> for Ghosts {
+    async fn on_command(&self, ctx: &Context, cmd: GhostsCommand) -> HandlerResult {
+        let GhostsCommand::Puppet { name, text } = cmd;
+        let Some(room) = ctx.event().room_id() else {
             return Ok(());
         };
-        if ctx.is_ours(sender.as_str()) {
-            return Ok(());
-        }
-        let Some(rest) = msg.body().strip_prefix("!puppet ") else {
-            return Ok(());
-        };
-        let (name, text) = match parse_puppet(rest) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                ctx.intent_for_bot()?
-                    .send_notice(room, &e.to_string())
-                    .await?;
-                return Ok(());
-            }
-        };
-        let ghost = OwnedUserId::try_from(format!("@_ghost_{name}:{}", ctx.server_name()))?;
+        let ghost = OwnedUserId::try_from(format!("@_ghost_{}:{}", name.0, ctx.server_name()))?;
         let intent = ctx.intent(&ghost)?;
         intent
-            .ensure_display_name(&format!("{name} (ghost)"))
+            .ensure_display_name(&format!("{} (ghost)", name.0))
             .await?;
         intent.ensure_joined(room).await?;
-        intent.send_text(room, text).await?;
+        intent.send_text(room, &text).await?;
         Ok(())
     }
 }

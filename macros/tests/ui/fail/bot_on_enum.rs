@@ -1,0 +1,6 @@
+#[derive(ghostkit::Bot)]
+enum MyBot {
+    A,
+}
+
+fn main() {}

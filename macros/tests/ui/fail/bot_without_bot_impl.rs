@@ -1,0 +1,5 @@
+#[derive(ghostkit::Bot)]
+#[bot(auto_join)]
+struct MyBot;
+
+fn main() {}

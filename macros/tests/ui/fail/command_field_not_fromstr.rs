@@ -1,0 +1,8 @@
+struct Dice;
+
+#[derive(ghostkit::Command)]
+enum MyCommands {
+    Roll { dice: Dice },
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(ghostkit::Command)]
+struct Roll {
+    dice: String,
+}
+
+fn main() {}

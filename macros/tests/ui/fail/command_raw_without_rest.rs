@@ -1,0 +1,9 @@
+#[derive(ghostkit::Command)]
+enum MyCommands {
+    Echo {
+        #[command(raw)]
+        text: String,
+    },
+}
+
+fn main() {}

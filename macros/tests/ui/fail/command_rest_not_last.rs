@@ -1,0 +1,10 @@
+#[derive(ghostkit::Command)]
+enum MyCommands {
+    Remind {
+        #[command(rest)]
+        text: String,
+        when: String,
+    },
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+#[derive(ghostkit::Command)]
+enum MyCommands {
+    Sum {
+        #[command(rest)]
+        numbers: u32,
+    },
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(ghostkit::Command)]
+enum MyCommands {
+    Roll(String),
+}
+
+fn main() {}
