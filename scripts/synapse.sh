@@ -198,7 +198,13 @@ write_config() {
     # Registration files: tracked test ones, then local untracked ones.
     local regs=() f
     shopt -s nullglob
-    for f in "$TRACKED_REGS"/*.yaml "$LOCAL_REGS"/*.yaml; do
+    for f in "$TRACKED_REGS"/*.yaml; do
+        regs+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
+    done
+    # A local registration of the same file name as a tracked one is an old
+    # copy of it: Synapse refuses two registrations with one id.
+    for f in "$LOCAL_REGS"/*.yaml; do
+        [ -e "$TRACKED_REGS/$(basename "$f")" ] && continue
         regs+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
     done
     shopt -u nullglob

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Run the whole test suite against a local Synapse (started if needed).
+# Every test of the workspace against a local Synapse (started if needed):
+# formatting and lints, unit and integration tests, the end-to-end tests
+# against the real homeserver, the crash test, doc-tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/synapse.sh start
 export SYNAPSE_URL="http://127.0.0.1:${SYNAPSE_PORT:-18008}"
 
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo test --workspace --all-targets
 cargo test --workspace --doc
