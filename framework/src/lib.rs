@@ -53,3 +53,8 @@ pub mod __private {
     pub use std::string::String;
     pub use std::sync::LazyLock;
 }
+
+/// The root README's examples, compiled as doc-tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
