@@ -48,6 +48,9 @@ async fn serve(dir: &str) -> Result<()> {
     config.server_name = Some("localhost".into());
     config.self_check = false;
     config.bind = Some("127.0.0.1:0".parse()?);
+    if let Ok(n) = std::env::var("BENCH_HTTP_WORKERS") {
+        config.http_workers = n.parse()?;
+    }
     let running = Appservice::new(reg, config)
         .start(Counter(Arc::new(AtomicU64::new(0))))
         .await?;
@@ -235,8 +238,10 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
     }
     let acked = start.elapsed();
     let total = (conns * txns_per_conn * EVENTS_PER_TXN) as u64;
+    // A fresh connection: the warm-up one may have been idle past keep-alive.
+    let mut probe = Http::connect(addr)?;
     let dispatched = loop {
-        let (_, r) = warm.call("GET", "/health/ready", "")?;
+        let (_, r) = probe.call("GET", "/health/ready", "")?;
         let v: serde_json::Value = serde_json::from_str(&r)?;
         if v["handled"].as_u64().unwrap_or(0) >= total + warm_events {
             break start.elapsed();
