@@ -18,3 +18,6 @@ mod common;
 mod crash;
 mod e2e;
 mod intent;
+mod modbot;
+mod modbot_protections;
+mod modbot_support;

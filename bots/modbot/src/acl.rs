@@ -4,6 +4,10 @@
 //! `allow` is always `["*"]`; `deny` holds every server rule's entity except
 //! those that would deny our own server; IP literals are denied.
 
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use ghostkit::prelude::*;
 use serde_json::{json, Value};
 
 use crate::glob::Glob;
@@ -51,6 +55,67 @@ pub fn same_acl(a: &Value, b: &Value) -> bool {
         && list(a, "deny") == list(b, "deny")
         && a["allow_ip_literals"].as_bool().unwrap_or(true)
             == b["allow_ip_literals"].as_bool().unwrap_or(true)
+}
+
+impl crate::engine::Engine {
+    /// Writes the server ACL in every protected room where it changed.
+    pub async fn apply_acl_everywhere(&self) {
+        let Some(app) = self.app() else { return };
+        let acl = build_acl(self.rules_read().server_entities(), app.server_name());
+        let rooms: Vec<String> = {
+            let m = self.model();
+            m.protected_rooms
+                .iter()
+                .filter(|r| !m.acl_written.get(*r).is_some_and(|w| same_acl(w, &acl)))
+                .cloned()
+                .collect()
+        };
+        let no_rule_yet = acl["deny"].as_array().is_some_and(Vec::is_empty);
+        let mut written = HashSet::new();
+        for room in rooms {
+            let never_written = !self.model().acl_written.contains_key(&room);
+            if no_rule_yet && never_written {
+                // Nothing to deny and nothing written before: leave the room alone.
+                continue;
+            }
+            if self.config.dry_run {
+                self.say(&format!("[dry-run] would set the server ACL of {room}"))
+                    .await;
+                continue;
+            }
+            let Ok(id) = <&RoomId>::try_from(room.as_str()) else {
+                continue;
+            };
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let res = app
+                .client()
+                .as_bot()
+                .send_state(id, "m.room.server_acl", "", &acl)
+                .await;
+            match res {
+                Ok(_) => {
+                    written.insert(room.clone());
+                    self.model().acl_written.insert(room, acl.clone());
+                }
+                Err(e) => {
+                    self.report(
+                        &format!("acl:{room}:{}", e.errcode().unwrap_or("")),
+                        &format!("cannot set the server ACL of {room}: {e}"),
+                    )
+                    .await
+                }
+            }
+        }
+        if !written.is_empty() {
+            self.save().await;
+            self.say(&format!(
+                "server ACL updated in {} room(s): deny {}",
+                written.len(),
+                acl["deny"]
+            ))
+            .await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,20 +8,17 @@
 //! match per cached member. Bans are sorted busiest room first and run with
 //! at most `max_concurrent_requests` in flight; the client retries on 429.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use ghostkit::client::members::MembersQuery;
-use ghostkit::client::timeline::{Direction, MessagesQuery};
 use ghostkit::prelude::*;
-use ghostkit::ruma::common::EventId;
 use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::acl::{build_acl, same_acl};
 use crate::config::ModConfig;
 use crate::glob::Glob;
 use crate::log::ManagementLog;
@@ -71,7 +68,7 @@ pub struct Engine {
     pub model: Mutex<Model>,
     /// The management-room log.
     pub log: ManagementLog,
-    throttle: Semaphore,
+    pub(crate) throttle: Semaphore,
     /// Counters.
     pub stats: Stats,
     /// Wildcard bans waiting for `confirm`, by moderator.
@@ -552,152 +549,6 @@ impl Engine {
                 .await;
                 false
             }
-        }
-    }
-
-    /// Redacts `user`'s events among the latest `limit` of each room; returns how many.
-    pub async fn redact_user(&self, user: &str, rooms: &[String], limit: u32) -> usize {
-        let Some(client) = self.client() else {
-            return 0;
-        };
-        let mut count = 0;
-        for room in rooms {
-            let Ok(id) = <&RoomId>::try_from(room.as_str()) else {
-                continue;
-            };
-            let query = MessagesQuery {
-                dir: Direction::Backward,
-                limit: Some(limit),
-                filter: Some(serde_json::json!({ "senders": [user] })),
-                ..Default::default()
-            };
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let page = match client.as_bot().messages(id, &query).await {
-                Ok(p) => p,
-                Err(e) => {
-                    self.report(
-                        &format!("messages:{room}:{}", e.errcode().unwrap_or("")),
-                        &format!("cannot read messages of {room}: {e}"),
-                    )
-                    .await;
-                    continue;
-                }
-            };
-            let ids: Vec<String> = page
-                .chunk
-                .iter()
-                .filter(|e| {
-                    e.sender.as_str() == user
-                        && e.state_key.is_none()
-                        && e.event_type != "m.room.redaction"
-                        && e.content.as_object().is_some_and(|c| !c.is_empty())
-                })
-                .map(|e| e.event_id.to_string())
-                .collect();
-            count += self.redact_events(room, &ids).await;
-        }
-        if count > 0 {
-            self.say(&format!("redacted {count} event(s) of {user}"))
-                .await;
-        }
-        count
-    }
-
-    /// Redacts events of one room; returns how many were redacted.
-    pub async fn redact_events(&self, room: &str, events: &[String]) -> usize {
-        let Some(client) = self.client() else {
-            return 0;
-        };
-        let Ok(room_id) = <&RoomId>::try_from(room) else {
-            return 0;
-        };
-        if self.config.dry_run {
-            return events.len();
-        }
-        let mut n = 0;
-        for ev in events {
-            let Ok(ev_id) = <&EventId>::try_from(ev.as_str()) else {
-                continue;
-            };
-            let _permit = self.throttle.acquire().await;
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            match client
-                .as_bot()
-                .redact(room_id, ev_id, Some("moderation"))
-                .await
-            {
-                Ok(_) => {
-                    n += 1;
-                    self.stats.redactions.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    self.report(
-                        &format!("redact:{room}:{}", e.errcode().unwrap_or("")),
-                        &format!("cannot redact {ev} in {room}: {e}"),
-                    )
-                    .await
-                }
-            }
-        }
-        n
-    }
-
-    /// Writes the server ACL in every protected room where it changed.
-    pub async fn apply_acl_everywhere(&self) {
-        let Some(app) = self.app() else { return };
-        let acl = build_acl(self.rules_read().server_entities(), app.server_name());
-        let rooms: Vec<String> = {
-            let m = self.model();
-            m.protected_rooms
-                .iter()
-                .filter(|r| !m.acl_written.get(*r).is_some_and(|w| same_acl(w, &acl)))
-                .cloned()
-                .collect()
-        };
-        let no_rule_yet = acl["deny"].as_array().is_some_and(Vec::is_empty);
-        let mut written = HashSet::new();
-        for room in rooms {
-            let never_written = !self.model().acl_written.contains_key(&room);
-            if no_rule_yet && never_written {
-                // Nothing to deny and nothing written before: leave the room alone.
-                continue;
-            }
-            if self.config.dry_run {
-                self.say(&format!("[dry-run] would set the server ACL of {room}"))
-                    .await;
-                continue;
-            }
-            let Ok(id) = <&RoomId>::try_from(room.as_str()) else {
-                continue;
-            };
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let res = app
-                .client()
-                .as_bot()
-                .send_state(id, "m.room.server_acl", "", &acl)
-                .await;
-            match res {
-                Ok(_) => {
-                    written.insert(room.clone());
-                    self.model().acl_written.insert(room, acl.clone());
-                }
-                Err(e) => {
-                    self.report(
-                        &format!("acl:{room}:{}", e.errcode().unwrap_or("")),
-                        &format!("cannot set the server ACL of {room}: {e}"),
-                    )
-                    .await
-                }
-            }
-        }
-        if !written.is_empty() {
-            self.save().await;
-            self.say(&format!(
-                "server ACL updated in {} room(s): deny {}",
-                written.len(),
-                acl["deny"]
-            ))
-            .await;
         }
     }
 }

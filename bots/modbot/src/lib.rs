@@ -19,6 +19,7 @@ pub mod log;
 pub mod manage;
 pub mod model;
 pub mod protections;
+pub mod redaction;
 pub mod rules;
 
 use std::sync::Arc;

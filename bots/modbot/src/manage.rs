@@ -335,31 +335,40 @@ impl Engine {
         if self.model().list_by_name(shortcode).is_some() {
             return Err(format!("a list `{shortcode}` exists already"));
         }
-        let localpart = alias
+        let _localpart = alias
             .strip_prefix('#')
             .and_then(|a| a.split(':').next())
             .filter(|l| !l.is_empty())
             .ok_or_else(|| format!("`{alias}` is not an alias like #name:server"))?;
-        let bot = app.bot_user_id();
         let body = CreateRoom {
             preset: Some(RoomPreset::PublicChat),
-            room_alias_name: Some(localpart.to_owned()),
             name: Some(format!("Policy list {shortcode}")),
             topic: Some("Moderation policy list (m.policy.rule.*) managed by modbot".into()),
+            // The creator (the bot) keeps its power; in room v12 it may not
+            // even be listed in `users`.
             power_level_content_override: Some(json!({
-                "users": { bot: 100 },
                 "events_default": 50,
                 "state_default": 50,
             })),
             ..Default::default()
         };
-        let id = app
-            .client()
-            .as_bot()
+        let bot = app.client().as_bot();
+        let room = bot
             .create_room(&body)
             .await
-            .map_err(|e| format!("cannot create the list: {e}"))?
-            .to_string();
+            .map_err(|e| format!("cannot create the list: {e}"))?;
+        let id = room.to_string();
+        // Homeservers refuse aliases outside the registration's aliases
+        // namespace: the list works without one.
+        let alias_note = match <&ghostkit::ruma::common::RoomAliasId>::try_from(alias) {
+            Ok(a) => match bot.create_alias(a, &room).await {
+                Ok(()) => String::new(),
+                Err(e) => format!(
+                    " (alias not created: {e}; add it to the registration's aliases namespace)"
+                ),
+            },
+            Err(e) => format!(" (alias not created: {e})"),
+        };
         self.model().lists.insert(
             id.clone(),
             ListMeta {
@@ -369,7 +378,9 @@ impl Engine {
             },
         );
         self.save().await;
-        Ok(format!("created policy list `{shortcode}`: {alias} ({id})"))
+        Ok(format!(
+            "created policy list `{shortcode}`: {alias} ({id}){alias_note}"
+        ))
     }
 
     async fn ban(
