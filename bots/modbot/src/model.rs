@@ -156,6 +156,7 @@ pub fn remove_list_rules(store: &Store, list: &str) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::rules::EntityKind;
