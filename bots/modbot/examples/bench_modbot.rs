@@ -102,8 +102,10 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::with_config(&hs.url(), reg.clone(), ClientConfig::default())?;
     client.set_server_name("bench");
     let store = Store::temporary()?;
-    let mut model = Model::default();
-    model.protected_rooms = room_ids.iter().cloned().collect();
+    let mut model = Model {
+        protected_rooms: room_ids.iter().cloned().collect(),
+        ..Default::default()
+    };
     model.lists.insert(list.clone(), ListMeta::default());
     save_model(&store, &model)?;
     let app = AppContext::new(client, store, reg, "bench".into());
