@@ -220,3 +220,63 @@ async fn a_restart_keeps_rooms_lists_and_rules() -> Result<()> {
         .await?;
     h.finish().await
 }
+
+#[tokio::test]
+async fn a_room_without_power_is_reported_once_and_others_still_enforced() -> Result<()> {
+    let h = Harness::new().await?;
+    let owner = User::register("owner").await?;
+    let good = h.protected_room(&owner).await?;
+    // A room the bot may join but not ban in (no power given).
+    let weak = owner
+        .create_room(json!({"preset": "public_chat", "name": unique("weak")}))
+        .await?;
+    h.command(&format!("rooms add {weak}"), &format!("protecting {weak}"))
+        .await?;
+    h.list("main").await?;
+    let (a, b) = (User::register("ta").await?, User::register("tb").await?);
+    for u in [&a, &b] {
+        join(u, &good).await?;
+        join(u, &weak).await?;
+    }
+    h.command(&format!("ban {} main", a.user_id), "rule added")
+        .await?;
+    h.wait_membership(&owner, &good, &a.user_id, "ban").await?;
+    h.said(&format!("cannot ban {} in {weak}", a.user_id))
+        .await?;
+    h.command(&format!("ban {} main", b.user_id), "rule added")
+        .await?;
+    h.wait_membership(&owner, &good, &b.user_id, "ban").await?;
+    // The second failure in the same room is held back, not repeated.
+    h.command("status", "2 ban(s)").await?;
+    let msgs = h.moderator.messages(&h.mgmt).await?;
+    let complaints = msgs
+        .iter()
+        .filter_map(|m| m["content"]["body"].as_str())
+        .filter(|b| b.contains("cannot ban") && b.contains(weak.as_str()))
+        .count();
+    assert_eq!(complaints, 1, "the same error is said once");
+    assert_eq!(
+        membership(&owner, &weak, &b.user_id).await?.as_deref(),
+        Some("join")
+    );
+    h.finish().await
+}
+
+#[tokio::test]
+async fn dry_run_says_and_does_nothing() -> Result<()> {
+    let h = Harness::with(|c| c.dry_run = true).await?;
+    let owner = User::register("owner").await?;
+    let room = h.protected_room(&owner).await?;
+    h.list("main").await?;
+    let u = User::register("spared").await?;
+    join(&u, &room).await?;
+    h.command(&format!("ban {} main", u.user_id), "rule added")
+        .await?;
+    h.said(&format!("[dry-run] would ban {} in 1 room(s)", u.user_id))
+        .await?;
+    assert_eq!(
+        membership(&owner, &room, &u.user_id).await?.as_deref(),
+        Some("join")
+    );
+    h.finish().await
+}

@@ -66,3 +66,37 @@ async fn a_join_wave_closes_the_room() -> Result<()> {
     .await?;
     h.finish().await
 }
+
+#[tokio::test]
+async fn word_list_bans_a_new_joiner() -> Result<()> {
+    let h = Harness::new().await?;
+    let owner = User::register("owner").await?;
+    let room = h.protected_room(&owner).await?;
+    h.command(
+        "config set word-list words cheap pills, casino",
+        "word-list.words = cheap pills, casino",
+    )
+    .await?;
+    h.command("enable word-list", "word-list enabled").await?;
+    h.command("enable first-message", "first-message enabled")
+        .await?;
+    let linker = User::register("linker").await?;
+    join(&linker, &room).await?;
+    let link = linker.send_text(&room, "see https://spam.example").await?;
+    let newbie = User::register("newbie").await?;
+    join(&newbie, &room).await?;
+    newbie.send_text(&room, "hello").await?;
+    newbie.send_text(&room, "Best CASINO in town").await?;
+    h.wait_membership(&owner, &room, &newbie.user_id, "ban")
+        .await?;
+    eventually(WAIT, "the link to be redacted", || async {
+        let msgs = owner.messages(&room).await?;
+        Ok(msgs
+            .iter()
+            .find(|m| m["event_id"] == link.as_str())
+            .filter(|m| m["content"].as_object().is_some_and(|c| c.is_empty()))
+            .map(drop))
+    })
+    .await?;
+    h.finish().await
+}
