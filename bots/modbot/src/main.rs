@@ -11,7 +11,13 @@ async fn main() {
                 .unwrap_or_else(|_| "info,ghostkit=info,modbot=info".into()),
         )
         .init();
-    let generating = std::env::args().any(|a| a == "generate-registration");
+    // Generating a registration or asking for help needs no bot config.
+    let generating = std::env::args().any(|a| {
+        matches!(
+            a.as_str(),
+            "generate-registration" | "--help" | "-h" | "help"
+        )
+    });
     let config = match modbot::ModConfig::from_env() {
         Ok(c) => c,
         Err(e) if generating => {
