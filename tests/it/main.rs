@@ -19,5 +19,6 @@ mod crash;
 mod e2e;
 mod intent;
 mod modbot;
+mod modbot_fake;
 mod modbot_protections;
 mod modbot_support;
