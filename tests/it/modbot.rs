@@ -280,3 +280,24 @@ async fn dry_run_says_and_does_nothing() -> Result<()> {
     );
     h.finish().await
 }
+
+#[tokio::test]
+async fn a_room_rule_stops_the_bot_protecting_or_joining() -> Result<()> {
+    let h = Harness::new().await?;
+    let bad = h
+        .moderator
+        .create_room(json!({"preset": "public_chat", "name": unique("banned-room")}))
+        .await?;
+    h.list("main").await?;
+    h.command(&format!("ban {bad} main hate room"), "rule added")
+        .await?;
+    h.command(&format!("rooms add {bad}"), "banned by a room rule")
+        .await?;
+    // An invite, even from a moderator, is refused too.
+    h.moderator.invite(&bad, &h.bot_id).await?;
+    h.said(&format!("refused to join {bad}")).await?;
+    h.wait_membership(&h.moderator, &bad, &h.bot_id, "leave")
+        .await?;
+    h.command("status", "0 protected room(s)").await?;
+    h.finish().await
+}
