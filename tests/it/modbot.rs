@@ -230,8 +230,11 @@ async fn a_room_without_power_is_reported_once_and_others_still_enforced() -> Re
     let weak = owner
         .create_room(json!({"preset": "public_chat", "name": unique("weak")}))
         .await?;
-    h.command(&format!("rooms add {weak}"), &format!("protecting {weak}"))
-        .await?;
+    h.command(
+        &format!("rooms add {weak}"),
+        &format!("protecting {weak} — warning: my power level here is 0"),
+    )
+    .await?;
     h.list("main").await?;
     let (a, b) = (User::register("ta").await?, User::register("tb").await?);
     for u in [&a, &b] {

@@ -58,6 +58,31 @@ pub fn same_acl(a: &Value, b: &Value) -> bool {
 }
 
 impl crate::engine::Engine {
+    /// Reads `room`'s current `m.room.server_acl` (one request) as the last
+    /// written, so that a change made by someone else is noticed and the
+    /// next enforcement writes only if it differs.
+    pub async fn read_current_acl(&self, room: &str) {
+        let Some(app) = self.app() else { return };
+        let Ok(id) = <&RoomId>::try_from(room) else {
+            return;
+        };
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        match app
+            .client()
+            .as_bot()
+            .state_event_opt::<Value>(id, "m.room.server_acl", "")
+            .await
+        {
+            Ok(Some(acl)) => {
+                self.model().acl_written.insert(room.to_owned(), acl);
+            }
+            Ok(None) => {
+                self.model().acl_written.remove(room);
+            }
+            Err(e) => tracing::warn!("cannot read the server ACL of {room}: {e}"),
+        }
+    }
+
     /// Writes the server ACL in every protected room where it changed.
     pub async fn apply_acl_everywhere(&self) {
         let Some(app) = self.app() else { return };

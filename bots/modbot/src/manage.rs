@@ -11,7 +11,7 @@ use crate::commands::{help, Command};
 use crate::engine::Engine;
 use crate::glob::{has_wildcard, Glob};
 use crate::model::ListMeta;
-use crate::protections::{is_protection, is_setting, PROTECTIONS};
+use crate::protections::{is_protection, validate_setting, PROTECTIONS};
 use crate::rules::{parse_policy_event, EntityKind};
 
 mod moderation;
@@ -179,6 +179,7 @@ impl Engine {
                 }
                 for r in &rooms {
                     self.refresh_members(r).await;
+                    self.read_current_acl(r).await;
                 }
                 self.enforce_everything().await;
                 Ok(format!(
@@ -224,11 +225,7 @@ impl Engine {
                 key,
                 value,
             } => {
-                if !is_setting(&protection, &key) {
-                    return Err(format!(
-                        "`{protection}` has no setting `{key}`; see `protections`"
-                    ));
-                }
+                validate_setting(&protection, &key, &value)?;
                 self.model()
                     .protections
                     .entry(protection.clone())
@@ -331,8 +328,44 @@ impl Engine {
         self.model().protected_rooms.insert(id.clone());
         self.save().await;
         self.refresh_members(&id).await;
+        self.read_current_acl(&id).await;
         self.enforce_everything().await;
-        Ok(format!("protecting {id}"))
+        let warning = self.power_warning(app, &id).await;
+        Ok(format!("protecting {id}{warning}"))
+    }
+
+    /// A warning when the bot's power in `room` is too low to moderate.
+    async fn power_warning(&self, app: &AppContext, room: &str) -> String {
+        let Ok(id) = <&RoomId>::try_from(room) else {
+            return String::new();
+        };
+        let Ok(pl) = app.client().as_bot().power_levels(id).await else {
+            return String::new();
+        };
+        let level = |v: &serde_json::Value, default: i64| v.as_i64().unwrap_or(default);
+        let me = level(
+            &pl["users"][app.bot_user_id().as_str()],
+            level(&pl["users_default"], 0),
+        );
+        let need = [
+            level(&pl["ban"], 50),
+            level(&pl["kick"], 50),
+            level(&pl["redact"], 50),
+            level(
+                &pl["events"]["m.room.server_acl"],
+                level(&pl["state_default"], 50),
+            ),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(50);
+        if me < need {
+            format!(
+                " — warning: my power level here is {me}, I need {need} to ban, kick, redact and set the server ACL"
+            )
+        } else {
+            String::new()
+        }
     }
 
     async fn create_list(&self, app: &AppContext, shortcode: &str, alias: &str) -> Reply {

@@ -40,6 +40,35 @@ pub fn is_setting(protection: &str, key: &str) -> bool {
         .any(|(n, s)| *n == protection && s.iter().any(|(k, _)| *k == key))
 }
 
+/// Checks a new value for a setting: numbers must be positive integers,
+/// `action` one of the actions the protection knows.
+pub fn validate_setting(protection: &str, key: &str, value: &str) -> Result<(), String> {
+    if !is_setting(protection, key) {
+        return Err(format!(
+            "`{protection}` has no setting `{key}`; see `protections`"
+        ));
+    }
+    let default = default_of(protection, key);
+    if default.parse::<u64>().is_ok() && !value.parse::<u64>().is_ok_and(|n| n > 0) {
+        return Err(format!(
+            "`{protection}.{key}` must be a positive whole number"
+        ));
+    }
+    if key == "action" {
+        let allowed: &[&str] = match protection {
+            "flooding" => &["ban", "mute"],
+            _ => &["redact", "ban"],
+        };
+        if !allowed.contains(&value) {
+            return Err(format!(
+                "`{protection}.action` must be one of: {}",
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn default_of(protection: &str, key: &str) -> &'static str {
     PROTECTIONS
         .iter()
@@ -345,6 +374,17 @@ mod tests {
                 .on_message(&m, "!r", "@u:x", "$e", i * 6000, &c)
                 .is_empty());
         }
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(validate_setting("flooding", "max_messages", "5").is_ok());
+        assert!(validate_setting("flooding", "max_messages", "0").is_err());
+        assert!(validate_setting("flooding", "max_messages", "many").is_err());
+        assert!(validate_setting("flooding", "action", "mute").is_ok());
+        assert!(validate_setting("flooding", "action", "explode").is_err());
+        assert!(validate_setting("word-list", "words", "a, b").is_ok());
+        assert!(validate_setting("word-list", "colour", "red").is_err());
     }
 
     #[test]
