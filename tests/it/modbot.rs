@@ -304,3 +304,49 @@ async fn a_room_rule_stops_the_bot_protecting_or_joining() -> Result<()> {
     h.command("status", "0 protected room(s)").await?;
     h.finish().await
 }
+
+#[tokio::test]
+async fn kick_redact_help_and_mentions() -> Result<()> {
+    let h = Harness::new().await?;
+    let owner = User::register("owner").await?;
+    let room = h.protected_room(&owner).await?;
+    let prefix = unique("kickme");
+    let (a, b) = (
+        User::register(&prefix).await?,
+        User::register("stays").await?,
+    );
+    join(&a, &room).await?;
+    join(&b, &room).await?;
+    let ev = b.send_text(&room, "an unfortunate message").await?;
+    h.command(
+        &format!("kick @{prefix}*:localhost calm down"),
+        &format!("kicked 1 member(s) matching @{prefix}*:localhost"),
+    )
+    .await?;
+    h.wait_membership(&owner, &room, &a.user_id, "leave")
+        .await?;
+    assert_eq!(
+        membership(&owner, &room, &b.user_id).await?.as_deref(),
+        Some("join")
+    );
+    h.command(
+        &format!("redact https://matrix.to/#/{room}/{ev}"),
+        "redacted 1 event(s)",
+    )
+    .await?;
+    eventually(WAIT, "the message to be redacted", || async {
+        let msgs = owner.messages(&room).await?;
+        Ok(msgs
+            .iter()
+            .find(|m| m["event_id"] == ev.as_str())
+            .filter(|m| m["content"].as_object().is_some_and(|c| c.is_empty()))
+            .map(drop))
+    })
+    .await?;
+    h.command("help", "unban <entity> [--invite]").await?;
+    h.moderator.send_text(&h.mgmt, "modbot: rooms").await?;
+    h.said("1 protected room(s)").await?;
+    h.command("frobnicate", "unknown command `frobnicate`")
+        .await?;
+    h.finish().await
+}
