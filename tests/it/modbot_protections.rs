@@ -11,8 +11,8 @@ async fn flooding_bans_and_redacts() -> Result<()> {
     let owner = User::register("owner").await?;
     let room = h.protected_room(&owner).await?;
     h.command(
-        "config set flooding max_messages 3",
-        "flooding.max_messages = 3",
+        &format!("config set flooding max_messages 3 --room {room}"),
+        &format!("flooding.max_messages = 3 in {room}"),
     )
     .await?;
     h.command("config set flooding seconds 60", "flooding.seconds = 60")

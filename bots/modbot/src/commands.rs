@@ -84,8 +84,10 @@ pub enum Command {
         /// Only in this room.
         room: Option<String>,
     },
-    /// Changes a protection's setting.
+    /// Changes a protection's setting (everywhere, or in one room).
     ConfigSet {
+        /// Only in this room.
+        room: Option<String>,
         /// The protection.
         protection: String,
         /// The setting.
@@ -150,8 +152,8 @@ pub const HELP: &[(&str, &str)] = &[
         "turn a protection on or off",
     ),
     (
-        "config set <protection> <key> <value>",
-        "change a protection setting",
+        "config set <protection> <key> <value> [--room R]",
+        "change a protection setting (everywhere or in one room)",
     ),
     ("confirm", "confirm a wildcard ban"),
     ("help", "this help"),
@@ -297,6 +299,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         },
         "config" => match a.word(1) {
             Some("set") => Command::ConfigSet {
+                room: a.opt("room"),
                 protection: need(2, 13)?,
                 key: need(3, 13)?,
                 value: a.rest(4).ok_or_else(|| usage(13))?,
@@ -384,6 +387,7 @@ mod tests {
         assert_eq!(
             parse("config set flooding max_messages 5"),
             Ok(Command::ConfigSet {
+                room: None,
                 protection: "flooding".into(),
                 key: "max_messages".into(),
                 value: "5".into()

@@ -202,8 +202,13 @@ impl Engine {
                     for (k, v) in &p.settings {
                         settings.insert(k, v.clone());
                     }
+                    let per_room = if p.room_settings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" per room: {:?}", p.room_settings)
+                    };
                     out.push_str(&format!(
-                        "- {name}: {}{} {:?}\n",
+                        "- {name}: {}{} {:?}{per_room}\n",
                         if p.enabled { "on" } else { "off" },
                         if p.enabled_rooms.is_empty() && p.disabled_rooms.is_empty() {
                             String::new()
@@ -221,19 +226,30 @@ impl Engine {
             Command::Enable { name, room } => self.toggle(&name, room, true).await,
             Command::Disable { name, room } => self.toggle(&name, room, false).await,
             Command::ConfigSet {
+                room,
                 protection,
                 key,
                 value,
             } => {
                 validate_setting(&protection, &key, &value)?;
-                self.model()
-                    .protections
-                    .entry(protection.clone())
-                    .or_default()
-                    .settings
-                    .insert(key.clone(), value.clone());
+                let room = match room {
+                    Some(r) => Some(self.resolve(&r).await.map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                {
+                    let mut m = self.model();
+                    let p = m.protections.entry(protection.clone()).or_default();
+                    let settings = match &room {
+                        Some(r) => p.room_settings.entry(r.clone()).or_default(),
+                        None => &mut p.settings,
+                    };
+                    settings.insert(key.clone(), value.clone());
+                }
                 self.save().await;
-                Ok(format!("{protection}.{key} = {value}"))
+                Ok(match room {
+                    Some(r) => format!("{protection}.{key} = {value} in {r}"),
+                    None => format!("{protection}.{key} = {value}"),
+                })
             }
         }
     }

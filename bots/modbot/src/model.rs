@@ -44,6 +44,9 @@ pub struct ProtectionState {
     /// Its settings (`max_messages` → `10`).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// Settings for one room, over `settings`.
+    #[serde(default)]
+    pub room_settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ProtectionState {
@@ -56,20 +59,13 @@ impl ProtectionState {
         }
     }
 
-    /// A numeric setting, or `default`.
-    pub fn number(&self, key: &str, default: u64) -> u64 {
-        self.settings
-            .get(key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
-    /// A text setting, or `default`.
-    pub fn text<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
-        self.settings
-            .get(key)
+    /// A setting in `room`: the room's own, else the protection's, else `None`.
+    pub fn setting(&self, room: &str, key: &str) -> Option<&str> {
+        self.room_settings
+            .get(room)
+            .and_then(|s| s.get(key))
+            .or_else(|| self.settings.get(key))
             .map(String::as_str)
-            .unwrap_or(default)
     }
 }
 

@@ -124,17 +124,16 @@ pub struct Runtime {
     spoke: HashSet<Key>,
 }
 
-fn setting(model: &Model, p: &str, key: &str) -> String {
+fn setting(model: &Model, p: &str, room: &str, key: &str) -> String {
     model
         .protection(p)
-        .settings
-        .get(key)
-        .cloned()
+        .setting(room, key)
+        .map(str::to_owned)
         .unwrap_or_else(|| default_of(p, key).to_owned())
 }
 
-fn number(model: &Model, p: &str, key: &str) -> u64 {
-    setting(model, p, key).parse().unwrap_or(0)
+fn number(model: &Model, p: &str, room: &str, key: &str) -> u64 {
+    setting(model, p, room, key).parse().unwrap_or(0)
 }
 
 impl Runtime {
@@ -145,8 +144,8 @@ impl Runtime {
         self.spoke.remove(&key);
         let mut out = Vec::new();
         if model.protection("join-wave").is_on_in(room) {
-            let window = number(model, "join-wave", "seconds") * 1000;
-            let max = number(model, "join-wave", "max_joins") as usize;
+            let window = number(model, "join-wave", room, "seconds") * 1000;
+            let max = number(model, "join-wave", room, "max_joins") as usize;
             let q = self.joins.entry(room.to_owned()).or_default();
             q.push_back(ts);
             while q.front().is_some_and(|t| t + window < ts) {
@@ -177,8 +176,8 @@ impl Runtime {
         let first = self.spoke.insert(key.clone());
         let mut out = Vec::new();
         if model.protection("flooding").is_on_in(room) {
-            let window = number(model, "flooding", "seconds") * 1000;
-            let max = number(model, "flooding", "max_messages") as usize;
+            let window = number(model, "flooding", room, "seconds") * 1000;
+            let max = number(model, "flooding", room, "max_messages") as usize;
             let q = self.messages.entry(key.clone()).or_default();
             q.push_back((ts, event_id.to_owned()));
             while q.front().is_some_and(|(t, _)| t + window < ts) {
@@ -191,7 +190,7 @@ impl Runtime {
                     user: user.to_owned(),
                     reason: format!("flooding: more than {max} messages in {}s", window / 1000),
                 };
-                out.push(if setting(model, "flooding", "action") == "mute" {
+                out.push(if setting(model, "flooding", room, "action") == "mute" {
                     Action::Mute { target, redact }
                 } else {
                     Action::Ban { target, redact }
@@ -200,14 +199,14 @@ impl Runtime {
             }
         }
         let new_joiner = |p: &str| {
-            let window = number(model, p, "minutes") * 60_000;
+            let window = number(model, p, room, "minutes") * 60_000;
             self.joined_at
                 .get(&key)
                 .is_some_and(|j| ts.saturating_sub(*j) <= window)
         };
         let body = content["body"].as_str().unwrap_or("").to_lowercase();
         if model.protection("word-list").is_on_in(room) && new_joiner("word-list") {
-            let words = setting(model, "word-list", "words");
+            let words = setting(model, "word-list", room, "words");
             let hit = words
                 .split(',')
                 .map(|w| w.trim().to_lowercase())
@@ -233,7 +232,7 @@ impl Runtime {
             let link = body.contains("http://") || body.contains("https://");
             if media || link {
                 let reason = "first message of a new joiner is an image or link".to_owned();
-                if setting(model, "first-message", "action") == "ban" {
+                if setting(model, "first-message", room, "action") == "ban" {
                     out.push(Action::Ban {
                         target: Target {
                             room: room.to_owned(),
@@ -374,6 +373,23 @@ mod tests {
                 .on_message(&m, "!r", "@u:x", "$e", i * 6000, &c)
                 .is_empty());
         }
+    }
+
+    #[test]
+    fn room_settings_win() {
+        let mut m = model_with("flooding", &[("max_messages", "100")]);
+        if let Some(p) = m.protections.get_mut("flooding") {
+            p.room_settings
+                .entry("!strict".into())
+                .or_default()
+                .insert("max_messages".into(), "1".into());
+        }
+        let c = json!({"body": "hi"});
+        let mut rt = Runtime::default();
+        assert!(rt.on_message(&m, "!lax", "@u:x", "$1", 0, &c).is_empty());
+        assert!(rt.on_message(&m, "!lax", "@u:x", "$2", 1, &c).is_empty());
+        assert!(rt.on_message(&m, "!strict", "@u:x", "$3", 0, &c).is_empty());
+        assert!(!rt.on_message(&m, "!strict", "@u:x", "$4", 1, &c).is_empty());
     }
 
     #[test]
