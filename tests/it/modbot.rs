@@ -113,6 +113,23 @@ async fn server_rules_make_the_acl() -> Result<()> {
             .map(drop))
     })
     .await?;
+    // Someone changes the ACL by hand: `sync` puts the rules back.
+    put_state(
+        &owner,
+        &room,
+        "m.room.server_acl",
+        "",
+        json!({"allow": ["*"], "deny": ["other.example"]}),
+    )
+    .await?;
+    h.command("sync", "synced 1 list(s), 1 room(s)").await?;
+    eventually(WAIT, "the ACL to be restored", || async {
+        Ok(get_state(&owner, &room, "m.room.server_acl")
+            .await?
+            .filter(|acl| acl["deny"] == json!(["*.bad.example"]))
+            .map(drop))
+    })
+    .await?;
     h.finish().await
 }
 

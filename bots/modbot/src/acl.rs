@@ -58,14 +58,18 @@ pub fn same_acl(a: &Value, b: &Value) -> bool {
 }
 
 impl crate::engine::Engine {
-    /// Reads `room`'s current `m.room.server_acl` (one request) as the last
-    /// written, so that a change made by someone else is noticed and the
-    /// next enforcement writes only if it differs.
+    /// Reads `room`'s current `m.room.server_acl` (one request) when the
+    /// bot wrote one before, so that a change made by someone else since is
+    /// noticed and corrected by the next enforcement. An ACL the bot never
+    /// wrote is left alone until there is a server rule to enforce.
     pub async fn read_current_acl(&self, room: &str) {
         let Some(app) = self.app() else { return };
         let Ok(id) = <&RoomId>::try_from(room) else {
             return;
         };
+        if !self.model().acl_written.contains_key(room) {
+            return;
+        }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         match app
             .client()
