@@ -122,7 +122,11 @@ pub struct Runtime {
     joins: HashMap<String, VecDeque<u64>>,
     joined_at: HashMap<Key, u64>,
     spoke: HashSet<Key>,
+    calls: u64,
 }
+
+/// How long a join makes a "new joiner", at most (longer settings are capped).
+const MEMORY_MS: u64 = 24 * 3600 * 1000;
 
 fn setting(model: &Model, p: &str, room: &str, key: &str) -> String {
     model
@@ -137,8 +141,30 @@ fn number(model: &Model, p: &str, room: &str, key: &str) -> u64 {
 }
 
 impl Runtime {
+    /// Forgets what no protection can need any more (every 1,000 calls), so
+    /// memory stays bounded by recent activity.
+    fn prune(&mut self, now: u64) {
+        self.calls += 1;
+        if self.calls % 1000 != 0 {
+            return;
+        }
+        let old = |t: u64| t.saturating_add(MEMORY_MS) < now;
+        self.joined_at.retain(|_, t| !old(*t));
+        let joined = &self.joined_at;
+        self.spoke.retain(|k| joined.contains_key(k));
+        self.messages
+            .retain(|_, q| q.back().is_some_and(|(t, _)| !old(*t)));
+        self.joins.retain(|_, q| q.back().is_some_and(|t| !old(*t)));
+    }
+
+    /// How many (room, user) pairs are remembered.
+    pub fn remembered(&self) -> usize {
+        self.joined_at.len() + self.messages.len()
+    }
+
     /// A member joined `room` at `ts` (ms).
     pub fn on_join(&mut self, model: &Model, room: &str, user: &str, ts: u64) -> Vec<Action> {
+        self.prune(ts);
         let key = (room.to_owned(), user.to_owned());
         self.joined_at.insert(key.clone(), ts);
         self.spoke.remove(&key);
@@ -172,6 +198,7 @@ impl Runtime {
         ts: u64,
         content: &Value,
     ) -> Vec<Action> {
+        self.prune(ts);
         let key = (room.to_owned(), user.to_owned());
         let first = self.spoke.insert(key.clone());
         let mut out = Vec::new();
@@ -390,6 +417,30 @@ mod tests {
         assert!(rt.on_message(&m, "!lax", "@u:x", "$2", 1, &c).is_empty());
         assert!(rt.on_message(&m, "!strict", "@u:x", "$3", 0, &c).is_empty());
         assert!(!rt.on_message(&m, "!strict", "@u:x", "$4", 1, &c).is_empty());
+    }
+
+    #[test]
+    fn memory_is_pruned() {
+        let m = model_with("flooding", &[]);
+        let mut rt = Runtime::default();
+        let c = json!({"body": "hi"});
+        for i in 0..999u64 {
+            rt.on_join(&m, "!r", &format!("@u{i}:x"), 0);
+        }
+        rt.on_message(&m, "!r", "@u0:x", "$1", 0, &c);
+        assert!(rt.remembered() >= 999);
+        // A day later, the next prune forgets them all.
+        for i in 0..1000u64 {
+            rt.on_message(
+                &m,
+                "!r2",
+                "@late:x",
+                &format!("$l{i}"),
+                MEMORY_MS + 10 + i * 20_000,
+                &c,
+            );
+        }
+        assert!(rt.remembered() <= 2, "{}", rt.remembered());
     }
 
     #[test]
