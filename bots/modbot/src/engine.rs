@@ -349,12 +349,14 @@ impl Engine {
         let Some(app) = self.app() else { return };
         let (added, server_changed) = {
             let mut idx = self.rules_write();
-            let removed_kind = match &change {
-                PolicyChange::Remove(k) => idx.remove(k).map(|r| r.kind),
-                PolicyChange::Set(_) => None,
+            let key = match &change {
+                PolicyChange::Remove(k) => k,
+                PolicyChange::Set(r) => &r.key,
             };
+            let before = idx.get(key).map(|r| r.kind);
             let added = idx.apply(change.clone());
-            let server = removed_kind == Some(EntityKind::Server)
+            let server = (before == Some(EntityKind::Server)
+                && idx.get(key).map(|r| r.kind) != before)
                 || added.as_ref().is_some_and(|r| r.kind == EntityKind::Server);
             (added, server)
         };

@@ -197,6 +197,11 @@ impl RuleIndex {
         self.rules.insert(rule.key.clone(), rule);
     }
 
+    /// The rule at `key`.
+    pub fn get(&self, key: &RuleKey) -> Option<&Rule> {
+        self.rules.get(key)
+    }
+
     /// Removes the rule at `key`; returns it.
     pub fn remove(&mut self, key: &RuleKey) -> Option<Rule> {
         let rule = self.rules.remove(key)?;
