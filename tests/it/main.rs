@@ -24,3 +24,7 @@ mod example_dice;
 mod example_directory;
 mod example_reminder;
 mod intent;
+mod modbot;
+mod modbot_fake;
+mod modbot_protections;
+mod modbot_support;

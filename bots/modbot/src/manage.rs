@@ -1,0 +1,494 @@
+//! What the management-room commands do (their syntax is in `commands.rs`).
+
+use std::collections::BTreeMap;
+
+use ghostkit::client::rooms::{CreateRoom, RoomPreset};
+use ghostkit::prelude::*;
+use ghostkit::ruma::common::RoomOrAliasId;
+use serde_json::json;
+
+use crate::commands::{help, Command};
+use crate::engine::Engine;
+use crate::glob::{has_wildcard, Glob};
+use crate::model::ListMeta;
+use crate::protections::{is_protection, validate_setting, PROTECTIONS};
+use crate::rules::{parse_policy_event, EntityKind};
+
+mod moderation;
+
+pub use moderation::parse_permalink;
+
+type Reply = Result<String, String>;
+
+impl Engine {
+    /// Runs a command from `sender`; the answer goes to the management room.
+    pub async fn run_command(&self, sender: &str, cmd: Command) {
+        let answer = match self.execute(sender, cmd).await {
+            Ok(text) => text,
+            Err(text) => format!("✗ {text}"),
+        };
+        if !answer.is_empty() {
+            self.say(&answer).await;
+        }
+    }
+
+    async fn execute(&self, sender: &str, cmd: Command) -> Reply {
+        let app = self.app().ok_or("not started yet")?.clone();
+        match cmd {
+            Command::Help => Ok(help(&self.config.command_prefix)),
+            Command::Confirm => {
+                let pending = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(sender);
+                match pending {
+                    Some(Command::Ban {
+                        entity,
+                        list,
+                        reason,
+                    }) => self.ban(&app, &entity, &list, reason, true).await,
+                    _ => Err("nothing waits for confirmation".into()),
+                }
+            }
+            Command::Ban {
+                entity,
+                list,
+                reason,
+            } => {
+                if has_wildcard(&entity) {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(
+                            sender.to_owned(),
+                            Command::Ban {
+                                entity: entity.clone(),
+                                list,
+                                reason,
+                            },
+                        );
+                    return Ok(format!(
+                        "`{entity}` is a wildcard ban; say `{} confirm` to apply it",
+                        self.config.command_prefix
+                    ));
+                }
+                self.ban(&app, &entity, &list, reason, false).await
+            }
+            Command::Unban { entity, invite } => self.unban(&app, &entity, invite).await,
+            Command::Kick {
+                target,
+                room,
+                reason,
+            } => self.kick(&app, &target, room, reason).await,
+            Command::Redact {
+                target,
+                room,
+                limit,
+            } => self.redact_command(&app, &target, room, limit).await,
+            Command::Rooms => {
+                let cache = self.member_cache();
+                let lines: Vec<String> = self
+                    .model()
+                    .protected_rooms
+                    .iter()
+                    .map(|r| {
+                        let n = cache
+                            .get(r)
+                            .map_or(0, |m| m.values().filter(|s| s.as_str() == "join").count());
+                        format!("- {r} ({n} joined)")
+                    })
+                    .collect();
+                Ok(format!(
+                    "{} protected room(s)\n{}",
+                    lines.len(),
+                    lines.join("\n")
+                ))
+            }
+            Command::RoomsAdd(room) => self.protect(&app, &room).await,
+            Command::RoomsRemove(room) => {
+                let id = self.resolve(&room).await.map_err(|e| e.to_string())?;
+                let removed = self.model().protected_rooms.remove(&id);
+                self.save().await;
+                Ok(if removed {
+                    format!("{id} is no longer protected")
+                } else {
+                    format!("{id} was not protected")
+                })
+            }
+            Command::ListCreate { shortcode, alias } => {
+                self.create_list(&app, &shortcode, &alias).await
+            }
+            Command::Watch(room) => {
+                let id = self.join(&app, &room).await?;
+                self.model().lists.entry(id.clone()).or_insert(ListMeta {
+                    shortcode: None,
+                    alias: room.starts_with('#').then(|| room.clone()),
+                    owned: false,
+                });
+                self.save().await;
+                self.sync_list(&id).await;
+                self.enforce_everything().await;
+                Ok(format!("watching {room} ({id})"))
+            }
+            Command::Unwatch(room) => {
+                let id = self.resolve(&room).await.map_err(|e| e.to_string())?;
+                self.model().lists.remove(&id);
+                self.save().await;
+                let n = self
+                    .rules
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove_list(&id);
+                if let Err(e) = crate::model::remove_list_rules(app.store(), &id) {
+                    tracing::error!("cannot forget rules of {id}: {e}");
+                }
+                self.apply_acl_everywhere().await;
+                Ok(format!("no longer watching {id} ({n} rules dropped)"))
+            }
+            Command::Rules { matching } => {
+                let idx = self.rules_read();
+                let rules = match &matching {
+                    Some(e) => idx.matching(e),
+                    None => idx.all(),
+                };
+                let total = rules.len();
+                let lines: Vec<String> = rules
+                    .iter()
+                    .take(50)
+                    .map(|r| {
+                        format!(
+                            "- {:?} {} ({}) in {}",
+                            r.kind, r.entity, r.reason, r.key.list
+                        )
+                    })
+                    .collect();
+                let more = if total > 50 { "\n…" } else { "" };
+                Ok(format!("{total} rule(s)\n{}{more}", lines.join("\n")))
+            }
+            Command::Sync => {
+                let (rooms, lists): (Vec<String>, Vec<String>) = {
+                    let m = self.model();
+                    (
+                        m.protected_rooms.iter().cloned().collect(),
+                        m.lists.keys().cloned().collect(),
+                    )
+                };
+                for l in &lists {
+                    self.sync_list(l).await;
+                }
+                for r in &rooms {
+                    self.refresh_members(r).await;
+                    self.read_current_acl(r).await;
+                }
+                self.enforce_everything().await;
+                Ok(format!(
+                    "synced {} list(s), {} room(s), {} rule(s)",
+                    lists.len(),
+                    rooms.len(),
+                    self.rules_read().len()
+                ))
+            }
+            Command::Status => Ok(self.status()),
+            Command::Protections => {
+                let m = self.model();
+                let mut out = String::from("protections:\n");
+                for (name, defaults) in PROTECTIONS {
+                    let p = m.protection(name);
+                    let mut settings: BTreeMap<&str, String> = defaults
+                        .iter()
+                        .map(|(k, v)| (*k, (*v).to_owned()))
+                        .collect();
+                    for (k, v) in &p.settings {
+                        settings.insert(k, v.clone());
+                    }
+                    let per_room = if p.room_settings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" per room: {:?}", p.room_settings)
+                    };
+                    out.push_str(&format!(
+                        "- {name}: {}{} {:?}{per_room}\n",
+                        if p.enabled { "on" } else { "off" },
+                        if p.enabled_rooms.is_empty() && p.disabled_rooms.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " (on in {:?}, off in {:?})",
+                                p.enabled_rooms, p.disabled_rooms
+                            )
+                        },
+                        settings
+                    ));
+                }
+                Ok(out)
+            }
+            Command::Enable { name, room } => self.toggle(&name, room, true).await,
+            Command::Disable { name, room } => self.toggle(&name, room, false).await,
+            Command::ConfigSet {
+                room,
+                protection,
+                key,
+                value,
+            } => {
+                validate_setting(&protection, &key, &value)?;
+                let room = match room {
+                    Some(r) => Some(self.resolve(&r).await.map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                {
+                    let mut m = self.model();
+                    let p = m.protections.entry(protection.clone()).or_default();
+                    let settings = match &room {
+                        Some(r) => p.room_settings.entry(r.clone()).or_default(),
+                        None => &mut p.settings,
+                    };
+                    settings.insert(key.clone(), value.clone());
+                }
+                self.save().await;
+                Ok(match room {
+                    Some(r) => format!("{protection}.{key} = {value} in {r}"),
+                    None => format!("{protection}.{key} = {value}"),
+                })
+            }
+        }
+    }
+
+    fn status(&self) -> String {
+        let m = self.model();
+        let stats = &self.stats;
+        use std::sync::atomic::Ordering::Relaxed;
+        format!(
+            "modbot{}: {} protected room(s), {} list(s) ({}), {} rule(s); {} ban(s), {} redaction(s), {} error(s) so far",
+            if self.config.dry_run { " (dry-run)" } else { "" },
+            m.protected_rooms.len(),
+            m.lists.len(),
+            m.lists
+                .iter()
+                .map(|(id, l)| format!(
+                    "{}{}",
+                    l.shortcode.as_deref().or(l.alias.as_deref()).unwrap_or(id),
+                    if l.owned { "" } else { " watched" }
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.rules_read().len(),
+            stats.bans.load(Relaxed),
+            stats.redactions.load(Relaxed),
+            stats.errors.load(Relaxed),
+        )
+    }
+
+    async fn toggle(&self, name: &str, room: Option<String>, on: bool) -> Reply {
+        if !is_protection(name) {
+            let names: Vec<&str> = PROTECTIONS.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "no protection `{name}`; expected one of: {}",
+                names.join(", ")
+            ));
+        }
+        let room = match room {
+            Some(r) => Some(self.resolve(&r).await.map_err(|e| e.to_string())?),
+            None => None,
+        };
+        {
+            let mut m = self.model();
+            let p = m.protections.entry(name.to_owned()).or_default();
+            match &room {
+                None => {
+                    p.enabled = on;
+                    p.enabled_rooms.clear();
+                    p.disabled_rooms.clear();
+                }
+                Some(r) if on => {
+                    p.disabled_rooms.remove(r);
+                    p.enabled_rooms.insert(r.clone());
+                }
+                Some(r) => {
+                    p.enabled_rooms.remove(r);
+                    p.disabled_rooms.insert(r.clone());
+                }
+            }
+        }
+        self.save().await;
+        Ok(format!(
+            "{name} {} {}",
+            if on { "enabled" } else { "disabled" },
+            room.map(|r| format!("in {r}"))
+                .unwrap_or_else(|| "everywhere".into())
+        ))
+    }
+
+    /// Joins a room (ID or alias) as the bot; returns its ID.
+    async fn join(&self, app: &AppContext, room: &str) -> Result<String, String> {
+        let r = <&RoomOrAliasId>::try_from(room).map_err(|e| format!("`{room}`: {e}"))?;
+        app.client()
+            .as_bot()
+            .join_room(r, &[])
+            .await
+            .map(|id| id.to_string())
+            .map_err(|e| format!("cannot join {room}: {e}"))
+    }
+
+    async fn protect(&self, app: &AppContext, room: &str) -> Reply {
+        let id = self.resolve(room).await.map_err(|e| e.to_string())?;
+        for name in [room, id.as_str()] {
+            if let Some(rule) = self.rules_read().find(EntityKind::Room, name) {
+                return Err(format!(
+                    "{room} is banned by a room rule ({}: {}); not protecting it",
+                    rule.entity, rule.reason
+                ));
+            }
+        }
+        let id = self.join(app, &id).await?;
+        self.model().protected_rooms.insert(id.clone());
+        self.save().await;
+        self.refresh_members(&id).await;
+        self.read_current_acl(&id).await;
+        self.enforce_everything().await;
+        let warning = self.power_warning(app, &id).await;
+        Ok(format!("protecting {id}{warning}"))
+    }
+
+    /// A warning when the bot's power in `room` is too low to moderate.
+    async fn power_warning(&self, app: &AppContext, room: &str) -> String {
+        let Ok(id) = <&RoomId>::try_from(room) else {
+            return String::new();
+        };
+        let Ok(pl) = app.client().as_bot().power_levels(id).await else {
+            return String::new();
+        };
+        let level = |v: &serde_json::Value, default: i64| v.as_i64().unwrap_or(default);
+        let me = level(
+            &pl["users"][app.bot_user_id().as_str()],
+            level(&pl["users_default"], 0),
+        );
+        let need = [
+            level(&pl["ban"], 50),
+            level(&pl["kick"], 50),
+            level(&pl["redact"], 50),
+            level(
+                &pl["events"]["m.room.server_acl"],
+                level(&pl["state_default"], 50),
+            ),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(50);
+        if me < need {
+            format!(
+                " — warning: my power level here is {me}, I need {need} to ban, kick, redact and set the server ACL"
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    async fn create_list(&self, app: &AppContext, shortcode: &str, alias: &str) -> Reply {
+        if self.model().list_by_name(shortcode).is_some() {
+            return Err(format!("a list `{shortcode}` exists already"));
+        }
+        let _localpart = alias
+            .strip_prefix('#')
+            .and_then(|a| a.split(':').next())
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| format!("`{alias}` is not an alias like #name:server"))?;
+        let body = CreateRoom {
+            preset: Some(RoomPreset::PublicChat),
+            name: Some(format!("Policy list {shortcode}")),
+            topic: Some("Moderation policy list (m.policy.rule.*) managed by modbot".into()),
+            // The creator (the bot) keeps its power; in room v12 it may not
+            // even be listed in `users`.
+            power_level_content_override: Some(json!({
+                "events_default": 50,
+                "state_default": 50,
+            })),
+            ..Default::default()
+        };
+        let bot = app.client().as_bot();
+        let room = bot
+            .create_room(&body)
+            .await
+            .map_err(|e| format!("cannot create the list: {e}"))?;
+        let id = room.to_string();
+        // Homeservers refuse aliases outside the registration's aliases
+        // namespace: the list works without one.
+        let alias_note = match <&ghostkit::ruma::common::RoomAliasId>::try_from(alias) {
+            Ok(a) => match bot.create_alias(a, &room).await {
+                Ok(()) => String::new(),
+                Err(e) => format!(
+                    " (alias not created: {e}; add it to the registration's aliases namespace)"
+                ),
+            },
+            Err(e) => format!(" (alias not created: {e})"),
+        };
+        self.model().lists.insert(
+            id.clone(),
+            ListMeta {
+                shortcode: Some(shortcode.to_owned()),
+                alias: Some(alias.to_owned()),
+                owned: true,
+            },
+        );
+        self.save().await;
+        Ok(format!(
+            "created policy list `{shortcode}`: {alias} ({id}){alias_note}"
+        ))
+    }
+
+    async fn ban(
+        &self,
+        app: &AppContext,
+        entity: &str,
+        list: &str,
+        reason: Option<String>,
+        _confirmed: bool,
+    ) -> Reply {
+        let list_id = self
+            .model()
+            .list_by_name(list)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no list `{list}`; create one with `list create`"))?;
+        let kind = EntityKind::of_entity(entity);
+        let glob = Glob::new(entity);
+        match kind {
+            EntityKind::User => {
+                if glob.matches(&app.bot_user_id()) {
+                    return Err("refusing to ban myself".into());
+                }
+                let mgmt = self.log.room().unwrap_or_default();
+                let hit = self.member_cache().get(&mgmt).and_then(|m| {
+                    m.iter()
+                        .find(|(u, s)| {
+                            (s.as_str() == "join" || s.as_str() == "invite") && glob.matches(u)
+                        })
+                        .map(|(u, _)| u.clone())
+                });
+                if let Some(u) = hit {
+                    return Err(format!(
+                        "refusing: {entity} matches {u}, a member of the management room"
+                    ));
+                }
+            }
+            EntityKind::Server if glob.matches(app.server_name()) => {
+                return Err(format!("refusing: {entity} matches my own server"));
+            }
+            _ => {}
+        }
+        let reason = reason.unwrap_or_default();
+        let content = json!({"entity": entity, "recommendation": "m.ban", "reason": reason});
+        let state_key = format!("rule:{entity}");
+        let room = <&RoomId>::try_from(list_id.as_str()).map_err(|e| e.to_string())?;
+        app.client()
+            .as_bot()
+            .send_state(room, kind.event_type(), &state_key, &content)
+            .await
+            .map_err(|e| format!("cannot write the rule to {list}: {e}"))?;
+        // Enforce now rather than wait for the event to come back (it will be a no-op).
+        if let Some(change) = parse_policy_event(&list_id, kind.event_type(), &state_key, &content)
+        {
+            self.apply_change(change).await;
+        }
+        Ok(format!("rule added to {list}: ban {entity}"))
+    }
+}

@@ -1,0 +1,126 @@
+//! Modbot against the fault-injecting fake homeserver: rate limits are
+//! waited out, a room where bans are forbidden is reported and skipped, and
+//! nothing is read from the homeserver to apply a new rule.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use ghostkit::client::{Client, ClientConfig, RetryPolicy};
+use ghostkit::testing::{FakeHomeserver, FakeReply};
+use ghostkit::{AppContext, Registration, Store};
+use modbot::model::{save_model, ListMeta, Model};
+use modbot::rules::{EntityKind, PolicyChange, Rule, RuleKey};
+use modbot::{ModBot, ModConfig};
+use serde_json::{json, Value};
+
+const REGISTRATION: &str = r#"
+id: fake-modbot
+url: null
+as_token: fake_as_token
+hs_token: fake_hs_token
+sender_localpart: modbot
+namespaces:
+  users:
+    - {regex: '@modbot:fake', exclusive: true}
+"#;
+
+fn member(user: &str) -> Value {
+    json!({"type": "m.room.member", "state_key": user, "sender": user, "event_id": "$m",
+           "origin_server_ts": 0, "content": {"membership": "join"}})
+}
+
+fn enc(s: &str) -> String {
+    s.replace('!', "%21").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> {
+    let hs = FakeHomeserver::start().await?;
+    let rooms: Vec<String> = (0..3).map(|i| format!("!r{i}:fake")).collect();
+    for r in &rooms {
+        hs.script(
+            &format!("/rooms/{}/members", enc(r)),
+            [FakeReply::ok(
+                json!({"chunk": [member("@bad:evil"), member("@ok:fake")]}),
+            )],
+        );
+    }
+    hs.script(
+        "/rooms/%21mgmt%3Afake/members",
+        [FakeReply::ok(json!({"chunk": [member("@mod:fake")]}))],
+    );
+    hs.script("/rooms/%21list%3Afake/state", [FakeReply::ok(json!([]))]);
+    let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);
+    let config = ClientConfig {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(20),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let client = Client::with_config(&hs.url(), reg.clone(), config)?;
+    client.set_server_name("fake");
+    let store = Store::temporary()?;
+    let mut model = Model {
+        protected_rooms: rooms.iter().cloned().collect(),
+        ..Default::default()
+    };
+    model.lists.insert("!list:fake".into(), ListMeta::default());
+    save_model(&store, &model)?;
+    let app = AppContext::new(client, store, reg, "fake".into());
+    let bot = ModBot::new(ModConfig::new("!mgmt:fake"));
+    bot.init(&app).await;
+
+    hs.reset();
+    hs.script("/rooms/%21r0%3Afake/ban", [FakeReply::rate_limited_ms(200)]);
+    hs.script(
+        "/rooms/%21r1%3Afake/ban",
+        [FakeReply::error(403, "M_FORBIDDEN", "not allowed")],
+    );
+    let rule = Rule {
+        key: RuleKey {
+            list: "!list:fake".into(),
+            event_type: "m.policy.rule.user".into(),
+            state_key: "rule:@bad:evil".into(),
+        },
+        kind: EntityKind::User,
+        entity: "@bad:evil".into(),
+        reason: "troll".into(),
+    };
+    bot.engine().apply_change(PolicyChange::Set(rule)).await;
+
+    let bans = hs.requests_to("/ban");
+    // r0: 429 then success; r1: forbidden (not retried); r2: success.
+    assert_eq!(bans.len(), 4, "{bans:?}");
+    assert!(bans
+        .iter()
+        .all(|b| b.json().is_some_and(|j| j["user_id"] == "@bad:evil")));
+    assert_eq!(bot.engine().stats.bans.load(Ordering::Relaxed), 2);
+    assert!(
+        hs.requests_to("/members").is_empty() && hs.requests_to("/state").is_empty(),
+        "a new rule reads nothing from the homeserver"
+    );
+    let notices: Vec<String> = hs
+        .requests_to("/send/m.room.message")
+        .iter()
+        .filter_map(|r| r.json())
+        .filter_map(|j| j["body"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("cannot ban @bad:evil in !r1:fake")),
+        "{notices:?}"
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("banned @bad:evil in 2 room(s)")),
+        "{notices:?}"
+    );
+    hs.stop().await;
+    Ok(())
+}
