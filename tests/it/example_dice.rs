@@ -19,7 +19,7 @@ pub async fn start_example<H: Handler>(
     config.server_name = Some("localhost".into());
     let running = Appservice::new(reg, config).start(handler).await?;
     // Also makes Synapse resume sending to an appservice it had marked down.
-    ghostkit::appservice::self_check(running.app().client()).await?;
+    crate::common::ping_until_ok(running.app().client()).await?;
     Ok(running)
 }
 
