@@ -286,20 +286,32 @@ impl Running {
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         stopper.abort();
-        finish(&state, &progress).await;
+        finish(&state, progress).await;
         res
     }
 
     /// Stops listening, then writes what was handled to disk.
     pub async fn stop(self) {
         self.handle.stop(true).await;
-        finish(&self.state, &self.progress).await;
+        finish(&self.state, self.progress).await;
     }
 }
 
-async fn finish(state: &ServerState, progress: &tokio::task::JoinHandle<()>) {
+/// How long a stop waits for handlers still running.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>) {
+    // Nothing new arrives (the server stopped): let running handlers finish,
+    // so their events count as done and their tasks let go of the store.
+    if !state.router.wait_idle(DRAIN_TIMEOUT).await {
+        tracing::warn!(
+            backlog = state.router.backlog(),
+            "handlers still running at stop; their events will be dispatched again at the next start"
+        );
+    }
     state.handler.on_stop(&state.app).await;
     progress.abort();
+    let _ = progress.await;
     if let Err(e) = state.log.persist_progress().await {
         tracing::error!(error = %e, "cannot persist dispatch progress");
     }

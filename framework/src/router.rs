@@ -170,6 +170,21 @@ impl Router {
         }
     }
 
+    /// Waits until no room has events queued or running, for at most
+    /// `limit`; true when idle.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if lock(&self.inner.lanes).is_empty() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Events acknowledged but not handled yet.
     pub fn backlog(&self) -> usize {
         self.inner.config.max_backlog - self.inner.backlog.available_permits()
