@@ -34,6 +34,10 @@ pub struct LogConfig {
     pub seen_events: usize,
     /// How often progress of partly-done transactions is written and flushed.
     pub progress_interval: Duration,
+    /// Size past which a new segment file is started; a segment is deleted
+    /// once all its transactions are done, so this bounds the disk used by
+    /// handled transactions.
+    pub segment_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -42,6 +46,7 @@ impl Default for LogConfig {
             seen_transactions: 10_000,
             seen_events: 100_000,
             progress_interval: Duration::from_millis(10),
+            segment_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -157,7 +162,7 @@ impl TransactionLog {
                 }
             }
         }
-        let wal = Wal::open(&dir, last_seq + 1).map_err(io)?;
+        let wal = Wal::open(&dir, last_seq + 1, config.segment_bytes).map_err(io)?;
         for rec in &recovered {
             wal.retain(rec.segment, rec.seq);
         }
@@ -375,6 +380,11 @@ impl TransactionLog {
             out.extend(pending);
         }
         Ok(out)
+    }
+
+    /// How many segment files are on disk (handled ones are deleted).
+    pub fn segment_files(&self) -> usize {
+        self.wal.segment_count()
     }
 
     /// How many transactions are not fully dispatched.

@@ -24,7 +24,6 @@ use tokio::sync::watch;
 
 const MAGIC: u32 = 0x474b_5458; // "GKTX"
 const HEADER: usize = 4 + 4 + 4 + 8 + 2;
-const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One record read back from a segment.
 pub(crate) struct Record {
@@ -56,6 +55,7 @@ pub(crate) struct Wal {
     requested: AtomicU64,
     synced: watch::Sender<u64>,
     sync_lock: tokio::sync::Mutex<()>,
+    segment_bytes: u64,
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -144,7 +144,7 @@ pub(crate) fn scan(dir: &Path, segment: u64) -> std::io::Result<Vec<Record>> {
 impl Wal {
     /// Opens the folder and starts a new segment after the existing ones;
     /// sequence numbers go on from `next_seq`.
-    pub(crate) fn open(dir: &Path, next_seq: u64) -> std::io::Result<Wal> {
+    pub(crate) fn open(dir: &Path, next_seq: u64, segment_bytes: u64) -> std::io::Result<Wal> {
         std::fs::create_dir_all(dir)?;
         let segment = existing_segments(dir)?.last().copied().unwrap_or(0) + 1;
         let file = create_segment(dir, segment)?;
@@ -162,6 +162,7 @@ impl Wal {
             requested: AtomicU64::new(0),
             synced: tx,
             sync_lock: tokio::sync::Mutex::new(()),
+            segment_bytes,
         })
     }
 
@@ -175,7 +176,7 @@ impl Wal {
         crc.update(body);
         let crc = crc.finalize();
         let mut cur = lock(&self.current);
-        if cur.offset > SEGMENT_BYTES {
+        if cur.offset > self.segment_bytes {
             // The old segment is synced before the new one is written, so a
             // sync of the current file covers everything appended before it.
             cur.file.sync_data()?;
@@ -286,6 +287,11 @@ impl Wal {
         std::mem::take(&mut *lock(&self.deletable))
     }
 
+    /// How many segment files are in the folder.
+    pub(crate) fn segment_count(&self) -> usize {
+        existing_segments(&self.dir).map(|s| s.len()).unwrap_or(0)
+    }
+
     /// Deletes a segment's file.
     pub(crate) fn delete(&self, segment: u64) -> std::io::Result<()> {
         match std::fs::remove_file(segment_path(&self.dir, segment)) {
@@ -327,4 +333,69 @@ fn create_segment(dir: &Path, segment: u64) -> std::io::Result<File> {
     // The new file's directory entry must survive a crash too.
     File::open(dir)?.sync_all()?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ghostkit-wal-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_ignored_and_the_records_before_it_are_read() {
+        let dir = temp_dir();
+        let wal = Wal::open(&dir, 1, 1 << 20).expect("opens");
+        let (s1, seg) = wal.append("t1", b"{\"events\":[]}").expect("appends");
+        let (s2, _) = wal.append("t2", b"{\"events\":[1]}").expect("appends");
+        wal.sync().await.expect("syncs");
+        assert_eq!((s1, s2), (1, 2));
+        drop(wal);
+        // A crash in the middle of a third record: half of it reached the disk.
+        let path = segment_path(&dir, seg);
+        let whole = std::fs::read(&path).expect("reads");
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&whole[..HEADER + 3]);
+        std::fs::write(&path, &torn).expect("writes");
+
+        let records = scan(&dir, seg).expect("scans");
+        let got: Vec<(u64, &str, &[u8])> = records
+            .iter()
+            .map(|r| (r.seq, r.txn_id.as_str(), r.body.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, "t1", &b"{\"events\":[]}"[..]),
+                (2, "t2", &b"{\"events\":[1]}"[..])
+            ]
+        );
+        // The next open writes a new segment after the torn one.
+        let wal = Wal::open(&dir, 3, 1 << 20).expect("reopens");
+        let (s3, seg2) = wal.append("t3", b"{}").expect("appends");
+        assert_eq!(s3, 3);
+        assert!(seg2 > seg);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_flipped_bit_ends_the_scan_at_that_record() {
+        let dir = temp_dir();
+        let wal = Wal::open(&dir, 1, 1 << 20).expect("opens");
+        let (_, seg) = wal.append("t1", b"first").expect("appends");
+        wal.append("t2", b"second").expect("appends");
+        drop(wal);
+        let path = segment_path(&dir, seg);
+        let mut bytes = std::fs::read(&path).expect("reads");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).expect("writes");
+        let records = scan(&dir, seg).expect("scans");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].body, b"first");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

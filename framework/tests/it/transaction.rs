@@ -593,3 +593,39 @@ async fn recovered_items_go_through_the_router() {
     rec.wait_for_event("$s").await;
     assert_eq!(rec.event_ids(), ["$1", "$2", "$s"]);
 }
+
+#[tokio::test]
+async fn handled_segments_are_deleted_so_disk_use_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 512,
+        ..LogConfig::default()
+    };
+    let store = open_store(dir.path()).await;
+    let log = TransactionLog::open(&store, config).unwrap();
+    for i in 0..50 {
+        let body = txn(&[message(
+            &format!("$seg{i}"),
+            "!r:x.org",
+            "some text to fill the segment",
+        )]);
+        let Accepted::New(items) = log.accept(&format!("t{i}"), &body).await.unwrap() else {
+            panic!("transaction {i} taken for a duplicate");
+        };
+        for item in items {
+            log.item_done(item.seq, item.idx).unwrap();
+        }
+        log.persist_progress().await.unwrap();
+    }
+    // Every transaction is done: only the segment being written (and at most
+    // the one just rotated away from) is left, not one per 512 bytes.
+    assert!(
+        log.segment_files() <= 2,
+        "{} segment files left",
+        log.segment_files()
+    );
+    let on_disk = std::fs::read_dir(dir.path().join("txnlog"))
+        .unwrap()
+        .count();
+    assert_eq!(on_disk, log.segment_files());
+}
