@@ -466,3 +466,21 @@ impl Handler for FnHandler {
         (self.0)(ctx.event().clone()).await
     }
 }
+
+pub fn ids(items: &[ghostkit::transaction::LogItem]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i.event.event_id().unwrap().to_string())
+        .collect()
+}
+
+pub async fn accept_new(
+    log: &TransactionLog,
+    txn_id: &str,
+    body: &[u8],
+) -> Vec<ghostkit::transaction::LogItem> {
+    match log.accept(txn_id, body).await.unwrap() {
+        ghostkit::transaction::Accepted::New(items) => items,
+        ghostkit::transaction::Accepted::Duplicate => panic!("{txn_id} taken as a duplicate"),
+    }
+}

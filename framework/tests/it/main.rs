@@ -6,6 +6,7 @@
 mod common;
 
 mod parse;
+mod recovery;
 mod registration;
 mod router;
 mod server;
