@@ -73,6 +73,41 @@ enum Command {
     },
 }
 
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+/// Does nothing when a global subscriber is set already.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// What a bot's `main` is: logging, then [`run`]; on error, prints it after
+/// the bot's id and exits with status 1.
+///
+/// ```no_run
+/// use ghostkit::prelude::*;
+/// struct Quiet;
+/// impl Handler for Quiet {}
+/// const INFO: BotInfo = BotInfo {
+///     id: "quiet", sender_localpart: "quiet", user_prefix: None, alias_prefix: None, port: 9000,
+/// };
+/// #[tokio::main]
+/// async fn main() {
+///     ghostkit::cli::run_or_exit(INFO, Quiet).await
+/// }
+/// ```
+pub async fn run_or_exit<H: Handler>(info: BotInfo, handler: H) {
+    init_logging();
+    let id = info.id;
+    if let Err(e) = run(info, handler).await {
+        eprintln!("{id}: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Parses the command line and runs the bot (or generates its registration).
 ///
 /// Returns an error whose message says what to fix.

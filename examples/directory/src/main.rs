@@ -2,13 +2,5 @@
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(e) = ghostkit::cli::run(directory::INFO, directory::Directory).await {
-        eprintln!("directory: {e}");
-        std::process::exit(1);
-    }
+    ghostkit::cli::run_or_exit(directory::INFO, directory::Directory).await
 }
