@@ -353,3 +353,51 @@ async fn admin_commands_and_portals_survive_a_restart() -> Result<()> {
     running.stop().await;
     result
 }
+
+#[tokio::test]
+async fn a_taken_nick_and_a_server_restart_are_survived() -> Result<()> {
+    let _port = PORT.lock().await;
+    let irc = Ngircd::start().await?;
+    let port = irc.port;
+    // Someone holds the bridge's nick: it registers as `bridge_`.
+    let squatter = IrcClient::connect(port, "bridge").await?;
+    let store = tempfile::tempdir()?;
+    let running = start_bridge(port, store.path()).await?;
+    let result = async {
+        let channel = format!("#{}", unique("k"));
+        let mut watcher = IrcClient::connect(port, &unique("w")).await?;
+        watcher.join(&channel).await?;
+        let user = User::register("ircre").await?;
+        let room = join_alias(&user, &channel).await?;
+        watcher
+            .expect("the bridge to join as bridge_", |m| {
+                m.command == "JOIN" && m.source_nick() == Some("bridge_")
+            })
+            .await?;
+        drop(squatter);
+        drop(watcher);
+
+        // The server goes away and comes back: the bridge reconnects and rejoins.
+        drop(irc);
+        let irc = Ngircd::start_on(port).await?;
+        let nick = unique("e");
+        let mut erin = IrcClient::connect(irc.port, &nick).await?;
+        erin.send(&format!("JOIN {channel}")).await?;
+        erin.expect("the bridge in the channel", |m| {
+            let named = m.command == "353" && m.param(3).is_some_and(|n| n.contains("bridge"));
+            let joins =
+                m.command == "JOIN" && m.source_nick().is_some_and(|n| n.starts_with("bridge"));
+            named || joins
+        })
+        .await?;
+        erin.send(&format!("PRIVMSG {channel} :after the outage"))
+            .await?;
+        matrix_message(&user, &room, &ghost(&nick), "after the outage").await?;
+        user.send_text(&room, "welcome back").await?;
+        erin.expect_privmsg(&channel, "> welcome back").await?;
+        anyhow::Ok(())
+    }
+    .await;
+    running.stop().await;
+    result
+}

@@ -35,10 +35,15 @@ impl Ngircd {
     /// Starts ngircd with a generated config: 127.0.0.1 only, no PAM, DNS
     /// or ident, and no connection, join or flood limits.
     pub async fn start() -> Result<Ngircd> {
-        let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        Self::start_on(port).await
+    }
+
+    /// Starts ngircd on `port` (to stand in for one that was stopped).
+    pub async fn start_on(port: u16) -> Result<Ngircd> {
+        let dir = tempfile::tempdir()?;
         let config = dir.path().join("ngircd.conf");
         std::fs::write(
             &config,
