@@ -148,10 +148,15 @@ impl IrcHandle {
 
     /// Joins `channel` now and after every reconnect.
     pub fn join(&self, channel: &str) {
-        self.shared()
-            .channels
-            .insert(casefold(channel), channel.to_owned());
-        self.send(Message::new("JOIN", [channel]));
+        let connected = {
+            let mut s = self.shared();
+            s.channels.insert(casefold(channel), channel.to_owned());
+            s.connected
+        };
+        // Not registered yet: the join after `001` covers it.
+        if connected {
+            self.send(Message::new("JOIN", [channel]));
+        }
     }
 
     /// Leaves `channel` and stops rejoining it.
@@ -390,5 +395,109 @@ pub fn alternative_nick(wanted: &str, tries: u32) -> String {
         1 => format!("{wanted}_"),
         2 => format!("{wanted}__"),
         n => format!("{wanted}{n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn read_msg(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Message {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        assert!(n > 0, "closed");
+        Message::parse(&line).expect("parses")
+    }
+
+    #[tokio::test]
+    async fn registers_around_a_taken_nick_answers_pings_and_paces_lines() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut config = IrcConfig::new("127.0.0.1", port, "bridge");
+        config.flood_burst = 2;
+        config.flood_per_second = 10.0;
+        let (handle, mut events) = IrcHandle::spawn(config);
+        handle.join("#a");
+        for i in 0..5 {
+            handle.privmsg("#a", &format!("m{i}"));
+        }
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        assert_eq!(read_msg(&mut read).await, Message::new("NICK", ["bridge"]));
+        assert_eq!(read_msg(&mut read).await.command, "USER");
+        write
+            .write_all(b":irc.test 433 * bridge :Nickname is already in use\r\n")
+            .await
+            .expect("w");
+        assert_eq!(read_msg(&mut read).await, Message::new("NICK", ["bridge_"]));
+        write
+            .write_all(b":irc.test 001 bridge_ :Welcome\r\nPING :tok\r\n")
+            .await
+            .expect("w");
+        assert_eq!(
+            events.recv().await,
+            Some(IrcEvent::Connected {
+                nick: "bridge_".into()
+            })
+        );
+        assert_eq!(handle.nick(), "bridge_");
+        // The rejoin and the PONG skip the queue; then the 5 lines, paced.
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < 7 {
+            got.push(read_msg(&mut read).await.to_line());
+        }
+        assert!(
+            got.contains(&"JOIN #a".to_owned()) && got.contains(&"PONG tok".to_owned()),
+            "{got:?}"
+        );
+        let privmsgs: Vec<&String> = got.iter().filter(|l| l.starts_with("PRIVMSG")).collect();
+        assert_eq!(
+            privmsgs,
+            [
+                "PRIVMSG #a m0",
+                "PRIVMSG #a m1",
+                "PRIVMSG #a m2",
+                "PRIVMSG #a m3",
+                "PRIVMSG #a m4"
+            ]
+        );
+        // Burst 2, then 10 a second: 3 more lines take at least ~0.3 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // The server hangs up: the bridge hears of it and reconnects.
+        drop((read, write));
+        assert!(matches!(
+            events.recv().await,
+            Some(IrcEvent::Disconnected { .. })
+        ));
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .expect("a reconnect in time")
+            .expect("accept");
+        let mut read = BufReader::new(stream);
+        assert_eq!(
+            read_msg_any(&mut read).await,
+            Message::new("NICK", ["bridge"])
+        );
+        handle.quit("bye").await;
+    }
+
+    async fn read_msg_any(read: &mut BufReader<TcpStream>) -> Message {
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        Message::parse(&line).expect("parses")
     }
 }
