@@ -188,14 +188,21 @@ impl Message {
                 })
                 .collect();
             out.push(' ');
-            if i == last && (p.is_empty() || p.contains(' ') || p.starts_with(':')) {
+            let plain = !p.is_empty() && !p.contains(' ') && !p.starts_with(':');
+            if plain {
+                out.push_str(&p);
+            } else if i == last {
                 out.push(':');
-            } else if i != last && (p.is_empty() || p.contains(' ') || p.starts_with(':')) {
+                out.push_str(&p);
+            } else {
                 // A middle parameter cannot hold these; keep the line parseable.
-                out.push_str(&p.replace(' ', "_").replacen(':', "_", 1));
-                continue;
+                let p = if p.is_empty() {
+                    "*".to_owned()
+                } else {
+                    p.replace(' ', "_")
+                };
+                out.push_str(&p.replacen(':', "_", 1));
             }
-            out.push_str(&p);
         }
         out
     }
@@ -354,5 +361,10 @@ mod tests {
         );
         let m = parse(":n!u@h PRIVMSG #a :x y");
         assert_eq!(m.to_line(), ":n!u@h PRIVMSG #a :x y");
+        // Middle parameters that cannot be written as they are are made safe.
+        assert_eq!(
+            Message::new("MODE", ["#a b", "", "x"]).to_line(),
+            "MODE #a_b * x"
+        );
     }
 }
