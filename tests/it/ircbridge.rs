@@ -203,6 +203,33 @@ async fn messages_memberships_nicks_and_topics_cross_the_bridge() -> Result<()> 
             Ok((!is_member(&bob, &room, &carol_ghost).await?).then_some(()))
         })
         .await?;
+        // Back in, then kicked by Alice (channel operator, she came first).
+        carol.join(&channel).await?;
+        eventually(WAIT, "carol's ghost to join again", || async {
+            Ok(is_member(&bob, &room, &carol_ghost).await?.then_some(()))
+        })
+        .await?;
+        alice
+            .send(&format!("KICK {channel} {carol_nick} :behave"))
+            .await?;
+        eventually(WAIT, "carol's ghost to be out after the kick", || async {
+            Ok((!is_member(&bob, &room, &carol_ghost).await?).then_some(()))
+        })
+        .await?;
+        let left = eventually(WAIT, "the kick's reason", || async {
+            Ok(bob.messages(&room).await?.into_iter().find(|m| {
+                m["type"] == "m.room.member"
+                    && m["state_key"] == carol_ghost.as_str()
+                    && m["content"]["membership"] == "leave"
+                    && m["content"]["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("behave"))
+            }))
+        })
+        .await?;
+        assert!(left["content"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("kicked by")));
 
         // A case-only nick change keeps the ghost and renames it.
         let upper = nick.to_uppercase();
