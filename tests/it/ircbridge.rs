@@ -401,7 +401,15 @@ async fn a_taken_nick_and_a_server_restart_are_survived() -> Result<()> {
                 m.command == "JOIN" && m.source_nick() == Some("bridge_")
             })
             .await?;
+        // The nick is free again: the bridge takes it back.
         drop(squatter);
+        watcher
+            .expect("the bridge to reclaim its nick", |m| {
+                m.command == "NICK"
+                    && m.source_nick() == Some("bridge_")
+                    && m.param(0) == Some("bridge")
+            })
+            .await?;
         drop(watcher);
 
         // The server goes away and comes back: the bridge reconnects and rejoins.

@@ -163,6 +163,7 @@ pub fn bridge_config(port: u16) -> ircbridge::BridgeConfig {
         nick: "bridge".into(),
         flood_burst: 1000,
         flood_per_second: 1000.0,
+        nick_reclaim_seconds: 1,
         ..Default::default()
     }
 }

@@ -10,6 +10,7 @@
 //! admins: ["@me:example.org"] # who may use the bot's commands; empty: anyone
 //! flood_burst: 10
 //! flood_per_second: 2.0
+//! nick_reclaim_seconds: 30   # asks for `nick` again when it was taken
 //! ```
 
 use std::path::Path;
@@ -40,6 +41,9 @@ pub struct BridgeConfig {
     pub flood_burst: u32,
     /// Lines a second after the burst.
     pub flood_per_second: f64,
+    /// Seconds between attempts to get the configured nick back when the
+    /// server gave us another (it was taken).
+    pub nick_reclaim_seconds: u64,
 }
 
 impl Default for BridgeConfig {
@@ -54,6 +58,7 @@ impl Default for BridgeConfig {
             admins: Vec::new(),
             flood_burst: 10,
             flood_per_second: 2.0,
+            nick_reclaim_seconds: 30,
         }
     }
 }
@@ -102,6 +107,7 @@ impl BridgeConfig {
         c.password = self.password.clone();
         c.flood_burst = self.flood_burst;
         c.flood_per_second = self.flood_per_second;
+        c.nick_reclaim = std::time::Duration::from_secs(self.nick_reclaim_seconds.max(1));
         c
     }
 }

@@ -84,7 +84,7 @@ impl Live {
                 Ok(())
             }
             "433" => {
-                tracing::warn!(nick = msg.param(1).unwrap_or(""), "nick in use on IRC");
+                tracing::debug!(nick = msg.param(1).unwrap_or(""), "nick in use on IRC");
                 Ok(())
             }
             _ => Ok(()),

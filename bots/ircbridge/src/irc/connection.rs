@@ -44,6 +44,8 @@ pub struct IrcConfig {
     pub reconnect_max: Duration,
     /// Silence after which the server is PINGed; twice that, reconnect.
     pub ping_interval: Duration,
+    /// How often the wanted nick is asked for again while we have another.
+    pub nick_reclaim: Duration,
 }
 
 impl IrcConfig {
@@ -62,6 +64,7 @@ impl IrcConfig {
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(60),
             ping_interval: Duration::from_secs(120),
+            nick_reclaim: Duration::from_secs(30),
         }
     }
 }
@@ -86,6 +89,8 @@ pub enum IrcEvent {
 #[derive(Debug, Default)]
 struct Shared {
     nick: String,
+    /// The nick we want (the configured one, or the last `set_nick`).
+    wanted: String,
     connected: bool,
     /// Wanted channels, by casefolded name, with their spelling.
     channels: BTreeMap<String, String>,
@@ -106,6 +111,7 @@ impl IrcHandle {
         let (events, events_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Mutex::new(Shared {
             nick: config.nick.clone(),
+            wanted: config.nick.clone(),
             ..Default::default()
         }));
         let task = tokio::spawn(run(config, shared.clone(), out_rx, events));
@@ -167,6 +173,7 @@ impl IrcHandle {
 
     /// Asks for another nick.
     pub fn set_nick(&self, nick: &str) {
+        self.shared().wanted = nick.to_owned();
         self.send(Message::new("NICK", [nick]));
     }
 
@@ -255,7 +262,8 @@ impl Session<'_> {
         if let Some(pass) = &self.config.password {
             let _ = urgent_tx.send(Message::new("PASS", [pass.as_str()]));
         }
-        let _ = urgent_tx.send(Message::new("NICK", [self.config.nick.as_str()]));
+        let wanted = self.shared().wanted.clone();
+        let _ = urgent_tx.send(Message::new("NICK", [wanted]));
         let _ = urgent_tx.send(Message::new(
             "USER",
             [
@@ -266,6 +274,10 @@ impl Session<'_> {
             ],
         ));
         let writer = async {
+            let period = self.config.nick_reclaim.max(Duration::from_millis(100));
+            let mut reclaim =
+                tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            reclaim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 // Urgent lines (registration, PONG, rejoins) skip the queue;
                 // ordinary ones wait for registration and a token.
@@ -273,6 +285,12 @@ impl Session<'_> {
                     biased;
                     m = urgent.recv() => match m { Some(m) => m, None => return "writer closed".to_owned() },
                     _ = self.registered.notified(), if !self.connected_now() => continue,
+                    _ = reclaim.tick(), if self.connected_now() => {
+                        // Registered under another nick (433): ask again.
+                        let (nick, wanted) = { let s = self.shared(); (s.nick.clone(), s.wanted.clone()) };
+                        if casefold(&nick) == casefold(&wanted) { continue }
+                        Message::new("NICK", [wanted])
+                    }
                     m = out.recv(), if self.shared().connected => {
                         let Some(m) = m else { return "the bridge is gone".to_owned() };
                         bucket.acquire().await;
@@ -354,7 +372,8 @@ impl Session<'_> {
             "433" | "432" | "436" if !self.connected_now() => {
                 // Nick taken (or refused) while registering: try another.
                 let tries = self.nick_tries.fetch_add(1, Ordering::Relaxed) + 1;
-                let nick = alternative_nick(&self.config.nick, tries);
+                let wanted = self.shared().wanted.clone();
+                let nick = alternative_nick(&wanted, tries);
                 self.shared().nick = nick.clone();
                 let _ = urgent.send(Message::new("NICK", [nick]));
                 return None;
