@@ -121,6 +121,17 @@ async fn messages_memberships_nicks_and_topics_cross_the_bridge() -> Result<()> 
         )
         .await?;
         alice.expect_privmsg(&channel, "> bold & plain").await?;
+        // An edit goes out as a correction.
+        let original = bob.send_text(&room, "tpyo").await?;
+        alice.expect_privmsg(&channel, "> tpyo").await?;
+        send_content(
+            &bob,
+            &room,
+            json!({"msgtype": "m.text", "body": "* typo", "m.new_content": {"msgtype": "m.text", "body": "typo"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": original}}),
+        )
+        .await?;
+        alice.expect_privmsg(&channel, "> * typo").await?;
         // A long multi-line message is split within IRC's line limit.
         let long = format!("first line\n{}", "λόγος ".repeat(150));
         bob.send_text(&room, &long).await?;

@@ -10,7 +10,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use crate::example_dice::start_example;
+use ghostkit::{Appservice, Config, Registration};
+
+use crate::common::{ping_until_ok, registration_path, synapse_url};
 
 /// The tests of the ircbridge share the registration's port: one at a time.
 pub static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -168,19 +170,18 @@ pub fn bridge_config(port: u16) -> ircbridge::BridgeConfig {
     }
 }
 
-/// Starts the bridge against Synapse and the IRC server; waits until it is
-/// registered on IRC.
+/// Starts the bridge against Synapse and the IRC server, and has Synapse
+/// ping it until that gets through (a ping can fail on a Synapse restarted
+/// a moment ago).
 pub async fn start_bridge(port: u16, store: &Path) -> Result<ghostkit::Running> {
     let start = std::time::Instant::now();
     let running = loop {
-        // A bridge just stopped in this process may hold the store a moment.
-        match start_example(
-            "ircbridge",
-            ircbridge::IrcBridge::new(bridge_config(port)),
-            store,
-        )
-        .await
-        {
+        let reg = Registration::load(registration_path("ircbridge"))?;
+        let mut config = Config::new(synapse_url(), store);
+        config.server_name = Some("localhost".into());
+        let bridge = ircbridge::IrcBridge::new(bridge_config(port));
+        match Appservice::new(reg, config).start(bridge).await {
+            // A bridge just stopped in this process may hold the store a moment.
             Err(e)
                 if start.elapsed() < Duration::from_secs(10) && e.to_string().contains("lock") =>
             {
@@ -189,6 +190,10 @@ pub async fn start_bridge(port: u16, store: &Path) -> Result<ghostkit::Running> 
             other => break other?,
         }
     };
+    if let Err(e) = ping_until_ok(running.app().client()).await {
+        running.stop().await;
+        return Err(e);
+    }
     Ok(running)
 }
 
