@@ -421,10 +421,16 @@ async fn a_taken_nick_and_a_server_restart_are_survived() -> Result<()> {
                     && m.param(0) == Some("bridge")
             })
             .await?;
-        drop(watcher);
+        let watcher_ghost = ghost(&watcher.nick);
+        eventually(WAIT, "the watcher's ghost in the room", || async {
+            Ok(is_member(&user, &room, &watcher_ghost).await?.then_some(()))
+        })
+        .await?;
 
-        // The server goes away and comes back: the bridge reconnects and rejoins.
+        // The server goes away (the watcher with it, unseen by the bridge)
+        // and comes back: the bridge reconnects and rejoins.
         drop(irc);
+        drop(watcher);
         let irc = Ngircd::start_on(port).await?;
         let nick = unique("e");
         let mut erin = IrcClient::connect(irc.port, &nick).await?;
@@ -439,6 +445,11 @@ async fn a_taken_nick_and_a_server_restart_are_survived() -> Result<()> {
         erin.send(&format!("PRIVMSG {channel} :after the outage"))
             .await?;
         matrix_message(&user, &room, &ghost(&nick), "after the outage").await?;
+        // The names list on rejoining: the watcher is gone, so is its ghost.
+        eventually(WAIT, "the watcher's ghost to leave", || async {
+            Ok((!is_member(&user, &room, &watcher_ghost).await?).then_some(()))
+        })
+        .await?;
         user.send_text(&room, "welcome back").await?;
         erin.expect_privmsg(&channel, "> welcome back").await?;
         anyhow::Ok(())

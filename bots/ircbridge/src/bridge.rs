@@ -38,6 +38,9 @@ pub struct Live {
     creating: tokio::sync::Mutex<()>,
     /// Matrix users' display names, as last seen.
     pub(crate) display_names: Mutex<std::collections::HashMap<String, String>>,
+    /// Nicks of the names list being received, by casefolded channel.
+    pub(crate) names_seen:
+        Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
     /// The task feeding IRC events to Matrix.
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -133,6 +136,7 @@ impl Bot for IrcBridge {
             names: Names::new(&self.config.network, app.server_name()),
             creating: tokio::sync::Mutex::new(()),
             display_names: Mutex::default(),
+            names_seen: Mutex::default(),
             pump: Mutex::new(None),
         });
         let weak = Arc::downgrade(&live);

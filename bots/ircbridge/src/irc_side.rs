@@ -78,10 +78,30 @@ impl Live {
                 for nick in names.split_whitespace() {
                     let nick = nick.trim_start_matches(['@', '+', '%', '&', '~', '!']);
                     if !nick.is_empty() {
+                        self.names_seen
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(casefold(channel))
+                            .or_default()
+                            .insert(casefold(nick));
                         self.ghost_joins(nick, channel).await?;
                     }
                 }
                 Ok(())
+            }
+            // RPL_ENDOFNAMES: ghosts of nicks no longer there leave (they
+            // left while the bridge was away).
+            "366" => {
+                let Some(channel) = msg.param(1) else {
+                    return Ok(());
+                };
+                let seen = self
+                    .names_seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&casefold(channel))
+                    .unwrap_or_default();
+                self.leave_ghosts_not_in(channel, &seen).await
             }
             "433" => {
                 tracing::debug!(nick = msg.param(1).unwrap_or(""), "nick in use on IRC");
@@ -164,6 +184,34 @@ impl Live {
         let joined = ghost.cache().membership(&portal.room_id, ghost.user_id())?;
         if joined == Some(MembershipState::Join) {
             ghost.leave(&portal.room_id, Some(reason)).await?;
+        }
+        Ok(())
+    }
+
+    async fn leave_ghosts_not_in(
+        &self,
+        channel: &str,
+        present: &std::collections::HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let Some(portal) = self.portals.by_channel(channel) else {
+            return Ok(());
+        };
+        let members = self
+            .app
+            .client()
+            .as_bot()
+            .joined_members(&portal.room_id)
+            .await?;
+        for user in members.keys() {
+            let Some(nick) = self.names.nick_of(user.localpart()) else {
+                continue;
+            };
+            if !present.contains(&nick) && !self.is_me(&nick) {
+                let ghost = self.app.intent(user)?;
+                ghost
+                    .leave(&portal.room_id, Some("no longer in the IRC channel"))
+                    .await?;
+            }
         }
         Ok(())
     }
