@@ -77,6 +77,8 @@ install_system_packages() {
     command -v python3 >/dev/null 2>&1 || need+=(python3)
     command -v curl >/dev/null 2>&1 || need+=(curl)
     command -v flock >/dev/null 2>&1 || need+=(util-linux)
+    # The IRC bridge's tests run a real IRC server.
+    command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || need+=(ngircd)
     if command -v python3 >/dev/null 2>&1; then
         local probe
         probe="$(mktemp -d)"
@@ -96,6 +98,8 @@ install_system_packages() {
 
 do_install() {
     if synapse_importable; then
+        # Synapse is there; the IRC server of the ircbridge tests may not be.
+        command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || install_system_packages
         return 0
     fi
     install_system_packages

@@ -1,0 +1,215 @@
+//! The bridge: the appservice handler, and what lives while it runs.
+
+use std::sync::{Arc, Mutex};
+
+use ghostkit::client::directory::Visibility;
+use ghostkit::client::rooms::{CreateRoom, InitialStateEvent, RoomPreset};
+use ghostkit::prelude::*;
+use ghostkit::ruma::common::RoomAliasId;
+use serde_json::json;
+
+use crate::config::BridgeConfig;
+use crate::irc::{IrcEvent, IrcHandle};
+use crate::names::Names;
+use crate::portal::{Portal, Portals};
+
+/// The bridge, handed to [`ghostkit::cli::run`] or [`Appservice::start`].
+#[derive(Debug, Bot)]
+#[bot(ignore_own_ghosts, auto_join)]
+pub struct IrcBridge {
+    config: BridgeConfig,
+    live: Mutex<Option<Arc<Live>>>,
+}
+
+/// What exists while the bridge runs: the IRC connection, the portals.
+#[derive(Debug)]
+pub struct Live {
+    /// The configuration.
+    pub config: BridgeConfig,
+    /// The appservice's shared parts.
+    pub app: AppContext,
+    /// The IRC connection.
+    pub irc: IrcHandle,
+    /// The bridged channels.
+    pub portals: Portals,
+    /// Ghost and alias names.
+    pub names: Names,
+    /// Held while a portal room is made, so one channel gets one room.
+    creating: tokio::sync::Mutex<()>,
+    /// Matrix users' display names, as last seen.
+    pub(crate) display_names: Mutex<std::collections::HashMap<String, String>>,
+    /// Nicks of the names list being received, by casefolded channel.
+    pub(crate) names_seen:
+        Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
+    /// The task feeding IRC events to Matrix.
+    pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl IrcBridge {
+    /// A bridge with `config` (started by the appservice).
+    pub fn new(config: BridgeConfig) -> Self {
+        IrcBridge {
+            config,
+            live: Mutex::new(None),
+        }
+    }
+
+    /// The running parts, once started.
+    pub fn live(&self) -> Option<Arc<Live>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Live {
+    /// The portal room of `channel`, made (with its alias and bridge state)
+    /// and joined on IRC when there is none yet.
+    pub async fn ensure_portal(&self, channel: &str) -> anyhow::Result<OwnedRoomId> {
+        if let Some(p) = self.portals.by_channel(channel) {
+            return Ok(p.room_id);
+        }
+        let _guard = self.creating.lock().await;
+        if let Some(p) = self.portals.by_channel(channel) {
+            return Ok(p.room_id);
+        }
+        let bot = self.app.client().as_bot();
+        let bridge_state = json!({
+            "bridgebot": self.app.bot_user_id(),
+            "protocol": { "id": "irc", "displayname": "IRC" },
+            "network": { "id": self.config.network, "displayname": self.config.host },
+            "channel": { "id": channel, "displayname": channel },
+        });
+        let state_key = format!("ghostkit://irc/{}/{}", self.config.network, channel);
+        let created = bot
+            .create_room(&CreateRoom {
+                preset: Some(RoomPreset::PublicChat),
+                room_alias_name: Some(self.names.alias_localpart(channel)),
+                name: Some(channel.to_owned()),
+                topic: Some(format!("{channel} on {}, bridged", self.config.network)),
+                initial_state: vec![
+                    InitialStateEvent::new("m.bridge", &state_key, bridge_state.clone()),
+                    InitialStateEvent::new("uk.half-shot.bridge", &state_key, bridge_state),
+                ],
+                ..Default::default()
+            })
+            .await;
+        let room_id = match created {
+            Ok(room) => room,
+            // The alias exists already (a portal forgotten by `!part`): reuse its room.
+            Err(e) if e.errcode() == Some("M_ROOM_IN_USE") => {
+                let alias = RoomAliasId::parse(self.names.alias(channel))?;
+                bot.resolve_alias(&alias).await?.room_id
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Err(e) = bot
+            .publish_to_network(&self.config.network, &room_id, Visibility::Public)
+            .await
+        {
+            tracing::debug!(error = %e, "cannot publish the portal in the network directory");
+        }
+        self.portals
+            .insert(Portal {
+                channel: channel.to_owned(),
+                room_id: room_id.clone(),
+            })
+            .await?;
+        self.irc.join(channel);
+        tracing::info!(%channel, room = %room_id, "portal made");
+        Ok(room_id)
+    }
+}
+
+#[ghostkit::async_trait]
+impl Bot for IrcBridge {
+    async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        self.config.check()?;
+        let portals = Portals::load(app.store())?;
+        let (irc, mut events) = IrcHandle::spawn(self.config.irc());
+        for p in portals.all() {
+            irc.join(&p.channel);
+        }
+        let live = Arc::new(Live {
+            config: self.config.clone(),
+            app: app.clone(),
+            irc,
+            portals,
+            names: Names::new(&self.config.network, app.server_name()),
+            creating: tokio::sync::Mutex::new(()),
+            display_names: Mutex::default(),
+            names_seen: Mutex::default(),
+            pump: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&live);
+        let pump = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let Some(live) = weak.upgrade() else { return };
+                if let IrcEvent::Connected { nick } = &event {
+                    tracing::info!(%nick, "registered on IRC");
+                    for channel in live.config.channels.clone() {
+                        if let Err(e) = live.ensure_portal(&channel).await {
+                            tracing::warn!(%channel, error = %e, "cannot make the portal");
+                        }
+                    }
+                }
+                if let Err(e) = live.on_irc(event).await {
+                    tracing::warn!(error = %e, "an IRC event could not be bridged");
+                }
+            }
+        });
+        *live.pump.lock().unwrap_or_else(|p| p.into_inner()) = Some(pump);
+        *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live);
+        Ok(())
+    }
+
+    async fn on_stop(&self, _app: &AppContext) {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(live) = live {
+            if let Some(pump) = live.pump.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                pump.abort();
+            }
+            live.irc.quit("bridge stopping").await;
+        }
+    }
+
+    async fn query_room_alias(
+        &self,
+        _app: &AppContext,
+        alias: &RoomAliasId,
+    ) -> Result<bool, HandlerError> {
+        let Some(live) = self.live() else {
+            return Ok(false);
+        };
+        let Some(channel) = live.names.channel_of(alias.alias()) else {
+            return Ok(false);
+        };
+        live.ensure_portal(&channel).await?;
+        Ok(true)
+    }
+
+    async fn query_user(&self, app: &AppContext, user_id: &UserId) -> Result<bool, HandlerError> {
+        let Some(live) = self.live() else {
+            return Ok(false);
+        };
+        if live.names.nick_of(user_id.localpart()).is_none() {
+            return Ok(false);
+        }
+        app.intent(user_id)?.ensure_registered().await?;
+        Ok(true)
+    }
+
+    async fn on_message(&self, ctx: &Context, _content: RoomMessageEventContent) -> HandlerResult {
+        let Some(live) = self.live() else {
+            return Ok(());
+        };
+        live.on_matrix_message(ctx).await?;
+        Ok(())
+    }
+
+    async fn on_membership(&self, ctx: &Context, content: RoomMemberEventContent) -> HandlerResult {
+        // Keep the display names used on IRC fresh.
+        if let (Some(live), Some(user)) = (self.live(), ctx.event().state_key()) {
+            live.remember_display_name(user, content.displayname.as_deref());
+        }
+        Ok(())
+    }
+}

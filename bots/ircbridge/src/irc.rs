@@ -1,0 +1,39 @@
+//! A small IRC client on tokio: message parsing and writing, flood control,
+//! and the reconnecting connection the bridge talks through.
+
+mod connection;
+mod flood;
+mod message;
+
+pub use connection::{alternative_nick, IrcConfig, IrcEvent, IrcHandle};
+pub use flood::TokenBucket;
+pub use message::{ctcp, Message, ParseError, Prefix};
+
+/// A nick or channel name as IRC compares them (the `rfc1459` casemapping:
+/// ASCII letters and `[]\~` fold to lowercase and `{}|^`).
+///
+/// ```
+/// assert_eq!(ircbridge::irc::casefold("Alice[m]"), "alice{m}");
+/// assert_eq!(ircbridge::irc::casefold("#Rust"), "#rust");
+/// ```
+pub fn casefold(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '[' => '{',
+            ']' => '}',
+            '\\' => '|',
+            '~' => '^',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Whether `target` names a channel (starts with `#`, `&`, `+` or `!`).
+///
+/// ```
+/// assert!(ircbridge::irc::is_channel("#rust"));
+/// assert!(!ircbridge::irc::is_channel("alice"));
+/// ```
+pub fn is_channel(target: &str) -> bool {
+    target.starts_with(['#', '&', '+', '!'])
+}

@@ -1,0 +1,522 @@
+//! The bridge's IRC connection: connects, registers, answers PINGs, picks
+//! another nick when the wanted one is taken (433), rejoins its channels,
+//! paces outgoing lines with a [`TokenBucket`] and reconnects with backoff.
+//!
+//! Lines to send queue in a channel that outlives a connection: what is
+//! queued while the server is away goes out after the reconnect.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+use super::{casefold, Message, TokenBucket};
+
+/// The longest line read (IRCv3 tags included); longer lines are cut.
+const MAX_READ_LINE: u64 = 8191 + 512;
+
+/// How to reach and behave on one IRC network.
+#[derive(Debug, Clone)]
+pub struct IrcConfig {
+    /// Server host name or address.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// The nick wanted.
+    pub nick: String,
+    /// The user name (ident).
+    pub username: String,
+    /// The real name.
+    pub realname: String,
+    /// A server password (`PASS`), if any.
+    pub password: Option<String>,
+    /// Lines sent at once before flood control paces them.
+    pub flood_burst: u32,
+    /// Lines a second after the burst.
+    pub flood_per_second: f64,
+    /// The first wait before reconnecting; doubled each failure.
+    pub reconnect_min: Duration,
+    /// The longest wait before reconnecting.
+    pub reconnect_max: Duration,
+    /// Silence after which the server is PINGed; twice that, reconnect.
+    pub ping_interval: Duration,
+    /// How often the wanted nick is asked for again while we have another.
+    pub nick_reclaim: Duration,
+}
+
+impl IrcConfig {
+    /// Defaults for `host:port` and `nick`.
+    pub fn new(host: impl Into<String>, port: u16, nick: impl Into<String>) -> Self {
+        let nick = nick.into();
+        IrcConfig {
+            host: host.into(),
+            port,
+            username: "ghostkit".into(),
+            realname: format!("{nick} (Matrix bridge)"),
+            nick,
+            password: None,
+            flood_burst: 10,
+            flood_per_second: 2.0,
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(120),
+            nick_reclaim: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the connection reports to the bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IrcEvent {
+    /// Registered with the server (after `001`) under this nick.
+    Connected {
+        /// Our nick on the server.
+        nick: String,
+    },
+    /// The connection was lost; a reconnect follows.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// A message from the server (PINGs are answered, not reported).
+    Message(Message),
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    nick: String,
+    /// The nick we want (the configured one, or the last `set_nick`).
+    wanted: String,
+    connected: bool,
+    /// Wanted channels, by casefolded name, with their spelling.
+    channels: BTreeMap<String, String>,
+}
+
+/// The bridge's side of the connection: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct IrcHandle {
+    out: mpsc::UnboundedSender<Message>,
+    shared: Arc<Mutex<Shared>>,
+    task: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl IrcHandle {
+    /// Starts the connection task; events arrive on the returned receiver.
+    pub fn spawn(config: IrcConfig) -> (IrcHandle, mpsc::UnboundedReceiver<IrcEvent>) {
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Mutex::new(Shared {
+            nick: config.nick.clone(),
+            wanted: config.nick.clone(),
+            ..Default::default()
+        }));
+        let task = tokio::spawn(run(config, shared.clone(), out_rx, events));
+        (
+            IrcHandle {
+                out,
+                shared,
+                task: Arc::new(task),
+            },
+            events_rx,
+        )
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Our current nick (the wanted one until registered).
+    pub fn nick(&self) -> String {
+        self.shared().nick.clone()
+    }
+
+    /// Whether registered with the server now.
+    pub fn is_connected(&self) -> bool {
+        self.shared().connected
+    }
+
+    /// Queues a message (sent paced by flood control, after a reconnect if
+    /// the server is away).
+    pub fn send(&self, msg: Message) {
+        if self.out.send(msg).is_err() {
+            tracing::warn!("the IRC connection task has ended; message dropped");
+        }
+    }
+
+    /// Queues `PRIVMSG target :text`.
+    pub fn privmsg(&self, target: &str, text: &str) {
+        self.send(Message::new("PRIVMSG", [target, text]));
+    }
+
+    /// Joins `channel` now and after every reconnect.
+    pub fn join(&self, channel: &str) {
+        let connected = {
+            let mut s = self.shared();
+            s.channels.insert(casefold(channel), channel.to_owned());
+            s.connected
+        };
+        // Not registered yet: the join after `001` covers it.
+        if connected {
+            self.send(Message::new("JOIN", [channel]));
+        }
+    }
+
+    /// Leaves `channel` and stops rejoining it.
+    pub fn part(&self, channel: &str, reason: &str) {
+        self.shared().channels.remove(&casefold(channel));
+        self.send(Message::new("PART", [channel, reason]));
+    }
+
+    /// Asks for another nick.
+    pub fn set_nick(&self, nick: &str) {
+        self.shared().wanted = nick.to_owned();
+        self.send(Message::new("NICK", [nick]));
+    }
+
+    /// Says QUIT and stops the connection task.
+    pub async fn quit(&self, reason: &str) {
+        self.send(Message::new("QUIT", [reason]));
+        // Give the writer a moment to send it; the task is aborted anyway.
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while !self.out.is_closed() && self.is_connected() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        self.task.abort();
+    }
+}
+
+async fn run(
+    config: IrcConfig,
+    shared: Arc<Mutex<Shared>>,
+    mut out: mpsc::UnboundedReceiver<Message>,
+    events: mpsc::UnboundedSender<IrcEvent>,
+) {
+    let mut backoff = config.reconnect_min;
+    let mut bucket = TokenBucket::new(config.flood_burst, config.flood_per_second, Instant::now());
+    loop {
+        let started = Instant::now();
+        let reason = match TcpStream::connect((config.host.as_str(), config.port)).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let session = Session {
+                    config: &config,
+                    shared: &shared,
+                    events: &events,
+                    nick_tries: AtomicU32::new(0),
+                    registered: Notify::new(),
+                };
+                session.run(stream, &mut out, &mut bucket).await
+            }
+            Err(e) => format!("cannot connect to {}:{}: {e}", config.host, config.port),
+        };
+        let was_connected =
+            std::mem::take(&mut shared.lock().unwrap_or_else(|p| p.into_inner()).connected);
+        if events.is_closed() {
+            return;
+        }
+        tracing::warn!(%reason, "IRC connection lost");
+        if was_connected {
+            let _ = events.send(IrcEvent::Disconnected {
+                reason: reason.clone(),
+            });
+        }
+        // A session that lasted resets the backoff.
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = config.reconnect_min;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(config.reconnect_max);
+    }
+}
+
+struct Session<'a> {
+    config: &'a IrcConfig,
+    shared: &'a Mutex<Shared>,
+    events: &'a mpsc::UnboundedSender<IrcEvent>,
+    nick_tries: AtomicU32,
+    /// Woken at `001`, when ordinary lines may flow.
+    registered: Notify,
+}
+
+impl Session<'_> {
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs one connection until it fails; returns why.
+    async fn run(
+        &self,
+        stream: TcpStream,
+        out: &mut mpsc::UnboundedReceiver<Message>,
+        bucket: &mut TokenBucket,
+    ) -> String {
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        let (urgent_tx, mut urgent) = mpsc::unbounded_channel::<Message>();
+        if let Some(pass) = &self.config.password {
+            let _ = urgent_tx.send(Message::new("PASS", [pass.as_str()]));
+        }
+        let wanted = self.shared().wanted.clone();
+        let _ = urgent_tx.send(Message::new("NICK", [wanted]));
+        let _ = urgent_tx.send(Message::new(
+            "USER",
+            [
+                self.config.username.as_str(),
+                "0",
+                "*",
+                self.config.realname.as_str(),
+            ],
+        ));
+        let writer = async {
+            let period = self.config.nick_reclaim.max(Duration::from_millis(100));
+            let mut reclaim =
+                tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            reclaim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                // Urgent lines (registration, PONG, rejoins) skip the queue;
+                // ordinary ones wait for registration and a token.
+                let msg = tokio::select! {
+                    biased;
+                    m = urgent.recv() => match m { Some(m) => m, None => return "writer closed".to_owned() },
+                    _ = self.registered.notified(), if !self.connected_now() => continue,
+                    _ = reclaim.tick(), if self.connected_now() => {
+                        // Registered under another nick (433): ask again.
+                        let (nick, wanted) = { let s = self.shared(); (s.nick.clone(), s.wanted.clone()) };
+                        if casefold(&nick) == casefold(&wanted) { continue }
+                        Message::new("NICK", [wanted])
+                    }
+                    m = out.recv(), if self.shared().connected => {
+                        let Some(m) = m else { return "the bridge is gone".to_owned() };
+                        bucket.acquire().await;
+                        m
+                    }
+                };
+                let mut line = msg.to_line();
+                tracing::trace!(%line, "irc >>");
+                line.push_str("\r\n");
+                if let Err(e) = write.write_all(line.as_bytes()).await {
+                    return format!("write failed: {e}");
+                }
+            }
+        };
+        let reader = async {
+            let mut buf = Vec::with_capacity(1024);
+            let mut pinged = false;
+            loop {
+                buf.clear();
+                let mut limited = (&mut read).take(MAX_READ_LINE);
+                let read_line = limited.read_until(b'\n', &mut buf);
+                match tokio::time::timeout(self.config.ping_interval, read_line).await {
+                    Err(_) if pinged => return "ping timeout".to_owned(),
+                    Err(_) => {
+                        pinged = true;
+                        let _ = urgent_tx.send(Message::new("PING", ["ghostkit"]));
+                        continue;
+                    }
+                    Ok(Err(e)) => return format!("read failed: {e}"),
+                    Ok(Ok(0)) => return "closed by the server".to_owned(),
+                    Ok(Ok(_)) => pinged = false,
+                }
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\r', '\n']);
+                if line.is_empty() {
+                    continue;
+                }
+                tracing::trace!(%line, "irc <<");
+                match Message::parse(line) {
+                    Ok(msg) => {
+                        if let Some(reason) = self.on_message(msg, &urgent_tx) {
+                            return reason;
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, %line, "unparseable IRC line"),
+                }
+            }
+        };
+        tokio::select! {
+            r = writer => r,
+            r = reader => r,
+        }
+    }
+
+    /// Handles one message; `Some(reason)` ends the session.
+    fn on_message(&self, msg: Message, urgent: &mpsc::UnboundedSender<Message>) -> Option<String> {
+        match msg.command.as_str() {
+            "PING" => {
+                let _ = urgent.send(Message::new("PONG", msg.params.clone()));
+                return None;
+            }
+            "PONG" => return None,
+            "ERROR" => return Some(format!("server error: {}", msg.param(0).unwrap_or(""))),
+            "001" => {
+                let nick = msg.param(0).unwrap_or(&self.config.nick).to_owned();
+                let channels: Vec<String> = {
+                    let mut s = self.shared();
+                    s.nick = nick.clone();
+                    s.connected = true;
+                    s.channels.values().cloned().collect()
+                };
+                for c in channels {
+                    let _ = urgent.send(Message::new("JOIN", [c]));
+                }
+                self.registered.notify_one();
+                let _ = self.events.send(IrcEvent::Connected { nick });
+                return None;
+            }
+            "433" | "432" | "436" if !self.connected_now() => {
+                // Nick taken (or refused) while registering: try another.
+                let tries = self.nick_tries.fetch_add(1, Ordering::Relaxed) + 1;
+                let wanted = self.shared().wanted.clone();
+                let nick = alternative_nick(&wanted, tries);
+                self.shared().nick = nick.clone();
+                let _ = urgent.send(Message::new("NICK", [nick]));
+                return None;
+            }
+            "NICK" => {
+                let mine = msg
+                    .source_nick()
+                    .is_some_and(|n| casefold(n) == casefold(&self.shared().nick));
+                if mine {
+                    if let Some(new) = msg.param(0) {
+                        self.shared().nick = new.to_owned();
+                    }
+                }
+            }
+            _ => {}
+        }
+        let _ = self.events.send(IrcEvent::Message(msg));
+        None
+    }
+
+    fn connected_now(&self) -> bool {
+        self.shared().connected
+    }
+}
+
+/// The nick tried after `wanted` was refused `tries` times: `wanted_`,
+/// `wanted__`, then `wanted` with a number.
+///
+/// ```
+/// use ircbridge::irc::alternative_nick;
+/// assert_eq!(alternative_nick("bridge", 1), "bridge_");
+/// assert_eq!(alternative_nick("bridge", 2), "bridge__");
+/// assert_eq!(alternative_nick("bridge", 3), "bridge3");
+/// ```
+pub fn alternative_nick(wanted: &str, tries: u32) -> String {
+    match tries {
+        0 => wanted.to_owned(),
+        1 => format!("{wanted}_"),
+        2 => format!("{wanted}__"),
+        n => format!("{wanted}{n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn read_msg(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Message {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        assert!(n > 0, "closed");
+        Message::parse(&line).expect("parses")
+    }
+
+    #[tokio::test]
+    async fn registers_around_a_taken_nick_answers_pings_and_paces_lines() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut config = IrcConfig::new("127.0.0.1", port, "bridge");
+        config.flood_burst = 2;
+        config.flood_per_second = 10.0;
+        let (handle, mut events) = IrcHandle::spawn(config);
+        handle.join("#a");
+        for i in 0..5 {
+            handle.privmsg("#a", &format!("m{i}"));
+        }
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        assert_eq!(read_msg(&mut read).await, Message::new("NICK", ["bridge"]));
+        assert_eq!(read_msg(&mut read).await.command, "USER");
+        write
+            .write_all(b":irc.test 433 * bridge :Nickname is already in use\r\n")
+            .await
+            .expect("w");
+        assert_eq!(read_msg(&mut read).await, Message::new("NICK", ["bridge_"]));
+        write
+            .write_all(b":irc.test 001 bridge_ :Welcome\r\nPING :tok\r\n")
+            .await
+            .expect("w");
+        assert_eq!(
+            events.recv().await,
+            Some(IrcEvent::Connected {
+                nick: "bridge_".into()
+            })
+        );
+        assert_eq!(handle.nick(), "bridge_");
+        // The rejoin and the PONG skip the queue; then the 5 lines, paced.
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < 7 {
+            got.push(read_msg(&mut read).await.to_line());
+        }
+        assert!(
+            got.contains(&"JOIN #a".to_owned()) && got.contains(&"PONG tok".to_owned()),
+            "{got:?}"
+        );
+        let privmsgs: Vec<&String> = got.iter().filter(|l| l.starts_with("PRIVMSG")).collect();
+        assert_eq!(
+            privmsgs,
+            [
+                "PRIVMSG #a m0",
+                "PRIVMSG #a m1",
+                "PRIVMSG #a m2",
+                "PRIVMSG #a m3",
+                "PRIVMSG #a m4"
+            ]
+        );
+        // Burst 2, then 10 a second: 3 more lines take at least ~0.3 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // The server hangs up: the bridge hears of it and reconnects.
+        drop((read, write));
+        assert!(matches!(
+            events.recv().await,
+            Some(IrcEvent::Disconnected { .. })
+        ));
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .expect("a reconnect in time")
+            .expect("accept");
+        let mut read = BufReader::new(stream);
+        assert_eq!(
+            read_msg_any(&mut read).await,
+            Message::new("NICK", ["bridge"])
+        );
+        handle.quit("bye").await;
+    }
+
+    async fn read_msg_any(read: &mut BufReader<TcpStream>) -> Message {
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        Message::parse(&line).expect("parses")
+    }
+}

@@ -1,0 +1,37 @@
+//! Ircbridge: Matrix <-> IRC, as a Matrix appservice.
+//!
+//! - Every IRC nick seen in a bridged channel is a ghost
+//!   `@_irc_<network>_<nick>` (see [`names`]), registered, named and joined
+//!   lazily through intents.
+//! - Every bridged channel is a portal room with the alias
+//!   `#_irc_<network>_<channel>`, made when someone joins that alias or when
+//!   an admin says `!join #channel` to the bot (see [`portal`]).
+//! - Matrix messages go to IRC through the bridge's own connection (relay
+//!   mode) as `<display name> text`, split to IRC's line limit.
+//!
+//! See `README.md` for deployment.
+
+pub mod bridge;
+pub mod commands;
+pub mod config;
+pub mod irc;
+pub mod irc_side;
+pub mod names;
+pub mod portal;
+pub mod relay;
+pub mod text;
+
+use ghostkit::prelude::BotInfo;
+
+pub use bridge::IrcBridge;
+pub use commands::BridgeCommand;
+pub use config::BridgeConfig;
+
+/// What the command line needs to know about the bridge.
+pub const INFO: BotInfo = BotInfo {
+    id: "ircbridge",
+    sender_localpart: "ircbridge",
+    user_prefix: Some("_irc_"),
+    alias_prefix: Some("_irc_"),
+    port: 9017,
+};
