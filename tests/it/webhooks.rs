@@ -113,6 +113,12 @@ async fn inbound_hooks_post_into_the_room_and_survive_a_restart() -> Result<()> 
             s == 400 && v["error"] == "`text` must be a string, got a number",
             "{s} {v}"
         );
+        let big = format!(r#"{{"text": "{}"}}"#, "a".repeat(40 * 1024));
+        let (s, _, v) = post(&url, &big).await?;
+        ensure!(
+            s == 413 && v["error"].as_str().unwrap_or("").contains("larger than"),
+            "{s} {v}"
+        );
         let mut limited = None;
         for _ in 0..12 {
             let (s, retry, v) = post(&url, "not json").await?;

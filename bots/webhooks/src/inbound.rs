@@ -102,8 +102,9 @@ fn answer(status: StatusCode, error: &str) -> HttpResponse {
 /// `POST|PUT /webhook/{id}`.
 async fn receive(
     id: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     st: web::Data<Arc<InboundState>>,
+    limit: web::Data<BodyLimit>,
 ) -> HttpResponse {
     let Some(hook) = st.hooks.get(&id).filter(Hook::is_inbound) else {
         return answer(StatusCode::NOT_FOUND, "no such webhook; check the URL");
@@ -118,6 +119,10 @@ async fn receive(
                 "retry_after_ms": wait.as_millis() as u64,
             }));
     }
+    let body = match read_body(payload, limit.0).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
     let msg = match format::parse(&body) {
         Ok(m) => m,
         Err(e) => return answer(StatusCode::BAD_REQUEST, &e),
@@ -132,6 +137,32 @@ async fn receive(
             )
         }
     }
+}
+
+/// The largest accepted body, in bytes.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimit(usize);
+
+/// Reads the body up to `limit` bytes; a longer one is a JSON 413.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+    use futures_util::StreamExt as _;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            answer(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the body: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The running webhook HTTP server.
@@ -150,7 +181,7 @@ impl InboundServer {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(limit))
+                .app_data(web::Data::new(BodyLimit(limit)))
                 .route("/webhook/{id}", web::post().to(receive))
                 .route("/webhook/{id}", web::put().to(receive))
                 .default_service(web::to(|| async {
