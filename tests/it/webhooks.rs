@@ -199,6 +199,7 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
     let store = tempfile::tempdir()?;
     let running = start_example("webhooks", WebhookBot::new(test_config()), store.path()).await?;
     let bot_id = running.app().bot_user_id();
+    let mut running = Some(running);
     let receiver = Receiver::start().await?;
     let result = async {
         let (alice, room) = room_with(&bot_id, "whout").await?;
@@ -245,6 +246,33 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
             "the first delivery should have been refused and retried"
         );
 
+        // The outbound hook survives a restart.
+        if let Some(r) = running.take() {
+            r.stop().await;
+        }
+        let again_bot = || WebhookBot::new(test_config());
+        running = Some(restart_example("webhooks", again_bot, store.path()).await?);
+        let again = alice.send_text(&room, "after restart").await?;
+        eventually(
+            Duration::from_secs(30),
+            "the POST after restart",
+            || async {
+                let got = receiver
+                    .got
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                Ok(got
+                    .iter()
+                    .any(|r| {
+                        serde_json::from_slice::<Value>(&r.body)
+                            .is_ok_and(|v| v["event"]["event_id"] == again.as_str())
+                    })
+                    .then_some(()))
+            },
+        )
+        .await?;
+
         // A member without power cannot make hooks.
         let bob = User::register("whbob").await?;
         alice.invite(&room, &bob.user_id).await?;
@@ -269,7 +297,9 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
         anyhow::Ok(())
     }
     .await;
-    running.stop().await;
+    if let Some(r) = running {
+        r.stop().await;
+    }
     receiver.stop().await;
     result
 }

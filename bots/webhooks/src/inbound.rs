@@ -27,6 +27,8 @@ pub struct InboundState {
     limiter: RateLimiter,
     /// Per-room display names already set, by (room, ghost).
     names: Mutex<HashMap<(String, String), String>>,
+    /// Held while a ghost is set up, so a burst of first messages sets it up once.
+    setup: tokio::sync::Mutex<()>,
 }
 
 impl InboundState {
@@ -37,6 +39,7 @@ impl InboundState {
             hooks,
             limiter: RateLimiter::new(config.rate_per_sec, config.burst),
             names: Mutex::new(HashMap::new()),
+            setup: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -53,13 +56,26 @@ impl InboundState {
             Some(name) => {
                 let ghost = ghost_id(&hook.name, self.app.server_name())?;
                 let intent = self.app.intent(&ghost)?;
-                intent.ensure_joined(room).await?;
-                self.ensure_room_name(&intent, room, name).await?;
+                if !self.has_room_name(room, &ghost, name) {
+                    let _one = self.setup.lock().await;
+                    intent.ensure_joined(room).await?;
+                    self.ensure_room_name(&intent, room, name).await?;
+                }
                 intent.api().clone()
             }
         };
         let id = api.send(room, "m.room.message", &msg.content()).await?;
         Ok(id.to_string())
+    }
+
+    /// Whether the ghost is known to be in the room under this name.
+    fn has_room_name(&self, room: &RoomId, ghost: &UserId, name: &str) -> bool {
+        let key = (room.to_string(), ghost.to_string());
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .is_some_and(|n| n == name)
     }
 
     async fn ensure_room_name(
