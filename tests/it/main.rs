@@ -31,3 +31,5 @@ mod modbot;
 mod modbot_fake;
 mod modbot_protections;
 mod modbot_support;
+mod webhooks;
+mod webhooks_support;

@@ -1,0 +1,37 @@
+//! Webhooks for Matrix rooms, as an appservice (what hookshot's generic
+//! webhooks do).
+//!
+//! - `!webhook create <name>` makes an inbound hook; its secret URL is sent
+//!   to the requester in a direct message. POST or PUT JSON
+//!   `{"text": "…", "html": "…", "username": "…"}` to it and the message
+//!   appears in the room (Markdown `text` rendered to HTML; with `username`,
+//!   posted by the hook's ghost `@_webhook_<name>` under that display name).
+//!   Other JSON is posted as a code block. See [`inbound`] and [`format`].
+//! - `!webhook outbound <url> [name]` forwards the room's events as signed
+//!   JSON POSTs. See [`outbound`].
+//! - `!webhook list`, `!webhook delete <name>`.
+//!
+//! Hooks are kept in the appservice's store ([`hooks`]) and survive restarts.
+//! See the README for deployment.
+
+pub mod bot;
+pub mod config;
+pub mod format;
+pub mod hooks;
+pub mod inbound;
+pub mod outbound;
+pub mod ratelimit;
+
+pub use bot::{WebhookBot, WebhookCommand, WebhooksHandle};
+pub use config::WebhooksConfig;
+
+use ghostkit::cli::BotInfo;
+
+/// The command line defaults of this bot.
+pub const INFO: BotInfo = BotInfo {
+    id: "webhooks",
+    sender_localpart: "webhooks",
+    user_prefix: Some("_webhook_"),
+    alias_prefix: None,
+    port: 9015,
+};
