@@ -129,7 +129,7 @@ pub enum Outcome<C> {
 /// One command, as the derive describes it (help and error messages use it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandSpec {
-    /// The command word (`roll`).
+    /// The command word (`roll`), or words with single spaces (`rooms add`).
     pub name: &'static str,
     /// Other words for it (`r`).
     pub aliases: &'static [&'static str],
