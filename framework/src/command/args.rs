@@ -166,7 +166,8 @@ impl<'a> Args<'a> {
         let mut out = String::new();
         let mut at = from;
         for c in self.cuts.iter().filter(|c| c.end > from) {
-            out.push_str(&self.all[at..c.start.max(at)]);
+            // The spaces after the option stay, those before it go.
+            out.push_str(self.all[at..c.start.max(at)].trim_end());
             at = c.end;
         }
         out.push_str(&self.all[at..]);
