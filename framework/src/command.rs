@@ -343,7 +343,7 @@ pub fn match_name<'t>(
             continue;
         };
         let n = name.split_whitespace().count();
-        if best.map_or(true, |(m, ..)| n > m) {
+        if best.is_none_or(|(m, ..)| n > m) {
             best = Some((n, i, rest));
         }
     }
