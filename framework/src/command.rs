@@ -91,12 +91,16 @@ pub trait Command: Sized + Send + 'static {
             Ok(cmd) => Outcome::Command(cmd),
             Err(CommandError::Unknown { word, .. }) if word.eq_ignore_ascii_case(HELP) => {
                 let (_, rest) = split_command(prefix, text)?;
-                let asked = rest.split_whitespace().next().map(|w| {
-                    let w = w.strip_prefix(prefix).unwrap_or(w);
-                    Self::help_for(prefix, w).ok_or_else(|| CommandError::Unknown {
-                        prefix: prefix.to_owned(),
-                        word: w.to_owned(),
-                    })
+                let rest = rest.trim();
+                let rest = rest.strip_prefix(prefix).unwrap_or(rest);
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                let asked = words.first().map(|first| {
+                    Self::help_for(prefix, &words.join(" "))
+                        .or_else(|| Self::help_for(prefix, first))
+                        .ok_or_else(|| CommandError::Unknown {
+                            prefix: prefix.to_owned(),
+                            word: (*first).to_owned(),
+                        })
                 });
                 match asked {
                     None => Outcome::Help(Self::help(prefix)),
@@ -125,7 +129,7 @@ pub enum Outcome<C> {
 /// One command, as the derive describes it (help and error messages use it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandSpec {
-    /// The command word (`roll`).
+    /// The command word (`roll`), or words with single spaces (`rooms add`).
     pub name: &'static str,
     /// Other words for it (`r`).
     pub aliases: &'static [&'static str],
@@ -161,6 +165,11 @@ pub enum ArgKind {
     Rest,
     /// Everything left, possibly nothing (`Option<String>`).
     OptionalRest,
+    /// `--name` anywhere among the arguments (a `bool` field); `name` is
+    /// the word after `--`.
+    Flag,
+    /// `--name value` anywhere among the arguments (an `Option<T>` field).
+    Named,
 }
 
 impl CommandSpec {
@@ -178,6 +187,8 @@ impl CommandSpec {
                 ArgKind::Optional => write!(out, " [{}]", a.name),
                 ArgKind::Rest => write!(out, " <{}…>", a.name),
                 ArgKind::OptionalRest => write!(out, " [{}…]", a.name),
+                ArgKind::Flag => write!(out, " [--{}]", a.name),
+                ArgKind::Named => write!(out, " [--{} <{}>]", a.name, a.name),
             };
         }
         out
@@ -198,7 +209,8 @@ impl CommandSpec {
             let _ = write!(out, "\n{}", self.doc);
         }
         for a in self.args.iter().filter(|a| !a.doc.is_empty()) {
-            let _ = write!(out, "\n  {}: {}", a.name, a.doc);
+            let dashes = if a.kind.is_option() { "--" } else { "" };
+            let _ = write!(out, "\n  {dashes}{}: {}", a.name, a.doc);
         }
         if !self.aliases.is_empty() {
             let aliases: Vec<String> = self
@@ -261,6 +273,26 @@ pub enum CommandError {
         /// The usage line.
         usage: String,
     },
+    /// An `--option` the command does not have.
+    #[error("`{command}` has no option `{option}`; usage: `{usage}`")]
+    UnknownOption {
+        /// `!kick`.
+        command: String,
+        /// `--rooom`, as written.
+        option: String,
+        /// The usage line.
+        usage: String,
+    },
+    /// `--option` given last, without its value.
+    #[error("`{command}`: `--{option}` needs a value, {hint}")]
+    OptionValue {
+        /// `!kick`.
+        command: String,
+        /// `room`.
+        option: String,
+        /// An example or the usage line.
+        hint: String,
+    },
     /// A `"` was opened and never closed.
     #[error("`{command}`: a quote opened before `{from}` is never closed; add a closing `\"`")]
     UnclosedQuote {
@@ -284,6 +316,62 @@ pub fn split_command<'t>(prefix: &str, text: &'t str) -> Option<(&'t str, &'t st
     let end = after.find(char::is_whitespace).unwrap_or(after.len());
     let (word, rest) = after.split_at(end);
     (!word.is_empty()).then_some((word, rest))
+}
+
+/// Which command `text` names after `prefix`: `names` pairs a command's
+/// index with one of its words, which may be several (`"rooms add"`), and the
+/// name with the most words wins. The index, and the text after the name.
+///
+/// ```
+/// use ghostkit::command::match_name;
+/// let names = [(0, "rooms"), (1, "rooms add")];
+/// assert_eq!(match_name("!", "!rooms add #r", &names, false), Some((1, " #r")));
+/// assert_eq!(match_name("!", "!Rooms", &names, false), Some((0, "")));
+/// assert_eq!(match_name("!", "!rooms addx", &names, false), Some((0, " addx")));
+/// assert_eq!(match_name("!", "!room", &names, false), None);
+/// ```
+pub fn match_name<'t>(
+    prefix: &str,
+    text: &'t str,
+    names: &[(usize, &str)],
+    case_sensitive: bool,
+) -> Option<(usize, &'t str)> {
+    let after = text.trim_start().strip_prefix(prefix)?;
+    let mut best: Option<(usize, usize, &'t str)> = None;
+    for &(i, name) in names {
+        let Some(rest) = strip_words(after, name, case_sensitive) else {
+            continue;
+        };
+        let n = name.split_whitespace().count();
+        if best.is_none_or(|(m, ..)| n > m) {
+            best = Some((n, i, rest));
+        }
+    }
+    best.map(|(_, i, rest)| (i, rest))
+}
+
+/// `s` without the words of `name` at its start (any spaces between them).
+fn strip_words<'t>(mut s: &'t str, name: &str, case_sensitive: bool) -> Option<&'t str> {
+    for (k, w) in name.split_whitespace().enumerate() {
+        if k > 0 {
+            let t = s.trim_start();
+            if t.len() == s.len() {
+                return None;
+            }
+            s = t;
+        }
+        let end = s.find(char::is_whitespace).unwrap_or(s.len());
+        let same = if case_sensitive {
+            &s[..end] == w
+        } else {
+            s[..end].to_lowercase() == w.to_lowercase()
+        };
+        if !same {
+            return None;
+        }
+        s = &s[end..];
+    }
+    Some(s)
 }
 
 /// "a user id", "an amount": the argument's name with its article.

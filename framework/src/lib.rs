@@ -44,7 +44,7 @@ pub mod __private {
     pub use crate::bot::derived::{anchored_set, route_command, Bot, BoxFuture, Commands, Routing};
     pub use crate::bot::{Context, HandlerResult};
     pub use crate::command::{
-        split_command, ArgKind, ArgSpec, Args, Command, CommandError, CommandSpec,
+        match_name, split_command, ArgKind, ArgSpec, Args, Command, CommandError, CommandSpec,
     };
     pub use regex::RegexSet;
     pub use std::boxed::Box;

@@ -10,7 +10,7 @@ use crate::attr::{self, Errors, Keys};
 
 const ENUM_KEYS: &[&str] = &["rename_all", "case_sensitive"];
 const VARIANT_KEYS: &[&str] = &["name", "aliases", "example", "hidden"];
-const FIELD_KEYS: &[&str] = &["name", "rest", "raw"];
+const FIELD_KEYS: &[&str] = &["name", "rest", "raw", "flag", "option"];
 const RENAMES: &[&str] = &["lowercase", "kebab-case", "snake_case"];
 
 enum Kind<'a> {
@@ -19,6 +19,16 @@ enum Kind<'a> {
     /// `raw`: as written, not trimmed or unquoted.
     Rest(bool),
     OptionalRest(bool),
+    /// `--name`, a `bool`.
+    Flag,
+    /// `--name value`, an `Option<T>`.
+    Named(&'a Type),
+}
+
+impl Kind<'_> {
+    fn is_option(&self) -> bool {
+        matches!(self, Kind::Flag | Kind::Named(_))
+    }
 }
 
 struct Arg<'a> {
@@ -142,15 +152,18 @@ fn rename_variant(ident: &Ident, rule: &str) -> String {
     out
 }
 
+/// A command name: one word, or several for a sub-command (`"rooms add"`),
+/// kept with single spaces.
 fn check_word(lit: &LitStr) -> syn::Result<String> {
-    let w = lit.value();
-    if w.is_empty() || w.chars().any(char::is_whitespace) {
+    let value = lit.value();
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.is_empty() {
         return Err(syn::Error::new(
             lit.span(),
-            "a command word is one word without spaces, e.g. `\"roll\"`",
+            "a command name is a word, e.g. `\"roll\"`, or words for a sub-command, e.g. `\"rooms add\"`",
         ));
     }
-    Ok(w)
+    Ok(words.join(" "))
 }
 
 /// One variant, and the spans of its name and aliases (for duplicate errors).
@@ -196,10 +209,24 @@ fn variant<'a>(v: &'a syn::Variant, rename: &str) -> syn::Result<(Cmd<'a>, Vec<S
     };
     let mut args: Vec<Arg<'a>> = Vec::new();
     let mut errors = Errors::default();
+    let mut options: Vec<String> = Vec::new();
     for f in fields {
         match arg(f) {
+            Ok(a) if a.kind.is_option() => {
+                if options.contains(&a.name.to_lowercase()) {
+                    errors.at(
+                        a.ident.span(),
+                        format!(
+                            "`--{}` is already an option of `{}`; give this field another `name`",
+                            a.name, v.ident
+                        ),
+                    );
+                }
+                options.push(a.name.to_lowercase());
+                args.push(a);
+            }
             Ok(a) => {
-                if let Some(prev) = args.last() {
+                if let Some(prev) = args.iter().rev().find(|p| !p.kind.is_option()) {
                     if matches!(prev.kind, Kind::Rest(_) | Kind::OptionalRest(_)) {
                         errors.at(
                             f.span(),
@@ -259,8 +286,17 @@ fn arg(f: &Field) -> syn::Result<Arg<'_>> {
     let mut name = None;
     let mut rest = None;
     let mut raw = None;
+    let mut option = None;
     Keys::new("command", FIELD_KEYS).parse(&f.attrs, |key, meta| {
-        if key == "rest" {
+        if key == "flag" || key == "option" {
+            attr::flag(key, meta)?;
+            if option.is_some() {
+                return Err(meta.error(
+                    "a field is either a `flag` (`--name`, a `bool`) or an `option` (`--name value`, an `Option<T>`), not both",
+                ));
+            }
+            option = Some((key == "flag", meta.path.span()));
+        } else if key == "rest" {
             attr::flag(key, meta)?;
             rest = Some(meta.path.span());
         } else if key == "raw" {
@@ -288,6 +324,9 @@ fn arg(f: &Field) -> syn::Result<Arg<'_>> {
             "`raw` qualifies `rest`: write `#[command(rest, raw)]`",
         ));
     }
+    if let Some((is_flag, span)) = option {
+        return option_arg(f, ident, name, rest.or(raw).is_some(), is_flag, span);
+    }
     let raw = raw.is_some();
     let inner = option_inner(&f.ty);
     let kind = match (rest, inner) {
@@ -311,6 +350,56 @@ fn arg(f: &Field) -> syn::Result<Arg<'_>> {
     })
 }
 
+/// A `#[command(flag)]` or `#[command(option)]` field.
+fn option_arg<'a>(
+    f: &'a Field,
+    ident: &'a Ident,
+    name: Option<String>,
+    with_rest: bool,
+    is_flag: bool,
+    span: Span,
+) -> syn::Result<Arg<'a>> {
+    let key = if is_flag { "flag" } else { "option" };
+    if with_rest {
+        return Err(syn::Error::new(
+            span,
+            format!("`{key}` is given as `--name`, anywhere in the message, so it cannot be `rest` or `raw`"),
+        ));
+    }
+    let kind =
+        match option_inner(&f.ty) {
+            _ if is_flag && is_bool(&f.ty) => Kind::Flag,
+            _ if is_flag => {
+                return Err(syn::Error::new(
+                    f.ty.span(),
+                    "a `flag` is there or not: make this field `bool`",
+                ))
+            }
+            Some(t) => Kind::Named(t),
+            None => return Err(syn::Error::new(
+                f.ty.span(),
+                "an `option` may be left out: make this field `Option<…>`, e.g. `Option<String>`",
+            )),
+        };
+    let name = name.unwrap_or_else(|| ident.to_string().trim_start_matches("r#").replace('_', "-"));
+    if name.chars().any(char::is_whitespace) || name.starts_with('-') {
+        return Err(syn::Error::new(
+            ident.span(),
+            "an option's `name` is one word, given without `--`, e.g. `name = \"room\"`",
+        ));
+    }
+    Ok(Arg {
+        ident,
+        name,
+        doc: attr::doc(&f.attrs).replace('\n', " "),
+        kind,
+    })
+}
+
+fn is_bool(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.is_ident("bool"))
+}
+
 fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> TokenStream {
     let name = &input.ident;
     let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
@@ -329,6 +418,8 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
                 Kind::Optional(_) => quote!(Optional),
                 Kind::Rest(_) => quote!(Rest),
                 Kind::OptionalRest(_) => quote!(OptionalRest),
+                Kind::Flag => quote!(Flag),
+                Kind::Named(_) => quote!(Named),
             };
             quote!(#p::ArgSpec { name: #aname, kind: #p::ArgKind::#kind, doc: #adoc })
         });
@@ -344,14 +435,12 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
         }
     });
 
+    let names = cmds.iter().enumerate().flat_map(|(i, c)| {
+        std::iter::once(&c.name)
+            .chain(&c.aliases)
+            .map(move |w| quote!((#i, #w)))
+    });
     let arms = cmds.iter().enumerate().map(|(i, c)| {
-        let words = std::iter::once(&c.name).chain(&c.aliases).map(|w| {
-            if case_sensitive {
-                w.clone()
-            } else {
-                w.to_lowercase()
-            }
-        });
         let variant = c.variant;
         let reads = c.args.iter().map(|a| {
             let id = a.ident;
@@ -362,6 +451,8 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
                 Kind::Rest(true) => quote!(let #id = __args.rest_raw()?;),
                 Kind::OptionalRest(false) => quote!(let #id = __args.optional_rest()?;),
                 Kind::OptionalRest(true) => quote!(let #id = __args.optional_rest_raw()?;),
+                Kind::Flag => quote!(let #id = __args.flag()?;),
+                Kind::Named(t) => quote_spanned!(t.span()=> let #id = __args.option::<#t>()?;),
             }
         });
         let ids = c.args.iter().map(|a| a.ident);
@@ -371,7 +462,7 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
             quote!(Self::#variant)
         };
         quote! {
-            #(#words)|* => (|| {
+            #p::Option::Some((#i, rest)) => (|| {
                 #[allow(unused_mut)]
                 let mut __args = #p::Args::new(prefix, &<Self as #p::Command>::COMMANDS[#i], rest);
                 #(#reads)*
@@ -380,12 +471,6 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
             })(),
         }
     });
-
-    let key = if case_sensitive {
-        quote!(let key: &str = word;)
-    } else {
-        quote!(let lowered = word.to_lowercase(); let key: &str = &lowered;)
-    };
 
     quote! {
         #[automatically_derived]
@@ -398,9 +483,9 @@ fn generate(input: &DeriveInput, cmds: &[Cmd<'_>], case_sensitive: bool) -> Toke
                 prefix: &str,
                 text: &str,
             ) -> #p::Option<#p::Result<Self, #p::CommandError>> {
-                let (word, rest) = #p::split_command(prefix, text)?;
-                #key
-                #p::Option::Some(match key {
+                const NAMES: &[(usize, &str)] = &[#(#names),*];
+                let (word, _) = #p::split_command(prefix, text)?;
+                #p::Option::Some(match #p::match_name(prefix, text, NAMES, #case_sensitive) {
                     #(#arms)*
                     _ => #p::Result::Err(#p::CommandError::Unknown {
                         prefix: #p::String::from(prefix),

@@ -363,7 +363,7 @@ async fn kick_redact_help_and_mentions() -> Result<()> {
     h.command("help", "unban <entity> [--invite]").await?;
     h.moderator.send_text(&h.mgmt, "modbot: rooms").await?;
     h.said("1 protected room(s)").await?;
-    h.command("frobnicate", "unknown command `frobnicate`")
+    h.command("frobnicate", "unknown command `!mod frobnicate`")
         .await?;
     h.finish().await
 }

@@ -1,173 +1,160 @@
-//! Management-room commands: a small hand-written parser and the help text
-//! generated from one table.
-//!
-//! All command syntax lives here so that it can later be replaced by the
-//! framework's `#[derive(Command)]` without touching what the commands do
-//! (`manage.rs`).
+//! Management-room commands: their syntax is the [`Command`] enum, parsed
+//! and documented by ghostkit's `#[derive(Command)]` (help included); what
+//! they do is in `manage.rs`.
 
-/// A parsed command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use ghostkit::command::{Command as _, Outcome};
+
+/// A command of the management room. The doc comments are the help.
+#[derive(Debug, Clone, PartialEq, Eq, ghostkit::Command)]
 pub enum Command {
-    /// Adds a ban rule for `entity` to the list `list` (shortcode or room).
+    /// Bans a user, room or server (globs `*` and `?`) through a policy list.
+    ///
+    /// A wildcard ban waits for `confirm`.
+    #[command(example = "@spammer:evil.org main spam")]
     Ban {
-        /// User, room or server (globs allowed).
+        /// `@user:server`, `!room:server` / `#alias:server`, else a server.
         entity: String,
-        /// The list's shortcode.
+        /// The list's shortcode (see `list create`).
         list: String,
         /// Why.
+        #[command(rest)]
         reason: Option<String>,
     },
-    /// Removes ban rules for `entity` from the bot's lists and unbans.
+    /// Removes the ban rules for an entity and unbans (and invites back).
+    #[command(example = "@someone:example.org --invite")]
     Unban {
         /// The entity as banned.
         entity: String,
         /// Invite the user back into the rooms they were banned from.
+        #[command(flag)]
         invite: bool,
     },
-    /// Kicks joined users matching `target`.
+    /// Kicks matching members from the protected rooms.
+    #[command(example = "@spam*:evil.org --room #general:example.org go away")]
     Kick {
         /// A user ID or glob.
+        #[command(name = "user|glob")]
         target: String,
         /// Only in this room.
+        #[command(option)]
         room: Option<String>,
         /// Why.
+        #[command(rest)]
         reason: Option<String>,
     },
     /// Redacts a user's recent messages, or one event by permalink.
+    #[command(example = "@spammer:evil.org --limit 50")]
     Redact {
-        /// A user ID or an event permalink.
+        /// A user ID or an event permalink (`https://matrix.to/#/!room/$event`).
+        #[command(name = "user|permalink")]
         target: String,
         /// Only in this room.
+        #[command(option)]
         room: Option<String>,
         /// How many recent events to look at per room.
+        #[command(option)]
         limit: Option<u32>,
     },
     /// Lists the protected rooms.
     Rooms,
     /// Protects a room.
-    RoomsAdd(String),
+    #[command(name = "rooms add", example = "#general:example.org")]
+    RoomsAdd {
+        /// Room ID or alias.
+        room: String,
+    },
     /// Stops protecting a room.
-    RoomsRemove(String),
-    /// Creates a policy list the bot owns.
+    #[command(name = "rooms remove", example = "#general:example.org")]
+    RoomsRemove {
+        /// Room ID or alias.
+        room: String,
+    },
+    /// Creates a policy list owned by the bot.
+    #[command(name = "list create", example = "main #modbot_bans:example.org")]
     ListCreate {
         /// The short name used in `ban`.
         shortcode: String,
         /// The alias to create (`#list:server`).
         alias: String,
     },
-    /// Watches a policy list owned by someone else.
-    Watch(String),
-    /// Stops watching a list.
-    Unwatch(String),
-    /// Lists the rules, or those matching an entity.
-    Rules {
-        /// Only rules matching this entity.
-        matching: Option<String>,
+    /// Follows a policy list owned by others.
+    #[command(example = "#community-bans:matrix.org")]
+    Watch {
+        /// The list's room ID or alias.
+        room: String,
     },
-    /// Re-reads lists and members and enforces everything.
+    /// Stops following a list.
+    Unwatch {
+        /// The list's room ID or alias.
+        room: String,
+    },
+    /// Shows the rules in force.
+    Rules,
+    /// Shows the rules matching an entity.
+    #[command(name = "rules matching", example = "@someone:example.org")]
+    RulesMatching {
+        /// A user, room or server.
+        entity: String,
+    },
+    /// Re-reads lists and members, and enforces everything.
     Sync,
-    /// Says how things are.
+    /// Says what the bot protects, watches and did.
     Status,
     /// Lists the protections and their settings.
     Protections,
-    /// Turns a protection on.
+    /// Turns a protection on (everywhere, or in one room).
+    #[command(example = "flooding")]
     Enable {
         /// The protection.
         name: String,
         /// Only in this room.
+        #[command(option)]
         room: Option<String>,
     },
-    /// Turns a protection off.
+    /// Turns a protection off (everywhere, or in one room).
+    #[command(example = "flooding")]
     Disable {
         /// The protection.
         name: String,
         /// Only in this room.
+        #[command(option)]
         room: Option<String>,
     },
     /// Changes a protection's setting (everywhere, or in one room).
+    #[command(name = "config set", example = "flooding max_messages 5")]
     ConfigSet {
-        /// Only in this room.
-        room: Option<String>,
         /// The protection.
         protection: String,
         /// The setting.
         key: String,
         /// The new value.
+        #[command(rest)]
         value: String,
+        /// Only in this room.
+        #[command(option)]
+        room: Option<String>,
     },
     /// Confirms the wildcard ban waiting for confirmation.
     Confirm,
-    /// Shows the help.
-    Help,
 }
 
-/// Why a command could not be parsed: the message says what to type.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    /// No such command.
-    #[error("unknown command `{0}`; try `help`")]
-    Unknown(String),
-    /// The command lacks an argument or has a wrong one.
-    #[error("usage: {0}")]
-    Usage(&'static str),
-}
-
-/// One line of help per command: (usage, what it does).
-pub const HELP: &[(&str, &str)] = &[
-    (
-        "ban <entity> <list> [reason]",
-        "ban a user, room or server (globs * and ?) through a policy list",
-    ),
-    (
-        "unban <entity> [--invite]",
-        "remove the ban rules for an entity and unban (and invite back)",
-    ),
-    (
-        "kick <user|glob> [--room R] [reason]",
-        "kick matching members from the protected rooms",
-    ),
-    (
-        "redact <user|permalink> [--room R] [--limit N]",
-        "redact a user's recent messages, or one event",
-    ),
-    ("rooms", "list the protected rooms"),
-    (
-        "rooms add|remove <room>",
-        "protect a room, or stop protecting it",
-    ),
-    (
-        "list create <shortcode> <alias>",
-        "create a policy list owned by the bot",
-    ),
-    (
-        "watch|unwatch <room>",
-        "follow (or stop following) a policy list owned by others",
-    ),
-    ("rules [matching <entity>]", "show the rules in force"),
-    ("sync", "re-read lists and members, and enforce everything"),
-    ("status", "what the bot protects and watches"),
-    ("protections", "list protections and their settings"),
-    (
-        "enable|disable <name> [--room R]",
-        "turn a protection on or off",
-    ),
-    (
-        "config set <protection> <key> <value> [--room R]",
-        "change a protection setting (everywhere or in one room)",
-    ),
-    ("confirm", "confirm a wildcard ban"),
-    ("help", "this help"),
-];
-
-/// The help text, from [`HELP`].
+/// The help: every command, from the derive.
 pub fn help(prefix: &str) -> String {
-    let mut out = String::from("Commands (in this room, prefixed by `");
-    out.push_str(prefix);
-    out.push_str("` or by mentioning the bot):\n");
-    for (usage, what) in HELP {
-        out.push_str(&format!("{prefix} {usage} — {what}\n"));
+    format!(
+        "In this room, after `{prefix}` or a mention of the bot.\n{}",
+        Command::help(&format!("{prefix} "))
+    )
+}
+
+/// What a command text (after the prefix or mention, see [`strip_address`])
+/// asks: a command, the help (also for nothing at all), or an error to show.
+pub fn interpret(prefix: &str, text: &str) -> Outcome<Command> {
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("help") {
+        return Outcome::Help(help(prefix));
     }
-    out
+    let full = format!("{prefix} {text}");
+    Command::outcome(&format!("{prefix} "), &full).unwrap_or_else(|| Outcome::Help(help(prefix)))
 }
 
 /// The command text of a message, if it is addressed to the bot: it starts
@@ -192,129 +179,18 @@ pub fn strip_address<'a>(body: &'a str, prefix: &str, bot_user_id: &str) -> Opti
     None
 }
 
-/// Splits into words, taking out `--name value` options (and bare flags in `flags`).
-struct Args {
-    words: Vec<String>,
-    options: Vec<(String, Option<String>)>,
-}
-
-fn split(text: &str, flags: &[&str]) -> Args {
-    let mut words = Vec::new();
-    let mut options = Vec::new();
-    let mut it = text.split_whitespace();
-    while let Some(w) = it.next() {
-        if let Some(name) = w.strip_prefix("--") {
-            if flags.contains(&name) {
-                options.push((name.to_owned(), None));
-            } else {
-                options.push((name.to_owned(), it.next().map(str::to_owned)));
-            }
-        } else {
-            words.push(w.to_owned());
-        }
-    }
-    Args { words, options }
-}
-
-impl Args {
-    fn opt(&self, name: &str) -> Option<String> {
-        self.options
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.clone())
-    }
-    fn flag(&self, name: &str) -> bool {
-        self.options.iter().any(|(n, _)| n == name)
-    }
-    fn rest(&self, from: usize) -> Option<String> {
-        let r = self.words.get(from..).unwrap_or_default().join(" ");
-        (!r.is_empty()).then_some(r)
-    }
-    fn word(&self, i: usize) -> Option<&str> {
-        self.words.get(i).map(String::as_str)
-    }
-}
-
-/// Parses a command (the text after the prefix or mention).
-pub fn parse(text: &str) -> Result<Command, ParseError> {
-    let a = split(text, &["invite"]);
-    let name = a.word(0).unwrap_or("help").to_lowercase();
-    let usage = |i: usize| ParseError::Usage(HELP[i].0);
-    let need = |i: usize, u: usize| a.word(i).map(str::to_owned).ok_or_else(|| usage(u));
-    Ok(match name.as_str() {
-        "ban" => Command::Ban {
-            entity: need(1, 0)?,
-            list: need(2, 0)?,
-            reason: a.rest(3),
-        },
-        "unban" => Command::Unban {
-            entity: need(1, 1)?,
-            invite: a.flag("invite"),
-        },
-        "kick" => Command::Kick {
-            target: need(1, 2)?,
-            room: a.opt("room"),
-            reason: a.rest(2),
-        },
-        "redact" => Command::Redact {
-            target: need(1, 3)?,
-            room: a.opt("room"),
-            limit: match a.opt("limit") {
-                Some(n) => Some(n.parse().map_err(|_| usage(3))?),
-                None => None,
-            },
-        },
-        "rooms" => match a.word(1) {
-            None => Command::Rooms,
-            Some("add") => Command::RoomsAdd(need(2, 5)?),
-            Some("remove") => Command::RoomsRemove(need(2, 5)?),
-            Some(_) => return Err(usage(5)),
-        },
-        "list" => match a.word(1) {
-            Some("create") => Command::ListCreate {
-                shortcode: need(2, 6)?,
-                alias: need(3, 6)?,
-            },
-            _ => return Err(usage(6)),
-        },
-        "watch" => Command::Watch(need(1, 7)?),
-        "unwatch" => Command::Unwatch(need(1, 7)?),
-        "rules" => match a.word(1) {
-            None => Command::Rules { matching: None },
-            Some("matching") => Command::Rules {
-                matching: Some(need(2, 8)?),
-            },
-            Some(_) => return Err(usage(8)),
-        },
-        "sync" => Command::Sync,
-        "status" => Command::Status,
-        "protections" => Command::Protections,
-        "enable" => Command::Enable {
-            name: need(1, 12)?,
-            room: a.opt("room"),
-        },
-        "disable" => Command::Disable {
-            name: need(1, 12)?,
-            room: a.opt("room"),
-        },
-        "config" => match a.word(1) {
-            Some("set") => Command::ConfigSet {
-                room: a.opt("room"),
-                protection: need(2, 13)?,
-                key: need(3, 13)?,
-                value: a.rest(4).ok_or_else(|| usage(13))?,
-            },
-            _ => return Err(usage(13)),
-        },
-        "confirm" => Command::Confirm,
-        "help" => Command::Help,
-        other => return Err(ParseError::Unknown(other.to_owned())),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ghostkit::command::CommandError;
+
+    fn parse(text: &str) -> Result<Command, String> {
+        match interpret("!mod", text) {
+            Outcome::Command(c) => Ok(c),
+            Outcome::Help(h) => Err(format!("help: {h}")),
+            Outcome::Error(e) => Err(e.to_string()),
+        }
+    }
 
     #[test]
     fn ban_with_and_without_reason() {
@@ -327,12 +203,12 @@ mod tests {
             })
         );
         assert!(matches!(
-            parse("ban @a:x main"),
+            parse("BAN @a:x main"),
             Ok(Command::Ban { reason: None, .. })
         ));
         assert_eq!(
             parse("ban @a:x"),
-            Err(ParseError::Usage("ban <entity> <list> [reason]"))
+            Err("`!mod ban` needs a list, e.g. `!mod ban @spammer:evil.org main spam`".into())
         );
     }
 
@@ -345,6 +221,11 @@ mod tests {
                 invite: true
             })
         );
+        assert_eq!(parse("unban --invite @a:x"), parse("unban @a:x --invite"));
+        assert!(matches!(
+            parse("unban @a:x"),
+            Ok(Command::Unban { invite: false, .. })
+        ));
         assert_eq!(
             parse("kick @spam*:x --room !r:x go away"),
             Ok(Command::Kick {
@@ -361,7 +242,19 @@ mod tests {
                 limit: Some(20)
             })
         );
-        assert!(parse("redact @a:x --limit lots").is_err());
+        assert!(parse("redact @a:x --limit lots")
+            .is_err_and(|e| e.contains("`lots` is not a valid --limit value")));
+        assert!(parse("redact @a:x --limit").is_err_and(|e| e.contains("`--limit` needs a value")));
+        assert!(
+            parse("kick @a:x --rooom !r:x").is_err_and(|e| e.contains("has no option `--rooom`"))
+        );
+        assert_eq!(
+            parse("enable flooding --room #r:x"),
+            Ok(Command::Enable {
+                name: "flooding".into(),
+                room: Some("#r:x".into())
+            })
+        );
     }
 
     #[test]
@@ -369,8 +262,17 @@ mod tests {
         assert_eq!(parse("rooms"), Ok(Command::Rooms));
         assert_eq!(
             parse("rooms add #r:x"),
-            Ok(Command::RoomsAdd("#r:x".into()))
+            Ok(Command::RoomsAdd {
+                room: "#r:x".into()
+            })
         );
+        assert_eq!(
+            parse("rooms remove #r:x"),
+            Ok(Command::RoomsRemove {
+                room: "#r:x".into()
+            })
+        );
+        assert!(parse("rooms add").is_err_and(|e| e.starts_with("`!mod rooms add` needs a room")));
         assert_eq!(
             parse("list create main #list:x"),
             Ok(Command::ListCreate {
@@ -378,26 +280,47 @@ mod tests {
                 alias: "#list:x".into()
             })
         );
+        assert_eq!(parse("rules"), Ok(Command::Rules));
         assert_eq!(
             parse("rules matching @a:x"),
-            Ok(Command::Rules {
-                matching: Some("@a:x".into())
+            Ok(Command::RulesMatching {
+                entity: "@a:x".into()
             })
         );
         assert_eq!(
-            parse("config set flooding max_messages 5"),
+            parse("config set flooding max_messages 5 --room !r:x"),
             Ok(Command::ConfigSet {
-                room: None,
+                room: Some("!r:x".into()),
                 protection: "flooding".into(),
                 key: "max_messages".into(),
                 value: "5".into()
             })
         );
-        assert_eq!(parse(""), Ok(Command::Help));
         assert_eq!(
-            parse("frobnicate"),
-            Err(ParseError::Unknown("frobnicate".into()))
+            parse("watch #l:x"),
+            Ok(Command::Watch {
+                room: "#l:x".into()
+            })
         );
+        assert_eq!(
+            parse("unwatch #l:x"),
+            Ok(Command::Unwatch {
+                room: "#l:x".into()
+            })
+        );
+        for (text, cmd) in [
+            ("sync", Command::Sync),
+            ("status", Command::Status),
+            ("protections", Command::Protections),
+            ("confirm", Command::Confirm),
+        ] {
+            assert_eq!(parse(text), Ok(cmd));
+        }
+        assert!(parse("").is_err_and(|h| h.starts_with("help: ")));
+        assert!(matches!(
+            interpret("!mod", "frobnicate"),
+            Outcome::Error(CommandError::Unknown { word, .. }) if word == "frobnicate"
+        ));
     }
 
     #[test]
@@ -416,8 +339,29 @@ mod tests {
     #[test]
     fn help_lists_every_command() {
         let h = help("!mod");
-        for (usage, _) in HELP {
-            assert!(h.contains(usage));
+        for spec in Command::COMMANDS {
+            assert!(h.contains(&spec.usage("!mod ")), "{h}");
         }
+        for usage in [
+            "!mod ban <entity> <list> [reason…]",
+            "!mod unban <entity> [--invite]",
+            "!mod kick <user|glob> [--room <room>] [reason…]",
+            "!mod redact <user|permalink> [--room <room>] [--limit <limit>]",
+            "!mod rooms add <room>",
+            "!mod list create <shortcode> <alias>",
+            "!mod rules matching <entity>",
+            "!mod config set <protection> <key> <value…> [--room <room>]",
+            "!mod help [command]",
+        ] {
+            assert!(h.contains(usage), "{usage} in {h}");
+        }
+        let Outcome::Help(one) = interpret("!mod", "help rooms add") else {
+            panic!("help for one command");
+        };
+        assert!(
+            one.contains("Protects a room.")
+                && one.contains("Example: !mod rooms add #general:example.org"),
+            "{one}"
+        );
     }
 }

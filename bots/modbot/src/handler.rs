@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::config::ModConfig;
 use crate::engine::{self, Engine};
 use crate::{commands, rules};
+use ghostkit::command::Outcome;
 
 /// The bot: a handle on its [`Engine`]; cheap to clone.
 #[derive(Debug, Clone)]
@@ -193,9 +194,10 @@ impl Handler for ModBot {
             let bot = ctx.bot_user_id();
             if let Some(text) = commands::strip_address(msg.body(), &e.config.command_prefix, &bot)
             {
-                match commands::parse(text) {
-                    Ok(cmd) => e.run_command(sender.as_str(), cmd).await,
-                    Err(err) => e.say(&format!("✗ {err}")).await,
+                match commands::interpret(&e.config.command_prefix, text) {
+                    Outcome::Command(cmd) => e.run_command(sender.as_str(), cmd).await,
+                    Outcome::Help(help) => e.say(&help).await,
+                    Outcome::Error(err) => e.say(&format!("✗ {err}")).await,
                 }
             }
             return Ok(());

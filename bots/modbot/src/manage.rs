@@ -7,7 +7,7 @@ use ghostkit::prelude::*;
 use ghostkit::ruma::common::RoomOrAliasId;
 use serde_json::json;
 
-use crate::commands::{help, Command};
+use crate::commands::Command;
 use crate::engine::Engine;
 use crate::glob::{has_wildcard, Glob};
 use crate::model::ListMeta;
@@ -35,7 +35,6 @@ impl Engine {
     async fn execute(&self, sender: &str, cmd: Command) -> Reply {
         let app = self.app().ok_or("not started yet")?.clone();
         match cmd {
-            Command::Help => Ok(help(&self.config.command_prefix)),
             Command::Confirm => {
                 let pending = self
                     .pending
@@ -105,8 +104,8 @@ impl Engine {
                     lines.join("\n")
                 ))
             }
-            Command::RoomsAdd(room) => self.protect(&app, &room).await,
-            Command::RoomsRemove(room) => {
+            Command::RoomsAdd { room } => self.protect(&app, &room).await,
+            Command::RoomsRemove { room } => {
                 let id = self.resolve(&room).await.map_err(|e| e.to_string())?;
                 let removed = self.model().protected_rooms.remove(&id);
                 self.save().await;
@@ -119,7 +118,7 @@ impl Engine {
             Command::ListCreate { shortcode, alias } => {
                 self.create_list(&app, &shortcode, &alias).await
             }
-            Command::Watch(room) => {
+            Command::Watch { room } => {
                 let id = self.join(&app, &room).await?;
                 self.model().lists.entry(id.clone()).or_insert(ListMeta {
                     shortcode: None,
@@ -131,7 +130,7 @@ impl Engine {
                 self.enforce_everything().await;
                 Ok(format!("watching {room} ({id})"))
             }
-            Command::Unwatch(room) => {
+            Command::Unwatch { room } => {
                 let id = self.resolve(&room).await.map_err(|e| e.to_string())?;
                 self.model().lists.remove(&id);
                 self.save().await;
@@ -146,26 +145,8 @@ impl Engine {
                 self.apply_acl_everywhere().await;
                 Ok(format!("no longer watching {id} ({n} rules dropped)"))
             }
-            Command::Rules { matching } => {
-                let idx = self.rules_read();
-                let rules = match &matching {
-                    Some(e) => idx.matching(e),
-                    None => idx.all(),
-                };
-                let total = rules.len();
-                let lines: Vec<String> = rules
-                    .iter()
-                    .take(50)
-                    .map(|r| {
-                        format!(
-                            "- {:?} {} ({}) in {}",
-                            r.kind, r.entity, r.reason, r.key.list
-                        )
-                    })
-                    .collect();
-                let more = if total > 50 { "\n…" } else { "" };
-                Ok(format!("{total} rule(s)\n{}{more}", lines.join("\n")))
-            }
+            Command::Rules => Ok(self.rules_text(None)),
+            Command::RulesMatching { entity } => Ok(self.rules_text(Some(&entity))),
             Command::Sync => {
                 let (rooms, lists): (Vec<String>, Vec<String>) = {
                     let m = self.model();
@@ -490,5 +471,29 @@ impl Engine {
             self.apply_change(change).await;
         }
         Ok(format!("rule added to {list}: ban {entity}"))
+    }
+}
+
+impl Engine {
+    /// The rules in force (the first 50), or those matching `matching`.
+    fn rules_text(&self, matching: Option<&str>) -> String {
+        let idx = self.rules_read();
+        let rules = match matching {
+            Some(e) => idx.matching(e),
+            None => idx.all(),
+        };
+        let total = rules.len();
+        let lines: Vec<String> = rules
+            .iter()
+            .take(50)
+            .map(|r| {
+                format!(
+                    "- {:?} {} ({}) in {}",
+                    r.kind, r.entity, r.reason, r.key.list
+                )
+            })
+            .collect();
+        let more = if total > 50 { "\n…" } else { "" };
+        format!("{total} rule(s)\n{}{more}", lines.join("\n"))
     }
 }

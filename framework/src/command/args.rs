@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::ops::Range;
 use std::str::FromStr;
 
 use super::{with_article, ArgKind, CommandError, CommandSpec};
@@ -29,19 +30,148 @@ use super::{with_article, ArgKind, CommandError, CommandSpec};
 pub struct Args<'a> {
     prefix: &'a str,
     spec: &'static CommandSpec,
+    /// All the argument text.
+    all: &'a str,
+    /// The end of `all` not read yet.
     rest: &'a str,
     next: usize,
+    /// Byte ranges of `all` holding `--options`, which positional reads skip.
+    cuts: Vec<Range<usize>>,
+    /// The options given: their index in `spec.args`, and value.
+    found: Vec<(usize, Option<Cow<'a, str>>)>,
+    /// A wrong option, returned by the first read.
+    error: Option<CommandError>,
 }
 
 impl<'a> Args<'a> {
-    /// Arguments of `spec` in `rest` (what follows the command word).
+    /// Arguments of `spec` in `rest` (what follows the command word). When
+    /// the command has options ([`ArgKind::Flag`], [`ArgKind::Named`]) they
+    /// are taken out first, wherever they are; an unknown `--option` is an
+    /// error returned by the first read.
     pub fn new(prefix: &'a str, spec: &'static CommandSpec, rest: &'a str) -> Self {
+        let mut args = Args::plain(prefix, spec, rest);
+        if spec.args.iter().any(|a| a.kind.is_option()) {
+            if let Err(e) = args.scan_options() {
+                args.error = Some(e);
+            }
+            args.rest = rest;
+        }
+        args
+    }
+
+    fn plain(prefix: &'a str, spec: &'static CommandSpec, rest: &'a str) -> Self {
         Args {
             prefix,
             spec,
+            all: rest,
             rest,
             next: 0,
+            cuts: Vec::new(),
+            found: Vec::new(),
+            error: None,
         }
+    }
+
+    /// Finds the options, up to a lone `--` (after which `--x` is a word).
+    fn scan_options(&mut self) -> Result<(), CommandError> {
+        loop {
+            let start = self.all.len() - self.rest.trim_start().len();
+            let quoted = is_quote(self.all[start..].chars().next());
+            let Some(tok) = self.token()? else {
+                return Ok(());
+            };
+            if quoted {
+                continue;
+            }
+            if tok == "--" {
+                self.cuts.push(start..self.pos());
+                return Ok(());
+            }
+            let Some(word) = tok.strip_prefix("--") else {
+                continue;
+            };
+            if !word.starts_with(char::is_alphabetic) {
+                continue;
+            }
+            let Some(i) = self
+                .spec
+                .args
+                .iter()
+                .position(|a| a.kind.is_option() && a.name.eq_ignore_ascii_case(word))
+            else {
+                return Err(CommandError::UnknownOption {
+                    command: self.command(),
+                    option: tok.into_owned(),
+                    usage: self.spec.usage(self.prefix),
+                });
+            };
+            let value = match self.spec.args[i].kind {
+                ArgKind::Flag => None,
+                _ => match self.token()? {
+                    Some(v) => Some(v),
+                    None => {
+                        return Err(CommandError::OptionValue {
+                            command: self.command(),
+                            option: self.spec.args[i].name.to_owned(),
+                            hint: self.hint(),
+                        })
+                    }
+                },
+            };
+            self.found.retain(|(j, _)| *j != i);
+            self.found.push((i, value));
+            self.cuts.push(start..self.pos());
+        }
+    }
+
+    fn pos(&self) -> usize {
+        self.all.len() - self.rest.len()
+    }
+
+    fn fail(&mut self) -> Result<(), CommandError> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Whether the next argument, a flag (`--invite`), was given.
+    pub fn flag(&mut self) -> Result<bool, CommandError> {
+        self.fail()?;
+        let i = self.next;
+        self.arg_name();
+        Ok(self.found.iter().any(|(j, _)| *j == i))
+    }
+
+    /// The value of the next argument, an option (`--room R`), if given; it
+    /// must parse as `T`.
+    pub fn option<T>(&mut self) -> Result<Option<T>, CommandError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.fail()?;
+        let i = self.next;
+        let name = self.arg_name();
+        let value = self.found.iter().find(|(j, _)| *j == i);
+        match value.and_then(|(_, v)| v.clone()) {
+            Some(v) => self.convert(&format!("--{name} value"), v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What is left to read, without the options.
+    fn remaining(&self) -> Cow<'a, str> {
+        let from = self.pos();
+        if !self.cuts.iter().any(|c| c.end > from) {
+            return Cow::Borrowed(self.rest);
+        }
+        let mut out = String::new();
+        let mut at = from;
+        for c in self.cuts.iter().filter(|c| c.end > from) {
+            // The spaces after the option stay, those before it go.
+            out.push_str(self.all[at..c.start.max(at)].trim_end());
+            at = c.end;
+        }
+        out.push_str(&self.all[at..]);
+        Cow::Owned(out)
     }
 
     /// The next argument, which must be there and parse as `T`.
@@ -50,6 +180,7 @@ impl<'a> Args<'a> {
         T: FromStr,
         T::Err: Display,
     {
+        self.fail()?;
         let name = self.arg_name();
         match self.token()? {
             Some(tok) => self.convert(name, tok),
@@ -63,6 +194,7 @@ impl<'a> Args<'a> {
         T: FromStr,
         T::Err: Display,
     {
+        self.fail()?;
         let name = self.arg_name();
         match self.token()? {
             Some(tok) => self.convert(name, tok).map(Some),
@@ -73,19 +205,21 @@ impl<'a> Args<'a> {
     /// Everything left, trimmed, which must not be empty. A single quoted
     /// string that is all of it loses its quotes.
     pub fn rest(&mut self) -> Result<String, CommandError> {
-        let name = self.arg_name();
+        let name = self.spec.args.get(self.next).map_or("argument", |a| a.name);
         self.optional_rest()?.ok_or_else(|| self.missing(name))
     }
 
     /// Everything left, trimmed; `None` when nothing is left.
     pub fn optional_rest(&mut self) -> Result<Option<String>, CommandError> {
+        self.fail()?;
         self.arg_name();
-        let all = self.rest.trim();
+        let left = self.remaining();
+        let all = left.trim();
         self.rest = "";
         if all.is_empty() {
             return Ok(None);
         }
-        let mut whole = Args { rest: all, ..*self };
+        let mut whole = Args::plain(self.prefix, self.spec, all);
         if let (Some(tok), true) = (whole.token()?, is_quote(all.chars().next())) {
             if whole.rest.trim().is_empty() {
                 return Ok(Some(tok.into_owned()));
@@ -98,21 +232,24 @@ impl<'a> Args<'a> {
     /// separates it from the previous word (`#[command(rest, raw)]`); it must
     /// not be empty.
     pub fn rest_raw(&mut self) -> Result<String, CommandError> {
+        self.fail()?;
         let name = self.arg_name();
         self.take_raw().ok_or_else(|| self.missing(name))
     }
 
     /// Like [`Args::rest_raw`]; `None` when nothing is left.
     pub fn optional_rest_raw(&mut self) -> Result<Option<String>, CommandError> {
+        self.fail()?;
         self.arg_name();
         Ok(self.take_raw())
     }
 
     fn take_raw(&mut self) -> Option<String> {
-        let mut chars = self.rest.chars();
+        let left = self.remaining();
+        let mut chars = left.chars();
         let all = match chars.next() {
             Some(c) if c.is_whitespace() => chars.as_str(),
-            _ => self.rest,
+            _ => left.as_ref(),
         };
         self.rest = "";
         (!all.is_empty()).then(|| all.to_owned())
@@ -120,6 +257,7 @@ impl<'a> Args<'a> {
 
     /// Checks that nothing is left over.
     pub fn finish(mut self) -> Result<(), CommandError> {
+        self.fail()?;
         match self.token()? {
             None => Ok(()),
             Some(extra) => Err(CommandError::TooMany {
@@ -171,7 +309,14 @@ impl<'a> Args<'a> {
 
     /// The next word or quoted string.
     fn token(&mut self) -> Result<Option<Cow<'a, str>>, CommandError> {
-        let s = self.rest.trim_start();
+        let mut s = self.rest.trim_start();
+        while let Some(cut) = self
+            .cuts
+            .iter()
+            .find(|c| c.start == self.all.len() - s.len())
+        {
+            s = self.all[cut.end..].trim_start();
+        }
         let Some(first) = s.chars().next() else {
             self.rest = s;
             return Ok(None);
@@ -215,7 +360,12 @@ fn is_quote(c: Option<char>) -> bool {
 impl ArgKind {
     /// Whether the argument may be left out.
     pub fn is_optional(self) -> bool {
-        matches!(self, ArgKind::Optional | ArgKind::OptionalRest)
+        !matches!(self, ArgKind::Required | ArgKind::Rest)
+    }
+
+    /// Whether it is a `--flag` or `--option value`, given anywhere.
+    pub fn is_option(self) -> bool {
+        matches!(self, ArgKind::Flag | ArgKind::Named)
     }
 }
 

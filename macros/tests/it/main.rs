@@ -2,4 +2,5 @@
 //! a derived bot routes events (against the in-process fake homeserver).
 
 mod bot_routing;
+mod command_options;
 mod command_parse;
