@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context as _};
+use anyhow::Context as _;
 use ghostkit::ruma::common::{OwnedRoomId, OwnedUserId, RoomId};
 use ghostkit::{Client, Registration};
 use serde_json::{json, Value};
@@ -34,19 +34,17 @@ pub fn bot_id() -> OwnedUserId {
 /// A real (non-appservice) user, acting with its own access token.
 pub struct RealUser {
     pub user_id: OwnedUserId,
-    token: String,
-    http: reqwest::Client,
+    inner: crate::common::User,
 }
 
 impl RealUser {
     /// Registers a new user (see [`crate::common::register_user`]).
     pub async fn register(name: &str) -> anyhow::Result<RealUser> {
-        let http = reqwest::Client::new();
-        let (user_id, token) = crate::common::register_user(&http, name).await?;
+        let inner = crate::common::User::register(name).await?;
         Ok(RealUser {
-            user_id: OwnedUserId::try_from(user_id).context("user_id in the answer")?,
-            token,
-            http,
+            user_id: OwnedUserId::try_from(inner.user_id.as_str())
+                .context("user_id in the answer")?,
+            inner,
         })
     }
 
@@ -56,20 +54,7 @@ impl RealUser {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", synapse_url()))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await?;
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(anyhow!("{path}: {status} {v}"));
-        }
-        Ok(v)
+        self.inner.call(method, path, body).await
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
