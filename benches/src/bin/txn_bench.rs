@@ -8,6 +8,11 @@
 //! The server runs in a child process (so its peak RSS is its own); this
 //! process plays Synapse: one transaction in flight per connection, 100
 //! realistic `m.room.message` events each.
+//!
+//! Knobs (environment): `BENCH_HTTP_WORKERS` (actix workers of the server,
+//! default 2), `BENCH_RT_THREADS` (its tokio worker threads, default 2),
+//! `BENCH_PROFILE` (a profiler command to attach to the server's pid, e.g.
+//! `perf record -g -o /tmp/perf.data -p`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -278,7 +283,12 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
 fn main() -> Result<()> {
     if let Some(dir) = arg("--serve") {
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(
+                std::env::var("BENCH_RT_THREADS")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(2),
+            )
             .enable_all()
             .build()?;
         return rt.block_on(serve(&dir));
