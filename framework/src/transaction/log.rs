@@ -247,7 +247,8 @@ impl TransactionLog {
             );
         }
         self.unflushed.store(true, Ordering::Release);
-        if let Err(e) = self.wal.sync().await {
+        let alone = lock(&self.in_flight).len() <= 1;
+        if let Err(e) = self.wal.sync(alone).await {
             // Not durable: let the homeserver's retry of this txnId in again.
             lock(&self.seen).forget_txn(txn_id);
             lock(&self.progress).remove(&seq);

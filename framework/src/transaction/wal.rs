@@ -18,7 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
 
@@ -49,13 +49,92 @@ struct Current {
 
 pub(crate) struct Wal {
     dir: PathBuf,
-    current: Mutex<Current>,
+    sync: Arc<SyncShared>,
+    syncer: Option<std::thread::JoinHandle<()>>,
     segments: Mutex<HashMap<u64, SegmentInfo>>,
     deletable: Mutex<Vec<(u64, u64, u64)>>,
-    requested: AtomicU64,
-    synced: watch::Sender<u64>,
-    sync_lock: tokio::sync::Mutex<()>,
     segment_bytes: u64,
+}
+
+/// Where the grouped syncs stand.
+#[derive(Default)]
+struct SyncState {
+    /// Every ticket up to this one is durable.
+    synced: u64,
+    /// Every ticket above `synced` up to this one failed to sync.
+    failed: u64,
+    /// Why the last sync failed.
+    error: String,
+}
+
+/// What appenders, waiters and the sync thread share.
+struct SyncShared {
+    current: Mutex<Current>,
+    /// Tickets given out: one per `sync` call, after its append.
+    requested: AtomicU64,
+    state: watch::Sender<SyncState>,
+    /// Held during an `fdatasync`: one at a time.
+    running: Mutex<()>,
+    /// (a sync is wanted, the log is closing), for the sync thread.
+    wake: Mutex<(bool, bool)>,
+    wake_cv: Condvar,
+}
+
+impl SyncShared {
+    /// Syncs the current file for every ticket given out so far; call with
+    /// `running` held.
+    fn sync_now(&self) -> std::io::Result<()> {
+        // Tickets first, then the file: an append covered by a ticket is in
+        // this file or in an older one, which was synced when it was retired.
+        let covered = self.requested.load(Ordering::SeqCst);
+        if self.state.borrow().synced >= covered {
+            return Ok(());
+        }
+        let file = lock(&self.current).file.clone();
+        match file.sync_data() {
+            Ok(()) => {
+                self.state.send_modify(|s| s.synced = s.synced.max(covered));
+                Ok(())
+            }
+            Err(e) => {
+                self.state.send_modify(|s| {
+                    s.failed = s.failed.max(covered);
+                    s.error = e.to_string();
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// The sync thread: syncs whenever asked, until the log closes.
+    fn run(&self) {
+        loop {
+            {
+                let mut wake = lock(&self.wake);
+                while !wake.0 && !wake.1 {
+                    wake = self.wake_cv.wait(wake).unwrap_or_else(|p| p.into_inner());
+                }
+                if !wake.0 {
+                    return;
+                }
+                wake.0 = false;
+            }
+            let _running = lock(&self.running);
+            if let Err(e) = self.sync_now() {
+                tracing::error!(error = %e, "cannot sync the transaction log");
+            }
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        lock(&self.sync.wake).1 = true;
+        self.sync.wake_cv.notify_one();
+        if let Some(t) = self.syncer.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -148,20 +227,30 @@ impl Wal {
         std::fs::create_dir_all(dir)?;
         let segment = existing_segments(dir)?.last().copied().unwrap_or(0) + 1;
         let file = create_segment(dir, segment)?;
-        let (tx, _) = watch::channel(0);
-        Ok(Wal {
-            dir: dir.to_owned(),
+        let (state, _) = watch::channel(SyncState::default());
+        let sync = Arc::new(SyncShared {
             current: Mutex::new(Current {
                 file: Arc::new(file),
                 segment,
                 offset: 0,
                 next_seq,
             }),
+            requested: AtomicU64::new(0),
+            state,
+            running: Mutex::new(()),
+            wake: Mutex::new((false, false)),
+            wake_cv: Condvar::new(),
+        });
+        let shared = sync.clone();
+        let syncer = std::thread::Builder::new()
+            .name("ghostkit-txnlog-sync".into())
+            .spawn(move || shared.run())?;
+        Ok(Wal {
+            dir: dir.to_owned(),
+            sync,
+            syncer: Some(syncer),
             segments: Mutex::new(HashMap::new()),
             deletable: Mutex::new(Vec::new()),
-            requested: AtomicU64::new(0),
-            synced: tx,
-            sync_lock: tokio::sync::Mutex::new(()),
             segment_bytes,
         })
     }
@@ -175,7 +264,7 @@ impl Wal {
         crc.update(txn_id.as_bytes());
         crc.update(body);
         let crc = crc.finalize();
-        let mut cur = lock(&self.current);
+        let mut cur = lock(&self.sync.current);
         if cur.offset > self.segment_bytes {
             // The old segment is synced before the new one is written, so a
             // sync of the current file covers everything appended before it.
@@ -203,27 +292,34 @@ impl Wal {
 
     /// Makes every append made before this call durable; concurrent callers
     /// share one `fdatasync`.
-    pub(crate) async fn sync(&self) -> std::io::Result<()> {
-        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut rx = self.synced.subscribe();
-        loop {
-            if *rx.borrow_and_update() >= ticket {
-                return Ok(());
+    ///
+    /// `alone`: no other transaction is being accepted, so nobody could
+    /// share the sync; it runs on this thread, which would only wait anyway.
+    /// Otherwise the sync thread runs it, and this thread serves other
+    /// requests meanwhile (a group fills while a sync runs).
+    pub(crate) async fn sync(&self, alone: bool) -> std::io::Result<()> {
+        let sync = &self.sync;
+        let ticket = sync.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rx = sync.state.subscribe();
+        if alone {
+            if let Ok(_running) = sync.running.try_lock() {
+                return sync.sync_now();
             }
-            if let Ok(_guard) = self.sync_lock.try_lock() {
-                if *self.synced.borrow() >= ticket {
+        }
+        lock(&sync.wake).0 = true;
+        sync.wake_cv.notify_one();
+        loop {
+            {
+                let state = rx.borrow_and_update();
+                if state.synced >= ticket {
                     return Ok(());
                 }
-                let covered = self.requested.load(Ordering::SeqCst);
-                let file = lock(&self.current).file.clone();
-                // Synced on this thread: a hand-off to a blocking thread and
-                // back costs more than the sync keeps the thread (measured).
-                file.sync_data()?;
-                self.synced.send_modify(|s| *s = (*s).max(covered));
-                return Ok(());
+                if state.failed >= ticket {
+                    return Err(std::io::Error::other(state.error.clone()));
+                }
             }
             if rx.changed().await.is_err() {
-                return Ok(());
+                return Err(std::io::Error::other("the transaction log is closed"));
             }
         }
     }
@@ -244,7 +340,7 @@ impl Wal {
     /// A transaction of the segment is done; an old segment with none left
     /// becomes deletable.
     pub(crate) fn release(&self, segment: u64) {
-        let current = lock(&self.current).segment;
+        let current = lock(&self.sync.current).segment;
         {
             let mut segs = lock(&self.segments);
             if let Some(info) = segs.get_mut(&segment) {
@@ -265,7 +361,7 @@ impl Wal {
         info.first_seq = info.first_seq.min(first_seq);
         info.last_seq = info.last_seq.max(last_seq);
         drop(segs);
-        let current = lock(&self.current).segment;
+        let current = lock(&self.sync.current).segment;
         self.mark_if_done(segment, current);
     }
 
@@ -351,7 +447,7 @@ mod tests {
         let wal = Wal::open(&dir, 1, 1 << 20).expect("opens");
         let (s1, seg) = wal.append("t1", b"{\"events\":[]}").expect("appends");
         let (s2, _) = wal.append("t2", b"{\"events\":[1]}").expect("appends");
-        wal.sync().await.expect("syncs");
+        wal.sync(false).await.expect("syncs");
         assert_eq!((s1, s2), (1, 2));
         drop(wal);
         // A crash in the middle of a third record: half of it reached the disk.
@@ -378,6 +474,33 @@ mod tests {
         let (s3, seg2) = wal.append("t3", b"{}").expect("appends");
         assert_eq!(s3, 3);
         assert!(seg2 > seg);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_syncs_are_grouped_on_the_sync_thread_and_all_return() {
+        let dir = temp_dir();
+        let wal = Arc::new(Wal::open(&dir, 1, 1 << 20).expect("opens"));
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let wal = wal.clone();
+                tokio::spawn(async move {
+                    wal.append(&format!("t{i}"), b"{\"events\":[]}")
+                        .expect("appends");
+                    wal.sync(i % 2 == 0).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task").expect("synced");
+        }
+        let state = wal.sync.state.borrow();
+        assert_eq!(state.synced, 32, "every ticket is covered by a sync");
+        assert_eq!(state.failed, 0);
+        drop(state);
+        let records = scan(&dir, 1).expect("scans");
+        assert_eq!(records.len(), 32);
+        drop(wal);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
