@@ -4,12 +4,15 @@
 //! state key) are read once when the transaction is parsed, and the typed
 //! content is parsed only when a handler asks for it ([`Event::content`]).
 
-use std::borrow::Cow;
+mod head;
 
+use bytestring::ByteString;
 use ruma_common::{EventId, RoomId, UserId};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use head::Field;
 
 /// Where in the transaction an item came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,8 +33,9 @@ pub enum EventKind {
 
 /// An event or other item received in a transaction.
 ///
-/// One allocation per event: the routing fields are spans of the raw JSON
-/// (unless they held escapes, then they are kept apart).
+/// No allocation per event: the JSON is a shared slice of the transaction's
+/// body, and the routing fields are spans of it (unless they held escapes,
+/// then they are kept apart).
 #[derive(Debug, Clone)]
 pub struct Event {
     kind: EventKind,
@@ -40,7 +44,7 @@ pub struct Event {
     room_id: Text,
     sender: Text,
     state_key: Text,
-    raw: Box<RawValue>,
+    raw: ByteString,
 }
 
 /// A routing field: absent, fixed, a span of the raw JSON, or unescaped text.
@@ -53,29 +57,22 @@ enum Text {
 }
 
 impl Text {
-    /// `field` as read from `base` (borrowed when it had no escapes).
-    fn of(field: Option<Cow<'_, str>>, base: &str) -> Text {
+    fn of(field: Option<Field>) -> Text {
         match field {
             None => Text::None,
-            Some(Cow::Borrowed(s)) => {
-                // A borrowed field is a slice of `base`: keep its offsets.
-                let start = (s.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
-                match (u32::try_from(start), u32::try_from(start + s.len())) {
-                    (Ok(a), Ok(b)) if base.get(start..start + s.len()) == Some(s) => {
-                        Text::Span(a, b)
-                    }
-                    _ => Text::Owned(s.into()),
-                }
-            }
-            Some(Cow::Owned(s)) => Text::Owned(s.into_boxed_str()),
+            Some(Field::Escaped(s)) => Text::Owned(s),
+            Some(Field::Span(a, b)) => match (u32::try_from(a), u32::try_from(b)) {
+                (Ok(a), Ok(b)) => Text::Span(a, b),
+                _ => Text::None,
+            },
         }
     }
 
-    fn get<'a>(&'a self, raw: &'a RawValue) -> Option<&'a str> {
+    fn get<'a>(&'a self, raw: &'a str) -> Option<&'a str> {
         match self {
             Text::None => None,
             Text::Static(s) => Some(s),
-            Text::Span(a, b) => raw.get().get(*a as usize..*b as usize),
+            Text::Span(a, b) => raw.get(*a as usize..*b as usize),
             Text::Owned(s) => Some(s),
         }
     }
@@ -94,32 +91,32 @@ pub enum EventError {
     },
 }
 
-#[derive(Deserialize)]
-struct Head<'a> {
-    #[serde(rename = "type", borrow)]
-    event_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    event_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    room_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    sender: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    state_key: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    to_user_id: Option<Cow<'a, str>>,
-}
-
 impl Event {
     /// Reads the routing fields of one item; the JSON is kept as it came.
+    ///
+    /// ```
+    /// use ghostkit::event::{Event, EventKind};
+    /// let raw = serde_json::value::RawValue::from_string(
+    ///     r#"{"type":"m.room.message","event_id":"$e","room_id":"!r:x","sender":"@a:x","content":{}}"#.into(),
+    /// ).unwrap();
+    /// let ev = Event::from_raw(EventKind::Timeline, &raw).unwrap();
+    /// assert_eq!(ev.event_type(), "m.room.message");
+    /// assert_eq!(ev.sender().unwrap().as_str(), "@a:x");
+    /// ```
     pub fn from_raw(kind: EventKind, raw: &RawValue) -> Result<Event, EventError> {
+        Event::from_shared(kind, ByteString::from(raw.get()))
+    }
+
+    /// Like [`Event::from_raw`], for `raw`, a slice of a transaction's body
+    /// that stays shared. `raw` must be valid JSON (the transaction was
+    /// checked); anything else is refused as malformed.
+    pub(crate) fn from_shared(kind: EventKind, raw: ByteString) -> Result<Event, EventError> {
         let bad = |reason: &str| EventError::Malformed {
             kind,
             reason: reason.to_owned(),
         };
-        let base = raw.get();
         // serde would also read the head from an array; every kind is an object.
-        if !raw.get().trim_start().starts_with('{') {
+        if !raw.trim_start().starts_with('{') {
             return Err(bad("not a JSON object"));
         }
         let (event_type, event_id, room_id, sender, state_key) = match kind {
@@ -145,42 +142,46 @@ impl Event {
                 Text::None,
             ),
             _ => {
-                let head: Head<'_> = serde_json::from_str(raw.get())
-                    .map_err(|e| bad(&format!("not an event object: {e}")))?;
-                let event_type = head.event_type.ok_or_else(|| bad("no `type`"))?;
-                if let Some(r) = &head.room_id {
-                    <&RoomId>::try_from(r.as_ref())
-                        .map_err(|e| bad(&format!("bad room_id: {e}")))?;
+                let head =
+                    head::scan(&raw).map_err(|e| bad(&format!("not an event object: {e}")))?;
+                let text = |f: &Option<Field>| Text::of(f.clone());
+                let event_type = text(&head.event_type);
+                let (room_text, sender_text, id_text) = (
+                    text(&head.room_id),
+                    text(&head.sender),
+                    text(&head.event_id),
+                );
+                if event_type.get(&raw).is_none() {
+                    return Err(bad("no `type`"));
                 }
-                if let Some(s) = &head.sender {
-                    <&UserId>::try_from(s.as_ref())
-                        .map_err(|e| bad(&format!("bad sender: {e}")))?;
+                if let Some(r) = room_text.get(&raw) {
+                    <&RoomId>::try_from(r).map_err(|e| bad(&format!("bad room_id: {e}")))?;
+                }
+                if let Some(s) = sender_text.get(&raw) {
+                    <&UserId>::try_from(s).map_err(|e| bad(&format!("bad sender: {e}")))?;
                 }
                 if kind == EventKind::Timeline {
-                    let id = head
-                        .event_id
-                        .as_deref()
-                        .ok_or_else(|| bad("no `event_id`"))?;
+                    let id = id_text.get(&raw).ok_or_else(|| bad("no `event_id`"))?;
                     <&EventId>::try_from(id).map_err(|e| bad(&format!("bad event_id: {e}")))?;
-                    if head.room_id.is_none() {
+                    if room_text.get(&raw).is_none() {
                         return Err(bad("no `room_id`"));
                     }
-                    if head.sender.is_none() {
+                    if sender_text.get(&raw).is_none() {
                         return Err(bad("no `sender`"));
                     }
                 }
                 // To-device messages are ordered per recipient: use it as the "room".
-                let room = if kind == EventKind::ToDevice {
-                    head.to_user_id
+                let lane = if kind == EventKind::ToDevice {
+                    Text::of(head.to_user_id)
                 } else {
-                    head.room_id
+                    room_text
                 };
                 (
-                    Text::of(Some(event_type), base),
-                    Text::of(head.event_id, base),
-                    Text::of(room, base),
-                    Text::of(head.sender, base),
-                    Text::of(head.state_key, base),
+                    event_type,
+                    id_text,
+                    lane,
+                    sender_text,
+                    Text::of(head.state_key),
                 )
             }
         };
@@ -191,7 +192,7 @@ impl Event {
             room_id,
             sender,
             state_key,
-            raw: raw.to_owned(),
+            raw,
         })
     }
 
@@ -249,14 +250,14 @@ impl Event {
         self.kind == EventKind::Timeline && !matches!(self.state_key, Text::None)
     }
 
-    /// The event as received.
-    pub fn raw(&self) -> &RawValue {
+    /// The event's JSON text, as received.
+    pub fn raw(&self) -> &str {
         &self.raw
     }
 
     /// Parses the whole event into `T` (for example a ruma event type).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.raw.get())
+        serde_json::from_str(&self.raw)
     }
 
     /// Parses the event's `content` into `T`, e.g.
@@ -277,7 +278,7 @@ impl Event {
             #[serde(borrow)]
             content: Option<&'a RawValue>,
         }
-        let c: Content<'_> = serde_json::from_str(self.raw.get())?;
+        let c: Content<'_> = serde_json::from_str(&self.raw)?;
         match c.content {
             Some(raw) => serde_json::from_str(raw.get()),
             None => serde_json::from_str("{}"),

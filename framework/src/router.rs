@@ -69,11 +69,16 @@ pub struct Router {
     inner: Arc<Inner>,
 }
 
+/// Room IDs are chosen by the homeserver, not by the senders of events, so a
+/// fast hash without flood protection is fine here.
+type Lanes = HashMap<Box<str>, VecDeque<Job>, rustc_hash::FxBuildHasher>;
+
 struct Inner {
     handler: Arc<dyn Handler>,
     app: AppContext,
     log: Arc<TransactionLog>,
-    lanes: Mutex<HashMap<String, VecDeque<Job>>>,
+    /// Per room: the jobs waiting; an entry exists while its lane task runs.
+    lanes: Mutex<Lanes>,
     workers: Semaphore,
     backlog: Semaphore,
     config: DispatchConfig,
@@ -118,7 +123,7 @@ impl Router {
                 handler,
                 app,
                 log,
-                lanes: Mutex::new(HashMap::new()),
+                lanes: Mutex::new(Lanes::default()),
                 workers: Semaphore::new(config.max_concurrent_rooms),
                 backlog: Semaphore::new(config.max_backlog),
                 config,
@@ -154,7 +159,7 @@ impl Router {
                 match lanes.get_mut(lane) {
                     Some(queue) => queue.push_back(job),
                     None => {
-                        lanes.insert(lane.to_owned(), VecDeque::new());
+                        lanes.insert(lane.into(), VecDeque::new());
                         start.push(job);
                     }
                 }
@@ -206,25 +211,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn run_lane(inner: Arc<Inner>, first: Job) {
-    let lane = first.item.event.lane().to_owned();
-    let mut job = first;
-    'outer: loop {
+    let lane: Box<str> = first.item.event.lane().into();
+    // Jobs taken from the lane's queue in one go: one lock per batch.
+    let mut batch = VecDeque::from([first]);
+    loop {
         let Ok(_worker) = inner.workers.acquire().await else {
             return;
         };
-        for _ in 0..inner.config.fairness_batch {
-            handle(&inner, job).await;
-            let next = {
-                let mut lanes = lock(&inner.lanes);
-                match lanes.get_mut(&lane).and_then(VecDeque::pop_front) {
-                    Some(j) => j,
-                    None => {
-                        lanes.remove(&lane);
-                        break 'outer;
-                    }
-                }
+        let mut budget = inner.config.fairness_batch;
+        while budget > 0 {
+            while let Some(job) = batch.pop_front() {
+                handle(&inner, job).await;
+                budget = budget.saturating_sub(1);
+            }
+            let mut lanes = lock(&inner.lanes);
+            let Some(queue) = lanes.get_mut(&lane) else {
+                return;
             };
-            job = next;
+            if queue.is_empty() {
+                lanes.remove(&lane);
+                return;
+            }
+            let take = queue.len().min(budget.max(1));
+            batch.extend(queue.drain(..take));
         }
         // A busy room lets the others run before it goes on.
         drop(_worker);

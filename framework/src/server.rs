@@ -208,7 +208,7 @@ async fn put_transaction(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    match state.log.accept(&txn_id, &body).await {
+    match state.log.accept(&txn_id, body).await {
         Ok(Accepted::Duplicate) => HttpResponse::Ok().json(json!({})),
         Ok(Accepted::New(items)) => {
             let admission = state.router.admit(items.len()).await;

@@ -12,6 +12,8 @@ pub mod log;
 mod seen;
 mod wal;
 
+use bytes::Bytes;
+use bytestring::ByteString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -93,12 +95,19 @@ pub struct ParsedTransaction {
 /// assert_eq!(txn.skipped, 1);
 /// ```
 pub fn parse(body: &[u8]) -> Result<ParsedTransaction, TransactionError> {
-    let raw: RawTransaction<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
+    parse_shared(Bytes::copy_from_slice(body))
+}
+
+/// [`parse`], with events that share `body` instead of copying their JSON.
+pub(crate) fn parse_shared(body: Bytes) -> Result<ParsedTransaction, TransactionError> {
+    let text = ByteString::try_from(body)
+        .map_err(|e| TransactionError::NotJson(format!("the body is not UTF-8: {e}")))?;
+    let raw: RawTransaction<'_> = serde_json::from_str(&text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => TransactionError::BadJson(e.to_string()),
         _ => TransactionError::NotJson(e.to_string()),
     })?;
     // serde also fills a struct from an array (`[[…]]`); a transaction is an object.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !text.trim_start().starts_with('{') {
         return Err(TransactionError::BadJson(
             "a transaction is a JSON object, not an array".into(),
         ));
@@ -107,7 +116,10 @@ pub fn parse(body: &[u8]) -> Result<ParsedTransaction, TransactionError> {
         events: Vec::with_capacity(raw.events.len()),
         skipped: 0,
     };
-    let mut push = |kind: EventKind, item: &RawValue| match Event::from_raw(kind, item) {
+    let mut push = |kind: EventKind, item: &RawValue| match Event::from_shared(
+        kind,
+        text.slice_ref(item.get()),
+    ) {
         Ok(ev) => out.events.push(ev),
         Err(e) => {
             tracing::warn!(error = %e, "skipping malformed item in transaction");

@@ -12,7 +12,8 @@
 //! Knobs (environment): `BENCH_HTTP_WORKERS` (actix workers of the server,
 //! default 2), `BENCH_RT_THREADS` (its tokio worker threads, default 2),
 //! `BENCH_PROFILE` (a profiler command to attach to the server's pid, e.g.
-//! `perf record -g -o /tmp/perf.data -p`).
+//! `perf record -g -o /tmp/perf.data -p`), `BENCH_THREADS` (set: print the
+//! server's threads with their CPU time and context switches).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -162,6 +163,43 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Per thread of the server: name, CPU seconds, voluntary and forced
+/// context switches (where the wake-ups go).
+fn print_threads(pid: u32) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let tid: u32 = task.file_name().to_string_lossy().parse().unwrap_or(0);
+        let cpu = std::fs::read_to_string(path.join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let rest = stat.rsplit_once(") ")?.1.to_owned();
+                let f: Vec<f64> = rest
+                    .split_whitespace()
+                    .map(|x| x.parse().unwrap_or(0.0))
+                    .collect();
+                Some((f.get(11)? + f.get(12)?) / 100.0)
+            })
+            .unwrap_or(0.0);
+        println!(
+            "  thread {tid:>7} {:<24} cpu {cpu:>6.2} s  switches voluntary {:>7} forced {:>6}",
+            field("Name:"),
+            field("voluntary_ctxt_switches:"),
+            field("nonvoluntary_ctxt_switches:"),
+        );
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -269,6 +307,9 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
         .find(|l| l.starts_with("VmHWM"))
         .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
         .unwrap_or_else(|| "?".into());
+    if std::env::var_os("BENCH_THREADS").is_some() {
+        print_threads(pid);
+    }
     drop(child);
     latencies.sort();
     println!(

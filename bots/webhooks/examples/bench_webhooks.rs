@@ -126,7 +126,7 @@ async fn outbound(config: &WebhooksConfig, total: usize, n_hooks: usize) -> anyh
     )?;
     let t0 = Instant::now();
     for i in 0..total {
-        out.enqueue(&hooks[i % n_hooks], &event);
+        out.enqueue(&hooks[i % n_hooks], event.get());
     }
     let queued = t0.elapsed();
     while count.load(Ordering::Relaxed) < total as u64 {

@@ -81,18 +81,20 @@ impl Outbound {
         Ok(Outbound { tx, task })
     }
 
-    /// Queues `event` (raw JSON of a room event) for `hook`; never waits.
-    pub fn enqueue(&self, hook: &Hook, event: &serde_json::value::RawValue) {
+    /// Queues `event` (the JSON text of a room event) for `hook`; never waits.
+    pub fn enqueue(&self, hook: &Hook, event: &str) {
         #[derive(serde::Serialize)]
         struct Body<'a> {
             hook: &'a str,
             room_id: &'a str,
             event: &'a serde_json::value::RawValue,
         }
-        let body = match serde_json::to_vec(&Body {
-            hook: &hook.name,
-            room_id: &hook.room_id,
-            event,
+        let body = match serde_json::from_str(event).and_then(|event| {
+            serde_json::to_vec(&Body {
+                hook: &hook.name,
+                room_id: &hook.room_id,
+                event,
+            })
         }) {
             Ok(b) => b,
             Err(e) => {

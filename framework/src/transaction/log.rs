@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use super::seen::SeenWindow;
 use super::wal::{self, Wal};
-use super::{parse, TransactionError};
+use super::{parse_shared, TransactionError};
 use crate::event::Event;
 use crate::store::{Store, StoreError};
+use bytes::Bytes;
 
 /// Sizes and timings of the log.
 #[derive(Debug, Clone)]
@@ -189,7 +190,7 @@ impl TransactionLog {
 
     /// Writes a new transaction to disk (flushed) and returns its items, or
     /// says it is a duplicate. Nothing is written for a body that does not parse.
-    pub async fn accept(&self, txn_id: &str, body: &[u8]) -> Result<Accepted, AcceptError> {
+    pub async fn accept(&self, txn_id: &str, body: Bytes) -> Result<Accepted, AcceptError> {
         // The same txnId twice at once: the second waits for the first to land.
         loop {
             if lock(&self.seen).has_txn(txn_id) {
@@ -205,11 +206,11 @@ impl TransactionLog {
         res
     }
 
-    async fn accept_new(&self, txn_id: &str, body: &[u8]) -> Result<Accepted, AcceptError> {
-        let parsed = parse(body)?;
+    async fn accept_new(&self, txn_id: &str, body: Bytes) -> Result<Accepted, AcceptError> {
+        let parsed = parse_shared(body.clone())?;
         let (seq, segment) = self
             .wal
-            .append(txn_id, body)
+            .append(txn_id, &body)
             .map_err(|e| StoreError::Io(e.into()))?;
         let fresh =
             lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()))?;
@@ -330,7 +331,7 @@ impl TransactionLog {
         for rec in recovered {
             let (seq, segment) = (rec.seq, rec.segment);
             let key = seq.to_be_bytes();
-            let Ok(parsed) = parse(&rec.body) else {
+            let Ok(parsed) = parse_shared(Bytes::from(rec.body)) else {
                 tracing::error!(seq, "unparsable transaction in the log; dropping it");
                 self.finish(seq, segment)?;
                 continue;

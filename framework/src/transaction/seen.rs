@@ -118,18 +118,20 @@ impl SeenWindow {
         let mut fresh = Vec::new();
         let mut hashes = Vec::new();
         for id in event_ids {
-            match id {
-                None => fresh.push(true),
-                Some(id) => {
-                    let h = event_hash(id);
-                    if self.events.contains_key(&h) || hashes.contains(&h) {
-                        fresh.push(false);
-                    } else {
-                        hashes.push(h);
-                        fresh.push(true);
+            let is_new = match id {
+                None => true,
+                // One probe: the hash goes in now, so a twin later in the
+                // same transaction finds it too.
+                Some(id) => match self.events.entry(event_hash(id)) {
+                    std::collections::hash_map::Entry::Occupied(_) => false,
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        hashes.push(*v.key());
+                        v.insert(seq);
+                        true
                     }
-                }
-            }
+                },
+            };
+            fresh.push(is_new);
         }
         let entry = Entry {
             seq,
@@ -137,7 +139,7 @@ impl SeenWindow {
             hashes,
         };
         self.tree.insert(seq.to_be_bytes(), encode(&entry))?;
-        self.add(entry);
+        self.add_indexed(entry);
         self.evict()?;
         Ok(fresh)
     }
@@ -156,11 +158,16 @@ impl SeenWindow {
     }
 
     fn add(&mut self, e: Entry) {
-        self.txns.insert(e.txn_id.clone(), e.seq);
-        self.seqs.insert(e.seq);
         for h in &e.hashes {
             self.events.insert(*h, e.seq);
         }
+        self.add_indexed(e);
+    }
+
+    /// Adds an entry whose event hashes are in `events` already.
+    fn add_indexed(&mut self, e: Entry) {
+        self.txns.insert(e.txn_id.clone(), e.seq);
+        self.seqs.insert(e.seq);
         self.event_count += e.hashes.len();
         self.order.push_back(e);
     }

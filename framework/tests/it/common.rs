@@ -359,7 +359,7 @@ impl Recorder {
             event_id: ev.event_id().map(|e| e.to_string()),
             room_id: ev.room_id().map(|r| r.to_string()),
             to_user_id: ev.to_user_id().map(|u| u.to_string()),
-            raw: serde_json::from_str(ev.raw().get())?,
+            raw: serde_json::from_str(ev.raw())?,
         });
         Ok(())
     }
@@ -479,7 +479,11 @@ pub async fn accept_new(
     txn_id: &str,
     body: &[u8],
 ) -> Vec<ghostkit::transaction::LogItem> {
-    match log.accept(txn_id, body).await.unwrap() {
+    match log
+        .accept(txn_id, bytes::Bytes::copy_from_slice(body))
+        .await
+        .unwrap()
+    {
         ghostkit::transaction::Accepted::New(items) => items,
         ghostkit::transaction::Accepted::Duplicate => panic!("{txn_id} taken as a duplicate"),
     }

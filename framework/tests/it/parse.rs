@@ -204,7 +204,7 @@ proptest! {
                         prop_assert!(ev.sender().is_some());
                     }
                     // Every item is an object, kept as received.
-                    let raw: Value = serde_json::from_str(ev.raw().get()).unwrap();
+                    let raw: Value = serde_json::from_str(ev.raw()).unwrap();
                     prop_assert!(raw.is_object(), "item is not an object: {}", raw);
                     let _ = ev.content::<Value>();
                 }

@@ -61,7 +61,7 @@ async fn unfinished_items_are_recovered_in_order_after_a_restart() {
     assert_eq!(recovered[5].event.kind(), EventKind::Ephemeral);
     // The txnIds are still known.
     assert!(matches!(
-        log.accept("b", &b).await.unwrap(),
+        log.accept("b", b.clone().into()).await.unwrap(),
         Accepted::Duplicate
     ));
 }
@@ -213,7 +213,11 @@ async fn handled_segments_are_deleted_so_disk_use_stays_bounded() {
             "!r:x.org",
             "some text to fill the segment",
         )]);
-        let Accepted::New(items) = log.accept(&format!("t{i}"), &body).await.unwrap() else {
+        let Accepted::New(items) = log
+            .accept(&format!("t{i}"), body.clone().into())
+            .await
+            .unwrap()
+        else {
             panic!("transaction {i} taken for a duplicate");
         };
         for item in items {

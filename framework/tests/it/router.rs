@@ -45,7 +45,7 @@ impl Bench {
             .map(|(id, room)| message(id, room, "x"))
             .collect::<Vec<_>>());
         let n = self.next_txn.fetch_add(1, Ordering::Relaxed);
-        match self.log.accept(&n.to_string(), &body).await.unwrap() {
+        match self.log.accept(&n.to_string(), body.into()).await.unwrap() {
             Accepted::New(items) => items,
             Accepted::Duplicate => unreachable!(),
         }

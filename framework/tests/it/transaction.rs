@@ -293,7 +293,7 @@ async fn dedupe_survives_several_restarts() {
     for txn_id in ["A", "B", "C"] {
         assert!(
             matches!(
-                log.accept(txn_id, &txn(&[])).await.unwrap(),
+                log.accept(txn_id, txn(&[]).into()).await.unwrap(),
                 Accepted::Duplicate
             ),
             "txnId {txn_id} forgotten after restarts"
@@ -354,7 +354,11 @@ async fn seen_sets_are_bounded() {
         let log = TransactionLog::open(&store, config.clone()).unwrap();
         for i in 0..100 {
             let body = txn(&[message(&format!("$e{i}"), "!r:x.org", "x")]);
-            let Accepted::New(items) = log.accept(&format!("t{i}"), &body).await.unwrap() else {
+            let Accepted::New(items) = log
+                .accept(&format!("t{i}"), body.clone().into())
+                .await
+                .unwrap()
+            else {
                 panic!("t{i} is new");
             };
             for it in items {
@@ -370,9 +374,12 @@ async fn seen_sets_are_bounded() {
         // At least the last `seen_transactions` are remembered.
         for i in 90..100 {
             assert!(matches!(
-                log.accept(&format!("t{i}"), b"{\"events\":[]}")
-                    .await
-                    .unwrap(),
+                log.accept(
+                    &format!("t{i}"),
+                    bytes::Bytes::from_static(b"{\"events\":[]}")
+                )
+                .await
+                .unwrap(),
                 Accepted::Duplicate
             ));
         }
@@ -385,12 +392,16 @@ async fn seen_sets_are_bounded() {
     assert!(log.remembered_transactions() <= 20);
     assert!(log.remembered_transactions() >= 10);
     assert!(matches!(
-        log.accept("t99", b"{\"events\":[]}").await.unwrap(),
+        log.accept("t99", bytes::Bytes::from_static(b"{\"events\":[]}"))
+            .await
+            .unwrap(),
         Accepted::Duplicate
     ));
     // The oldest are forgotten: t0 is new again.
     assert!(matches!(
-        log.accept("t0", b"{\"events\":[]}").await.unwrap(),
+        log.accept("t0", bytes::Bytes::from_static(b"{\"events\":[]}"))
+            .await
+            .unwrap(),
         Accepted::New(_)
     ));
 }
