@@ -35,10 +35,13 @@ pub struct LogConfig {
     pub seen_events: usize,
     /// How often progress of partly-done transactions is written and flushed.
     pub progress_interval: Duration,
-    /// Size past which a new segment file is started; a segment is deleted
+    /// Size past which a new segment file is started; a segment is retired
     /// once all its transactions are done, so this bounds the disk used by
     /// handled transactions.
     pub segment_bytes: u64,
+    /// How many retired segment files are kept to be written over again
+    /// (cheaper appends and syncs than in new files); the rest are deleted.
+    pub spare_segments: usize,
 }
 
 impl Default for LogConfig {
@@ -47,7 +50,8 @@ impl Default for LogConfig {
             seen_transactions: 10_000,
             seen_events: 100_000,
             progress_interval: Duration::from_millis(10),
-            segment_bytes: 64 * 1024 * 1024,
+            segment_bytes: 16 * 1024 * 1024,
+            spare_segments: 4,
         }
     }
 }
@@ -163,7 +167,13 @@ impl TransactionLog {
                 }
             }
         }
-        let wal = Wal::open(&dir, last_seq + 1, config.segment_bytes).map_err(io)?;
+        let wal = Wal::open(
+            &dir,
+            last_seq + 1,
+            config.segment_bytes,
+            config.spare_segments,
+        )
+        .map_err(io)?;
         for rec in &recovered {
             wal.retain(rec.segment, rec.seq);
         }
@@ -312,11 +322,24 @@ impl TransactionLog {
         // What may go once this flush says its transactions are done.
         let deletable = self.wal.take_deletable();
         self.store.flush().await?;
+        let mut retired = Vec::new();
         for (segment, first, last) in deletable {
-            if let Err(e) = self.wal.delete(segment) {
-                tracing::warn!(segment, error = %e, "cannot delete a finished transaction segment");
-                continue;
+            match self.wal.retire(segment) {
+                Ok(()) => retired.push((first, last)),
+                Err(e) => {
+                    tracing::warn!(segment, error = %e, "cannot retire a finished transaction segment")
+                }
             }
+        }
+        if retired.is_empty() {
+            return Ok(());
+        }
+        // Their done marks go only once the segments are gone for good.
+        if let Err(e) = self.wal.sync_dir() {
+            tracing::warn!(error = %e, "cannot sync the transaction log's folder");
+            return Ok(());
+        }
+        for (first, last) in retired {
             for seq in first..=last {
                 self.done.remove(seq.to_be_bytes())?;
             }

@@ -232,8 +232,16 @@ async fn handled_segments_are_deleted_so_disk_use_stays_bounded() {
         "{} segment files left",
         log.segment_files()
     );
-    let on_disk = std::fs::read_dir(dir.path().join("txnlog"))
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("txnlog"))
         .unwrap()
-        .count();
-    assert_eq!(on_disk, log.segment_files());
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let count = |ext: &str| names.iter().filter(|n| n.ends_with(ext)).count();
+    assert_eq!(count(".seg"), log.segment_files());
+    // Handled segments kept to be written over: a few, as configured.
+    assert!(
+        (1..=LogConfig::default().spare_segments).contains(&count(".spare")),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), count(".seg") + count(".spare"), "{names:?}");
 }
