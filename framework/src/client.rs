@@ -81,13 +81,32 @@ pub struct MatrixError {
 }
 
 impl MatrixError {
-    /// Reads an error answer: `status`, the `Retry-After` header (seconds) if
-    /// any, and the body (JSON or not).
+    /// Reads an error answer: `status`, the `Retry-After` header if any
+    /// (seconds, or an HTTP date), and the body (JSON or not).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
+    /// let e = ghostkit::MatrixError::from_response(503, Some(&in_a_minute), b"");
+    /// let ms = e.retry_after_ms.unwrap();
+    /// assert!((55_000..=60_000).contains(&ms), "{ms}");
+    /// let e = ghostkit::MatrixError::from_response(429, Some("7"), b"");
+    /// assert_eq!(e.retry_after_ms, Some(7_000));
+    /// ```
     pub fn from_response(status: u16, retry_after_header: Option<&str>, body: &[u8]) -> Self {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let header_ms = retry_after_header
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(|s| s.saturating_mul(1000));
+        let header_ms = retry_after_header.and_then(|s| {
+            let s = s.trim();
+            match s.parse::<u64>() {
+                Ok(secs) => Some(secs.saturating_mul(1000)),
+                // A date: wait until then (not at all if it passed).
+                Err(_) => httpdate::parse_http_date(s).ok().map(|at| {
+                    at.duration_since(std::time::SystemTime::now())
+                        .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX))
+                        .unwrap_or(0)
+                }),
+            }
+        });
         MatrixError {
             status,
             errcode: v["errcode"].as_str().unwrap_or("M_UNKNOWN").to_owned(),
