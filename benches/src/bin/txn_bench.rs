@@ -54,6 +54,9 @@ async fn serve(dir: &str) -> Result<()> {
     config.server_name = Some("localhost".into());
     config.self_check = false;
     config.bind = Some("127.0.0.1:0".parse()?);
+    if let Ok(n) = std::env::var("BENCH_SEEN_EVENTS") {
+        config.log.seen_events = n.parse()?;
+    }
     if let Ok(n) = std::env::var("BENCH_HTTP_WORKERS") {
         config.http_workers = n.parse()?;
     }

@@ -5,14 +5,15 @@
 //!   the acknowledgement (see `wal.rs`); the source of truth;
 //! - sled tree `ghostkit.txn.done`: sequence number -> bitmap of finished
 //!   items for transactions partly done, or an empty value once all are done;
-//! - sled tree `ghostkit.txn.seen`: the bounded window of txnIds and event IDs
-//!   seen lately (see `seen.rs`).
+//! - `txnlog/seen.snapshot`: the bounded window of txnIds and event IDs seen
+//!   lately, as of the last time segments were retired (see `seen.rs`).
 //!
 //! The sled records are written as things happen and flushed every
-//! `progress_interval`; a segment is deleted only after the flush that marks
-//! all its transactions done. After a crash, the segments are read again:
-//! whatever is not marked done is dispatched again, and the seen window gets
-//! back what its last flush missed.
+//! `progress_interval`; a segment is retired only after the flush that marks
+//! all its transactions done, and after the snapshot of the seen window is
+//! saved. After a crash, the segments are read again: whatever is not marked
+//! done is dispatched again, and the seen window gets back, from them, what
+//! the snapshot lacks.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -132,11 +133,9 @@ impl TransactionLog {
         let io = |e: std::io::Error| StoreError::Io(e.into());
         let dir = store.path().join("txnlog");
         let done = store.tree("ghostkit.txn.done")?;
-        let mut seen = SeenWindow::open(
-            store.tree("ghostkit.txn.seen")?,
-            config.seen_transactions,
-            config.seen_events,
-        )?;
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut seen = SeenWindow::new(config.seen_transactions, config.seen_events);
+        seen.load(&dir).map_err(io)?;
         let mut last_seq = seen.last_seq().unwrap_or(0);
         let mut recovered = Vec::new();
         let mut old_segments = Vec::new();
@@ -150,13 +149,13 @@ impl TransactionLog {
             for rec in records {
                 last_seq = last_seq.max(rec.seq);
                 if !seen.has_seq(rec.seq) {
-                    // Accepted, but the window's record of it was not flushed.
+                    // Not in the snapshot: its segment was still on disk.
                     if let Ok(parsed) = super::parse(&rec.body) {
                         seen.record(
                             rec.seq,
                             &rec.txn_id,
                             parsed.events.iter().map(|e| e.event_id_str()),
-                        )?;
+                        );
                     }
                 }
                 let finished = done
@@ -167,6 +166,7 @@ impl TransactionLog {
                 }
             }
         }
+        seen.settle();
         let wal = Wal::open(
             &dir,
             last_seq + 1,
@@ -223,7 +223,7 @@ impl TransactionLog {
             .append(txn_id, &body)
             .map_err(|e| StoreError::Io(e.into()))?;
         let fresh =
-            lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()))?;
+            lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()));
         let total = parsed.events.len() as u32;
         let mut bits = vec![0u8; parsed.events.len().div_ceil(8)];
         let mut items = Vec::with_capacity(parsed.events.len());
@@ -322,6 +322,20 @@ impl TransactionLog {
         // What may go once this flush says its transactions are done.
         let deletable = self.wal.take_deletable();
         self.store.flush().await?;
+        if deletable.is_empty() {
+            return Ok(());
+        }
+        // The window's entries of these segments must outlive them.
+        let snapshot = lock(&self.seen).snapshot();
+        let dir = self.store.path().join("txnlog");
+        let saved = tokio::task::spawn_blocking(move || SeenWindow::save(&snapshot, &dir))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Err(e) = saved {
+            tracing::warn!(error = %e, "cannot save the seen transactions; finished segments stay on disk for now");
+            self.wal.give_back_deletable(deletable);
+            return Ok(());
+        }
         let mut retired = Vec::new();
         for (segment, first, last) in deletable {
             match self.wal.retire(segment) {

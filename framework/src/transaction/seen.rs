@@ -1,15 +1,20 @@
 //! Which txnIds and event IDs were seen lately: a bounded window.
 //!
-//! Kept in memory for speed and on disk for restarts as one record per
-//! transaction (`ghostkit.txn.seen`: sequence number -> txnId and the 64-bit
-//! hashes of its new event IDs), so accepting a transaction costs one write
-//! here, not one per event. When the window holds more than its bounds, the
-//! oldest transactions leave it, in memory and on disk.
+//! Kept in memory (txnIds, and 64-bit hashes of event IDs). On disk it needs
+//! no record per transaction: while a transaction's segment is on disk, its
+//! entry can be rebuilt from the segment (the log does so at open). Before
+//! segments are retired, the whole window is written to a snapshot file
+//! (`txnlog/seen.snapshot`, replaced atomically), which carries the entries
+//! of retired segments over a restart. When the window holds more than its
+//! bounds, the oldest transactions leave it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Write;
+use std::path::Path;
 
-use crate::store::StoreError;
+const SNAPSHOT_MAGIC: u32 = 0x474b_5357; // "GKSW"
+const SNAPSHOT_FORMAT: u32 = 1;
 
 /// FNV-1a, 64 bits: stable across builds and runs, unlike std's hasher.
 pub(crate) fn event_hash(event_id: &str) -> u64 {
@@ -48,7 +53,6 @@ struct Entry {
 }
 
 pub(crate) struct SeenWindow {
-    tree: sled::Tree,
     txns: HashMap<String, u64>,
     events: HashKeyed<u64>,
     seqs: HashSet<u64>,
@@ -59,14 +63,9 @@ pub(crate) struct SeenWindow {
 }
 
 impl SeenWindow {
-    /// Loads the window from disk.
-    pub(crate) fn open(
-        tree: sled::Tree,
-        max_txns: usize,
-        max_events: usize,
-    ) -> Result<Self, StoreError> {
-        let mut w = SeenWindow {
-            tree,
+    /// An empty window with these bounds.
+    pub(crate) fn new(max_txns: usize, max_events: usize) -> Self {
+        SeenWindow {
             txns: HashMap::new(),
             events: HashKeyed::default(),
             seqs: HashSet::new(),
@@ -74,17 +73,56 @@ impl SeenWindow {
             event_count: 0,
             max_txns: max_txns.max(1),
             max_events: max_events.max(1),
-        };
-        for entry in w.tree.iter() {
-            let (k, v) = entry?;
-            let Some(e) = decode(&k, &v) else {
-                w.tree.remove(k)?;
-                continue;
-            };
-            w.add(e);
         }
-        w.evict()?;
-        Ok(w)
+    }
+
+    /// Loads the snapshot in `dir`, if any. A damaged snapshot is reported
+    /// and left out: what the segments hold is still rebuilt from them.
+    pub(crate) fn load(&mut self, dir: &Path) -> std::io::Result<()> {
+        let data = match std::fs::read(dir.join("seen.snapshot")) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match decode_snapshot(&data) {
+            Some(entries) => entries.into_iter().for_each(|e| self.add(e)),
+            None => tracing::warn!(
+                "the snapshot of seen transactions is damaged; only the ones in the log's segments are remembered"
+            ),
+        }
+        Ok(())
+    }
+
+    /// After loading: oldest first, within the bounds.
+    pub(crate) fn settle(&mut self) {
+        self.order.make_contiguous().sort_by_key(|e| e.seq);
+        self.evict();
+    }
+
+    /// Writes the window to `dir/seen.snapshot`, replacing the old one only
+    /// once the new one is on disk.
+    pub(crate) fn save(snapshot: &[u8], dir: &Path) -> std::io::Result<()> {
+        let tmp = dir.join("seen.snapshot.tmp");
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(snapshot)?;
+        file.sync_data()?;
+        std::fs::rename(&tmp, dir.join("seen.snapshot"))?;
+        std::fs::File::open(dir)?.sync_all()
+    }
+
+    /// The window, encoded for [`SeenWindow::save`].
+    pub(crate) fn snapshot(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16 + self.order.len() * 16 + self.event_count * 8);
+        v.extend_from_slice(&SNAPSHOT_MAGIC.to_be_bytes());
+        v.extend_from_slice(&SNAPSHOT_FORMAT.to_be_bytes());
+        v.extend_from_slice(&(self.order.len() as u64).to_be_bytes());
+        for e in &self.order {
+            v.extend_from_slice(&e.seq.to_be_bytes());
+            encode(e, &mut v);
+        }
+        let crc = crc32fast::hash(&v);
+        v.extend_from_slice(&crc.to_be_bytes());
+        v
     }
 
     /// Whether the txnId was seen.
@@ -108,13 +146,13 @@ impl SeenWindow {
     }
 
     /// Records a transaction and those of its events not seen before; returns,
-    /// per event, whether it is new. Written to the store (not flushed).
+    /// per event, whether it is new.
     pub(crate) fn record<'a>(
         &mut self,
         seq: u64,
         txn_id: &str,
         event_ids: impl Iterator<Item = Option<&'a str>>,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Vec<bool> {
         let mut fresh = Vec::new();
         let mut hashes = Vec::new();
         for id in event_ids {
@@ -133,15 +171,13 @@ impl SeenWindow {
             };
             fresh.push(is_new);
         }
-        let entry = Entry {
+        self.add_indexed(Entry {
             seq,
             txn_id: txn_id.to_owned(),
             hashes,
-        };
-        self.tree.insert(seq.to_be_bytes(), encode(&entry))?;
-        self.add_indexed(entry);
-        self.evict()?;
-        Ok(fresh)
+        });
+        self.evict();
+        fresh
     }
 
     /// Forgets a txnId whose transaction could not be made durable.
@@ -172,7 +208,7 @@ impl SeenWindow {
         self.order.push_back(e);
     }
 
-    fn evict(&mut self) -> Result<(), StoreError> {
+    fn evict(&mut self) {
         while self.order.len() > self.max_txns || self.event_count > self.max_events {
             let Some(old) = self.order.pop_front() else {
                 break;
@@ -187,39 +223,68 @@ impl SeenWindow {
                 }
             }
             self.event_count -= old.hashes.len();
-            self.tree.remove(old.seq.to_be_bytes())?;
         }
-        Ok(())
     }
 }
 
-fn encode(e: &Entry) -> Vec<u8> {
-    let mut v = Vec::with_capacity(4 + e.txn_id.len() + 8 * e.hashes.len());
+/// An entry without its sequence number: txnId length, txnId, hash count, hashes.
+fn encode(e: &Entry, v: &mut Vec<u8>) {
     v.extend_from_slice(&(e.txn_id.len() as u32).to_be_bytes());
     v.extend_from_slice(e.txn_id.as_bytes());
+    v.extend_from_slice(&(e.hashes.len() as u32).to_be_bytes());
     for h in &e.hashes {
         v.extend_from_slice(&h.to_be_bytes());
     }
-    v
 }
 
-fn decode(key: &[u8], v: &[u8]) -> Option<Entry> {
-    let seq = u64::from_be_bytes(key.try_into().ok()?);
-    let len = u32::from_be_bytes(v.get(..4)?.try_into().ok()?) as usize;
-    let txn_id = std::str::from_utf8(v.get(4..4 + len)?).ok()?.to_owned();
-    let rest = v.get(4 + len..)?;
-    if rest.len() % 8 != 0 {
+/// Reads a snapshot; `None` when it does not check out.
+fn decode_snapshot(data: &[u8]) -> Option<Vec<Entry>> {
+    let (body, crc) = data.split_at_checked(data.len().checked_sub(4)?)?;
+    if crc32fast::hash(body).to_be_bytes() != crc {
         return None;
     }
-    let hashes = rest
-        .chunks_exact(8)
-        .filter_map(|c| c.try_into().ok().map(u64::from_be_bytes))
-        .collect();
-    Some(Entry {
-        seq,
-        txn_id,
-        hashes,
-    })
+    let mut r = Reader { data: body, at: 0 };
+    if r.u32()? != SNAPSHOT_MAGIC || r.u32()? != SNAPSHOT_FORMAT {
+        return None;
+    }
+    let count = r.u64()?;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let seq = r.u64()?;
+        let id_len = r.u32()? as usize;
+        let txn_id = std::str::from_utf8(r.take(id_len)?).ok()?.to_owned();
+        let n = r.u32()? as usize;
+        let hashes = r
+            .take(n.checked_mul(8)?)?
+            .chunks_exact(8)
+            .filter_map(|c| c.try_into().ok().map(u64::from_be_bytes))
+            .collect();
+        out.push(Entry {
+            seq,
+            txn_id,
+            hashes,
+        });
+    }
+    Some(out)
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let s = self.data.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)?.try_into().ok().map(u32::from_be_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)?.try_into().ok().map(u64::from_be_bytes)
+    }
 }
 
 #[cfg(test)]
@@ -227,18 +292,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_round_trip_through_the_encoding() {
-        let e = Entry {
-            seq: 7,
-            txn_id: "txn-ü".into(),
-            hashes: vec![1, u64::MAX],
-        };
-        let d = decode(&7u64.to_be_bytes(), &encode(&e)).expect("decodes");
-        assert_eq!(
-            (d.seq, d.txn_id.as_str(), d.hashes),
-            (7, "txn-ü", vec![1, u64::MAX])
-        );
-        assert!(decode(&7u64.to_be_bytes(), &[0, 0, 0, 9, b'a']).is_none());
+    fn the_window_round_trips_through_a_snapshot_and_a_damaged_one_is_refused() {
+        let mut w = SeenWindow::new(10, 100);
+        w.record(7, "txn-ü", [Some("$a"), None, Some("$b")].into_iter());
+        w.record(9, "t2", [Some("$a"), Some("$c")].into_iter());
+        let snap = w.snapshot();
+        let entries = decode_snapshot(&snap).expect("decodes");
+        let got: Vec<(u64, &str, usize)> = entries
+            .iter()
+            .map(|e| (e.seq, e.txn_id.as_str(), e.hashes.len()))
+            .collect();
+        // "$a" of t2 was not new: only "$c" is t2's.
+        assert_eq!(got, [(7, "txn-ü", 2), (9, "t2", 1)]);
+        let mut torn = snap.clone();
+        torn.truncate(snap.len() - 1);
+        assert!(decode_snapshot(&torn).is_none());
+        let mut flipped = snap;
+        flipped[10] ^= 1;
+        assert!(decode_snapshot(&flipped).is_none());
+        assert!(decode_snapshot(&[]).is_none());
     }
 
     #[test]

@@ -194,6 +194,11 @@ impl Wal {
         }
     }
 
+    /// Puts back segments taken by [`Wal::take_deletable`] that could not go yet.
+    pub(crate) fn give_back_deletable(&self, segments: Vec<(u64, u64, u64)>) {
+        lock(&self.deletable).extend(segments);
+    }
+
     /// Segments that may go, with their first and last sequence numbers.
     /// Call after the store flushed the records that mark them done.
     pub(crate) fn take_deletable(&self) -> Vec<(u64, u64, u64)> {

@@ -243,5 +243,67 @@ async fn handled_segments_are_deleted_so_disk_use_stays_bounded() {
         (1..=LogConfig::default().spare_segments).contains(&count(".spare")),
         "{names:?}"
     );
-    assert_eq!(names.len(), count(".seg") + count(".spare"), "{names:?}");
+    // And the snapshot of the seen window, written when segments retire.
+    assert_eq!(count("seen.snapshot"), 1, "{names:?}");
+    assert_eq!(
+        names.len(),
+        count(".seg") + count(".spare") + 1,
+        "{names:?}"
+    );
+}
+
+/// Fills and retires segments: 20 handled transactions of one event each.
+async fn retire_twenty(dir: &std::path::Path, config: &LogConfig) {
+    let store = open_store(dir).await;
+    let log = TransactionLog::open(&store, config.clone()).unwrap();
+    for i in 0..20 {
+        let body = txn(&[message(&format!("$old{i}"), "!r:x.org", "filler text")]);
+        for item in accept_new(&log, &format!("t{i}"), &body).await {
+            log.item_done(item.seq, item.idx).unwrap();
+        }
+        log.persist_progress().await.unwrap();
+    }
+    assert!(log.segment_files() <= 2, "segments were retired");
+}
+
+#[tokio::test]
+async fn transactions_of_retired_segments_are_still_known_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 512,
+        ..LogConfig::default()
+    };
+    retire_twenty(dir.path(), &config).await;
+    let store = open_store(dir.path()).await;
+    let log = TransactionLog::open(&store, config).unwrap();
+    // t0's segment is long gone: the snapshot remembers it.
+    assert!(matches!(
+        log.accept("t0", txn(&[]).into()).await.unwrap(),
+        Accepted::Duplicate
+    ));
+    // So is its event, re-sent under a new txnId.
+    let again = txn(&[message("$old0", "!r:x.org", "filler text")]);
+    assert!(accept_new(&log, "t-new", &again).await.is_empty());
+}
+
+#[tokio::test]
+async fn without_the_snapshot_only_the_segments_on_disk_are_known() {
+    // The counter-test: the snapshot is what carries retired segments over.
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 512,
+        ..LogConfig::default()
+    };
+    retire_twenty(dir.path(), &config).await;
+    std::fs::remove_file(dir.path().join("txnlog").join("seen.snapshot")).unwrap();
+    let store = open_store(dir.path()).await;
+    let log = TransactionLog::open(&store, config).unwrap();
+    assert!(matches!(
+        log.accept("t0", txn(&[]).into()).await.unwrap(),
+        Accepted::New(_)
+    ));
+    assert!(matches!(
+        log.accept("t19", txn(&[]).into()).await.unwrap(),
+        Accepted::Duplicate
+    ));
 }
