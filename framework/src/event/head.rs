@@ -27,15 +27,26 @@ pub(super) struct Head {
     pub(super) to_user_id: Option<Field>,
 }
 
+/// The keys read, in the order of [`Head::slot`].
+const FIELDS: [&str; 6] = [
+    "type",
+    "event_id",
+    "room_id",
+    "sender",
+    "state_key",
+    "to_user_id",
+];
+
 impl Head {
-    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<Field>> {
-        Some(match key {
-            b"type" => &mut self.event_type,
-            b"event_id" => &mut self.event_id,
-            b"room_id" => &mut self.room_id,
-            b"sender" => &mut self.sender,
-            b"state_key" => &mut self.state_key,
-            b"to_user_id" => &mut self.to_user_id,
+    /// The field for `FIELDS[i]`.
+    fn slot(&mut self, i: usize) -> Option<&mut Option<Field>> {
+        Some(match i {
+            0 => &mut self.event_type,
+            1 => &mut self.event_id,
+            2 => &mut self.room_id,
+            3 => &mut self.sender,
+            4 => &mut self.state_key,
+            5 => &mut self.to_user_id,
             _ => return None,
         })
     }
@@ -184,27 +195,18 @@ pub(super) fn scan(json: &str) -> Result<Head, String> {
             raw_key
         };
         s.expect(b':')?;
-        let index = [
-            "type",
-            "event_id",
-            "room_id",
-            "sender",
-            "state_key",
-            "to_user_id",
-        ]
-        .iter()
-        .position(|k| k.as_bytes() == key);
-        match (index, std::str::from_utf8(key)) {
-            (Some(i), Ok(name)) => {
+        match FIELDS.iter().position(|k| k.as_bytes() == key) {
+            Some(i) => {
+                let name = FIELDS[i];
                 if std::mem::replace(&mut seen[i], true) {
                     return Err(format!("duplicate field `{name}`"));
                 }
                 let value = s.field(json, name)?;
-                if let Some(slot) = head.slot(key) {
+                if let Some(slot) = head.slot(i) {
                     *slot = value;
                 }
             }
-            _ => s.skip_value()?,
+            None => s.skip_value()?,
         }
         s.skip_ws();
         match s.peek() {
@@ -256,14 +258,7 @@ mod tests {
         use proptest::prelude::*;
         use serde_json::{Map, Value};
 
-        const NAMES: [&str; 6] = [
-            "type",
-            "event_id",
-            "room_id",
-            "sender",
-            "state_key",
-            "to_user_id",
-        ];
+        const NAMES: [&str; 6] = FIELDS;
 
         fn value() -> impl Strategy<Value = Value> {
             let leaf = prop_oneof![
