@@ -33,7 +33,12 @@ fn free_port() -> Result<u16> {
 }
 
 fn spawn_bot(dir: &Path, port: u16, slow_ms: u64) -> Result<Child> {
+    spawn_bot_with(dir, port, slow_ms, &[])
+}
+
+fn spawn_bot_with(dir: &Path, port: u16, slow_ms: u64, extra: &[&str]) -> Result<Child> {
     Ok(Command::new(env!("CARGO_BIN_EXE_ghostkit-testbot"))
+        .args(extra)
         .args([
             "--registration",
             &registration(dir, port)?.to_string_lossy(),
@@ -142,10 +147,7 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
     bot.wait()?;
 
     let after = record(dir.path());
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for id in &after {
-        *counts.entry(id.as_str()).or_default() += 1;
-    }
+    let counts = counts(&after);
     for id in ids.iter().chain(&ids2) {
         assert_eq!(
             counts.get(id.as_str()),
@@ -171,5 +173,79 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
             .collect();
         assert_eq!(seen, want, "order in {room}");
     }
+    Ok(())
+}
+
+/// Counts how often each ID was recorded.
+fn counts(record: &[String]) -> HashMap<&str, usize> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for id in record {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn kill_9_after_segments_were_written_over_replays_nothing_old() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    // About three transactions per segment: thirty of them retire segments,
+    // keep them as spares and write over them again and again.
+    let small = ["--segment-bytes", "2048"];
+    let mut bot = spawn_bot_with(dir.path(), port, 0, &small)?;
+    wait_listening(port).await?;
+    let mut all = Vec::new();
+    let mut bodies = Vec::new();
+    for t in 0..30 {
+        let (body, ids) = transaction(&["!roomA", "!roomB"], 1, &format!("s{t}"));
+        assert_eq!(put(port, &format!("txn-{t}"), &body).await?, 200);
+        all.extend(ids);
+        bodies.push(body);
+    }
+    eventually(
+        Duration::from_secs(20),
+        "every event to be handled",
+        || async { Ok((record(dir.path()).len() >= all.len()).then_some(())) },
+    )
+    .await?;
+    let txnlog = dir.path().join("store").join("txnlog");
+    eventually(Duration::from_secs(20), "spare segments", || async {
+        let spares = std::fs::read_dir(&txnlog)?
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".spare"))
+            })
+            .count();
+        Ok((spares > 0).then_some(()))
+    })
+    .await?;
+    bot.kill()?;
+    bot.wait()?;
+
+    let mut bot = spawn_bot_with(dir.path(), port, 0, &small)?;
+    wait_listening(port).await?;
+    // The homeserver re-sends an old transaction (its segment was written
+    // over long ago) and the last one: both are known, nothing is handled.
+    assert_eq!(put(port, "txn-0", &bodies[0]).await?, 200);
+    assert_eq!(put(port, "txn-29", &bodies[29]).await?, 200);
+    let (marker, marker_ids) = transaction(&["!roomA"], 1, "marker");
+    assert_eq!(put(port, "txn-marker", &marker).await?, 200);
+    eventually(Duration::from_secs(20), "the marker event", || async {
+        Ok(record(dir.path()).contains(&marker_ids[0]).then_some(()))
+    })
+    .await?;
+    bot.kill()?;
+    bot.wait()?;
+
+    let after = record(dir.path());
+    let counts = counts(&after);
+    for id in all.iter().chain(&marker_ids) {
+        assert_eq!(counts.get(id.as_str()), Some(&1), "event {id}");
+    }
+    assert_eq!(
+        after.len(),
+        all.len() + 1,
+        "no old record of a reused segment came back: {after:?}"
+    );
     Ok(())
 }

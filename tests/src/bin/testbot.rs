@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! ghostkit-testbot --registration R --store DIR --record FILE --bind ADDR [--slow-ms N]
+//!                  [--segment-bytes N]
 //! ```
 
 use std::io::Write;
@@ -55,6 +56,10 @@ async fn main() -> anyhow::Result<()> {
     config.server_name = Some("localhost".into());
     config.self_check = false;
     config.bind = Some(need("--bind")?.parse()?);
+    if let Some(n) = arg(&args, "--segment-bytes") {
+        // Small segments: retired, kept as spares and written over often.
+        config.log.segment_bytes = n.parse()?;
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
