@@ -11,7 +11,7 @@
 //!   unbanned silently: that is an [`IntentError::Banned`];
 //! - [`Intent::ensure_display_name`]: the global display name is set (once).
 //!
-//! What is known is kept in the store (sled, on disk, not in unbounded maps)
+//! What is known is kept in the store (on disk, not in unbounded maps)
 //! and fed by the `m.room.member` events of received transactions
 //! ([`observe_event`]), so after a restart 10,000 ghosts are not registered or
 //! joined again: a warm [`Intent::ensure_joined`] makes no request.
@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::bot::AppContext;
 use crate::client::{AsUser, Client, ClientError};
 use crate::event::{Event, EventKind};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Tree};
 
 const REGISTERED_TREE: &str = "ghostkit.intent.registered";
 const MEMBERSHIP_TREE: &str = "ghostkit.intent.membership";
@@ -87,9 +87,9 @@ pub enum IntentError {
 /// ```
 #[derive(Clone)]
 pub struct IntentCache {
-    registered: sled::Tree,
-    membership: sled::Tree,
-    display_name: sled::Tree,
+    registered: Tree,
+    membership: Tree,
+    display_name: Tree,
 }
 
 impl std::fmt::Debug for IntentCache {
@@ -121,12 +121,12 @@ impl IntentCache {
 
     /// Whether `user` is known to be registered.
     pub fn is_registered(&self, user: &UserId) -> Result<bool, StoreError> {
-        Ok(self.registered.contains_key(user.as_str())?)
+        self.registered.contains_key(user.as_str())
     }
 
     /// Remembers that `user` is registered.
     pub fn set_registered(&self, user: &UserId) -> Result<(), StoreError> {
-        self.registered.insert(user.as_str(), &[])?;
+        self.registered.insert(user.as_str(), [])?;
         Ok(())
     }
 

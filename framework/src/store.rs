@@ -1,11 +1,21 @@
 //! Durable state on disk: the transaction log, caches and bot data.
 //!
-//! [`Store`] wraps one sled database. Bots keep their own data in named
-//! [`Store::tree`]s as JSON values ([`Store::get_json`], [`Store::put_json`]).
-//! [`Store::flush`] is a group commit: concurrent callers share one flush to
-//! disk, which is what lets concurrent transactions be acknowledged quickly.
+//! [`Store`] is the handle everything uses. Its data lives in a [`Backend`]:
+//! named [`Tree`]s of ordered byte keys and byte values. The default backend
+//! is sled ([`SledBackend`], in `store/sled.rs`); [`MemoryBackend`] keeps
+//! everything in memory (tests, throw-away bots); another database plugs in
+//! by implementing [`Backend`] and [`TreeBackend`] and calling
+//! [`Store::with_backend`]. The transaction log's segment files live in the
+//! store's folder whatever the backend.
+//!
+//! Bots keep their own data in named trees, as JSON values
+//! ([`Store::get_json`], [`Store::put_json`]) or as bytes ([`Store::tree`]).
+//! [`Store::flush`] is a group commit: concurrent callers share one flush.
 
 mod bounded;
+mod memory;
+mod sled;
+mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,23 +24,29 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{watch, Mutex};
 
+pub use self::sled::SledBackend;
 pub use bounded::BoundedSet;
+pub use memory::MemoryBackend;
+pub use tree::{Backend, Entry, Tree, TreeBackend};
+
+/// A backend's own error, kept as the source of a [`StoreError`].
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be opened, read or written.
+    /// The database could not be opened.
     #[error("store at {path} failed: {source}; check the path is writable and not used by another process")]
     Open {
         /// The store's folder.
         path: String,
-        /// What sled said.
+        /// What the backend said.
         #[source]
-        source: sled::Error,
+        source: BackendError,
     },
     /// A read or write failed.
     #[error("store operation failed: {0}")]
-    Io(#[source] sled::Error),
+    Io(#[source] BackendError),
     /// A stored value could not be (de)serialized.
     #[error("stored value under `{key}` is not the expected JSON: {source}")]
     Value {
@@ -42,9 +58,9 @@ pub enum StoreError {
     },
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Io(e)
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(Box::new(e))
     }
 }
 
@@ -60,12 +76,19 @@ impl From<sled::Error> for StoreError {
 /// ```
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    backend: Arc<dyn Backend>,
     flusher: Arc<Flusher>,
     dir: Arc<StoreDir>,
 }
 
-/// The store's folder; a temporary one is deleted with the last handle.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.dir.path)
+            .finish_non_exhaustive()
+    }
+}
+
 struct StoreDir {
     path: PathBuf,
     temporary: bool,
@@ -79,26 +102,39 @@ impl Drop for StoreDir {
     }
 }
 
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").finish_non_exhaustive()
-    }
-}
-
 impl Store {
-    /// Opens (or creates) the store in the folder `path`.
+    /// Opens (or creates) the store in the folder `path`, with sled.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(4 * 1024 * 1024)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(Self::from_db(db, path.to_owned(), false))
+        Ok(Self::with_backend(path, SledBackend::open(path)?))
+    }
+
+    /// A store whose data lives in `backend`; the transaction log's files go
+    /// in the folder `path`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ghostkit::store::StoreError> {
+    /// use ghostkit::store::{MemoryBackend, Store};
+    /// let dir = std::env::temp_dir().join("ghostkit-doc-with-backend");
+    /// let store = Store::with_backend(&dir, MemoryBackend::new());
+    /// store.put_json("t", "k", &1)?;
+    /// assert_eq!(store.get_json::<i32>("t", "k")?, Some(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_backend(path: impl AsRef<Path>, backend: impl Backend) -> Self {
+        let (tx, _) = watch::channel(0u64);
+        Store {
+            backend: Arc::new(backend),
+            flusher: Arc::new(Flusher {
+                requested: std::sync::atomic::AtomicU64::new(0),
+                done: tx,
+                lock: Mutex::new(()),
+            }),
+            dir: Arc::new(StoreDir {
+                path: path.as_ref().to_owned(),
+                temporary: false,
+            }),
+        }
     }
 
     /// A store in a temporary folder that is deleted when dropped (tests, examples).
@@ -119,22 +155,9 @@ impl Store {
         &self.dir.path
     }
 
-    fn from_db(db: sled::Db, path: PathBuf, temporary: bool) -> Self {
-        let (tx, _) = watch::channel(0u64);
-        Store {
-            db,
-            flusher: Arc::new(Flusher {
-                requested: std::sync::atomic::AtomicU64::new(0),
-                done: tx,
-                lock: Mutex::new(()),
-            }),
-            dir: Arc::new(StoreDir { path, temporary }),
-        }
-    }
-
     /// A named tree (a key space) for the bot's own data.
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
+    pub fn tree(&self, name: &str) -> Result<Tree, StoreError> {
+        Ok(Tree::new(self.backend.open_tree(name)?))
     }
 
     /// Reads a JSON value from `tree` under `key`.
@@ -176,20 +199,19 @@ impl Store {
         Ok(self.tree(tree)?.remove(key)?.is_some())
     }
 
+    /// Makes every write made before this call durable, blocking the thread
+    /// (for code outside async: tests, a final save). Async code calls
+    /// [`Store::flush`].
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.backend.flush()
+    }
+
     /// Makes every write made before this call durable on disk.
     ///
     /// Concurrent callers are grouped: while one flush runs, later callers wait
     /// for the next one, which then covers all of them.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.flusher.flush(&self.db).await
-    }
-
-    /// The underlying sled database, for advanced use.
-    ///
-    /// Its folder is [`Store::path`]`/db`-like internals of sled; the
-    /// transaction log's segments are in `txnlog/` beside them.
-    pub fn db(&self) -> &sled::Db {
-        &self.db
+        self.flusher.flush(&self.backend).await
     }
 }
 
@@ -202,7 +224,7 @@ struct Flusher {
 }
 
 impl Flusher {
-    async fn flush(&self, db: &sled::Db) -> Result<(), StoreError> {
+    async fn flush(&self, backend: &Arc<dyn Backend>) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let mut rx = self.done.subscribe();
@@ -216,11 +238,10 @@ impl Flusher {
                     return Ok(());
                 }
                 let covered = self.requested.load(Ordering::SeqCst);
-                let db = db.clone();
-                let res = tokio::task::spawn_blocking(move || db.flush())
+                let backend = backend.clone();
+                tokio::task::spawn_blocking(move || backend.flush())
                     .await
-                    .map_err(|e| StoreError::Io(sled::Error::ReportableBug(e.to_string())))?;
-                res?;
+                    .map_err(|e| StoreError::Io(Box::new(e)))??;
                 self.done.send_modify(|d| *d = (*d).max(covered));
                 return Ok(());
             }

@@ -184,7 +184,7 @@ mod tests {
             );
             save_model(&store, &m).unwrap();
             save_rule(&store, &rule).unwrap();
-            store.db().flush().unwrap();
+            store.flush_blocking().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         let m = load_model(&store).unwrap();

@@ -1,4 +1,4 @@
-//! A durable set with a bounded size: two generations of sled trees.
+//! A durable set with a bounded size: two generations of trees.
 //!
 //! New keys go into the current generation. When it holds `capacity` keys, the
 //! older generation is cleared and becomes the current one. A key is therefore
@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tree};
 
 /// A bounded, durable "have I seen this?" set. Values are small tags.
 ///
@@ -27,8 +27,8 @@ use super::{Store, StoreError};
 /// # Ok(()) }
 /// ```
 pub struct BoundedSet {
-    gens: [sled::Tree; 2],
-    meta: sled::Tree,
+    gens: [Tree; 2],
+    meta: Tree,
     meta_key: Vec<u8>,
     current: AtomicUsize,
     count: AtomicUsize,
@@ -54,7 +54,7 @@ impl BoundedSet {
         let meta = store.tree("ghostkit.meta")?;
         let meta_key = format!("{name}.current").into_bytes();
         let current = match meta.get(&meta_key)? {
-            Some(v) if v.as_ref() == b"1" => 1,
+            Some(v) if v == b"1" => 1,
             _ => 0,
         };
         let count = gens[current].len();
@@ -74,29 +74,29 @@ impl BoundedSet {
         &self,
         key: &[u8],
         value: &[u8],
-    ) -> Result<Option<sled::IVec>, StoreError> {
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let cur = self.current.load(Ordering::Acquire);
         if let Some(old) = self.gens[1 - cur].get(key)? {
             return Ok(Some(old));
         }
-        match self.gens[cur].compare_and_swap(key, None as Option<&[u8]>, Some(value))? {
-            Ok(()) => {
+        match self.gens[cur].insert_if_absent(key, value)? {
+            None => {
                 if self.count.fetch_add(1, Ordering::AcqRel) + 1 >= self.capacity {
                     self.rotate()?;
                 }
                 Ok(None)
             }
-            Err(e) => Ok(e.current),
+            Some(current) => Ok(Some(current)),
         }
     }
 
     /// The value stored for `key`, if it is remembered.
-    pub fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let cur = self.current.load(Ordering::Acquire);
         if let Some(v) = self.gens[cur].get(key)? {
             return Ok(Some(v));
         }
-        Ok(self.gens[1 - cur].get(key)?)
+        self.gens[1 - cur].get(key)
     }
 
     /// Whether `key` is remembered.

@@ -3,12 +3,12 @@
 //! On disk:
 //! - `txnlog/*.seg`: every accepted transaction, appended and synced before
 //!   the acknowledgement (see `wal.rs`); the source of truth;
-//! - sled tree `ghostkit.txn.done`: sequence number -> bitmap of finished
+//! - store tree `ghostkit.txn.done`: sequence number -> bitmap of finished
 //!   items for transactions partly done, or an empty value once all are done;
 //! - `txnlog/seen.snapshot`: the bounded window of txnIds and event IDs seen
 //!   lately, as of the last time segments were retired (see `seen.rs`).
 //!
-//! The sled records are written as things happen and flushed every
+//! The store records are written as things happen and flushed every
 //! `progress_interval`; a segment is retired only after the flush that marks
 //! all its transactions done, and after the snapshot of the seen window is
 //! saved. After a crash, the segments are read again: whatever is not marked
@@ -24,7 +24,7 @@ use super::seen::SeenWindow;
 use super::wal::{self, Wal};
 use super::{parse_shared, TransactionError};
 use crate::event::Event;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Tree};
 use bytes::Bytes;
 
 /// Sizes and timings of the log.
@@ -89,7 +89,7 @@ struct Progress {
 pub struct TransactionLog {
     store: Store,
     wal: Wal,
-    done: sled::Tree,
+    done: Tree,
     /// Unfinished transactions found at open, for [`TransactionLog::recover`].
     recovered: Mutex<Vec<wal::Record>>,
     seen: Mutex<SeenWindow>,
@@ -116,12 +116,6 @@ pub enum AcceptError {
     Store(#[from] StoreError),
 }
 
-impl From<sled::Error> for AcceptError {
-    fn from(e: sled::Error) -> Self {
-        AcceptError::Store(e.into())
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -130,7 +124,7 @@ impl TransactionLog {
     /// Opens the log in `store` (segments in `txnlog/` of the store's folder)
     /// and reads back what a crash may have left unfinished.
     pub fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
-        let io = |e: std::io::Error| StoreError::Io(e.into());
+        let io = StoreError::from;
         let dir = store.path().join("txnlog");
         let done = store.tree("ghostkit.txn.done")?;
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -218,10 +212,7 @@ impl TransactionLog {
 
     async fn accept_new(&self, txn_id: &str, body: Bytes) -> Result<Accepted, AcceptError> {
         let parsed = parse_shared(body.clone())?;
-        let (seq, segment) = self
-            .wal
-            .append(txn_id, &body)
-            .map_err(|e| StoreError::Io(e.into()))?;
+        let (seq, segment) = self.wal.append(txn_id, &body).map_err(StoreError::from)?;
         let fresh =
             lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()));
         let total = parsed.events.len() as u32;
@@ -263,13 +254,13 @@ impl TransactionLog {
             // Not durable: let the homeserver's retry of this txnId in again.
             lock(&self.seen).forget_txn(txn_id);
             lock(&self.progress).remove(&seq);
-            return Err(StoreError::Io(e.into()).into());
+            return Err(StoreError::from(e).into());
         }
         Ok(Accepted::New(items))
     }
 
     fn finish(&self, seq: u64, segment: u64) -> Result<(), StoreError> {
-        self.done.insert(seq.to_be_bytes(), &[])?;
+        self.done.insert(seq.to_be_bytes(), [])?;
         self.wal.release(segment);
         Ok(())
     }

@@ -10,4 +10,5 @@ mod recovery;
 mod registration;
 mod router;
 mod server;
+mod store;
 mod transaction;

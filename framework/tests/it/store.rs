@@ -1,0 +1,122 @@
+//! Every backend behaves the same through `Store` and `Tree`: sled on disk
+//! and the in-memory one run the same checks.
+
+use ghostkit::store::{BoundedSet, MemoryBackend, Store};
+
+fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
+    let sled_dir = tempfile::tempdir().unwrap();
+    let mem_dir = tempfile::tempdir().unwrap();
+    vec![
+        ("sled", Store::open(sled_dir.path()).unwrap(), sled_dir),
+        (
+            "memory",
+            Store::with_backend(mem_dir.path(), MemoryBackend::new()),
+            mem_dir,
+        ),
+    ]
+}
+
+#[test]
+fn trees_keep_keys_in_order_and_apart() {
+    for (name, store, _dir) in backends() {
+        let a = store.tree("a").unwrap();
+        let b = store.tree("b").unwrap();
+        assert!(a.is_empty(), "{name}");
+        a.insert("k2", "two").unwrap();
+        a.insert("k1", "one").unwrap();
+        a.insert("other", "x").unwrap();
+        b.insert("k1", "in b").unwrap();
+        assert_eq!(a.get("k1").unwrap(), Some(b"one".to_vec()), "{name}");
+        assert_eq!(b.get("k1").unwrap(), Some(b"in b".to_vec()), "{name}");
+        assert_eq!(a.len(), 3, "{name}");
+        let keys: Vec<Vec<u8>> = a.scan_prefix("k").map(|e| e.unwrap().0).collect();
+        assert_eq!(keys, [b"k1".to_vec(), b"k2".to_vec()], "{name}");
+        assert_eq!(a.first().unwrap().unwrap().0, b"k1".to_vec(), "{name}");
+        // The same tree opened again sees the same data.
+        assert_eq!(
+            store.tree("a").unwrap().get("k2").unwrap(),
+            Some(b"two".to_vec()),
+            "{name}"
+        );
+        assert_eq!(
+            a.insert("k1", "uno").unwrap(),
+            Some(b"one".to_vec()),
+            "{name}"
+        );
+        assert_eq!(a.remove("k1").unwrap(), Some(b"uno".to_vec()), "{name}");
+        assert!(!a.contains_key("k1").unwrap(), "{name}");
+        assert_eq!(
+            a.insert_if_absent("k2", "2").unwrap(),
+            Some(b"two".to_vec()),
+            "{name}"
+        );
+        assert_eq!(a.insert_if_absent("k3", "3").unwrap(), None, "{name}");
+        a.clear().unwrap();
+        assert!(a.is_empty(), "{name}");
+        assert_eq!(b.len(), 1, "{name}");
+    }
+}
+
+#[test]
+fn json_values_and_bounded_sets_work_on_every_backend() {
+    for (name, store, _dir) in backends() {
+        store.put_json("t", "k", &vec![1, 2, 3]).unwrap();
+        assert_eq!(
+            store.get_json::<Vec<i32>>("t", "k").unwrap(),
+            Some(vec![1, 2, 3])
+        );
+        store.tree("t").unwrap().insert("bad", "not json").unwrap();
+        let err = store.get_json::<Vec<i32>>("t", "bad").unwrap_err();
+        assert!(err.to_string().contains("`bad`"), "{name}: {err}");
+        assert!(store.remove("t", "k").unwrap(), "{name}");
+        assert!(!store.remove("t", "k").unwrap(), "{name}");
+
+        let set = BoundedSet::open(&store, "set", 2).unwrap();
+        for key in ["a", "b", "c", "d", "e"] {
+            assert_eq!(
+                set.insert_if_absent(key.as_bytes(), b"").unwrap(),
+                None,
+                "{name}"
+            );
+        }
+        assert!(
+            !set.contains(b"a").unwrap(),
+            "{name}: the oldest generation went"
+        );
+        assert!(set.contains(b"e").unwrap(), "{name}");
+        assert!(set.len() <= 4, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn sled_data_survives_a_reopen_after_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.tree("t").unwrap().insert("k", "v").unwrap();
+        store.flush().await.unwrap();
+    }
+    let store = crate::common::open_store(dir.path()).await;
+    assert_eq!(
+        store.tree("t").unwrap().get("k").unwrap(),
+        Some(b"v".to_vec())
+    );
+}
+
+#[tokio::test]
+async fn the_transaction_log_runs_on_the_memory_backend() {
+    use ghostkit::transaction::{LogConfig, TransactionLog};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::with_backend(dir.path(), MemoryBackend::new());
+    let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+    let body = crate::common::txn(&[crate::common::message("$m1", "!r:x.org", "hi")]);
+    let items = crate::common::accept_new(&log, "t1", &body).await;
+    assert_eq!(crate::common::ids(&items), ["$m1"]);
+    assert!(matches!(
+        log.accept("t1", body.clone().into()).await.unwrap(),
+        ghostkit::transaction::Accepted::Duplicate
+    ));
+    log.item_done(items[0].seq, items[0].idx).unwrap();
+    log.persist_progress().await.unwrap();
+    assert_eq!(log.pending_transactions(), 0);
+}
