@@ -77,8 +77,9 @@ install_system_packages() {
     command -v python3 >/dev/null 2>&1 || need+=(python3)
     command -v curl >/dev/null 2>&1 || need+=(curl)
     command -v flock >/dev/null 2>&1 || need+=(util-linux)
-    # The IRC bridge's tests run a real IRC server.
+    # The IRC bridge's tests run a real IRC server, with TLS (a test certificate).
     command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || need+=(ngircd)
+    command -v openssl >/dev/null 2>&1 || need+=(openssl)
     if command -v python3 >/dev/null 2>&1; then
         local probe
         probe="$(mktemp -d)"
@@ -99,7 +100,8 @@ install_system_packages() {
 do_install() {
     if synapse_importable; then
         # Synapse is there; the IRC server of the ircbridge tests may not be.
-        command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || install_system_packages
+        { command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ]; } \
+            && command -v openssl >/dev/null 2>&1 || install_system_packages
         return 0
     fi
     install_system_packages

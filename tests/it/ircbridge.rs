@@ -458,3 +458,81 @@ async fn a_taken_nick_and_a_server_restart_are_survived() -> Result<()> {
     running.stop().await;
     result
 }
+
+/// Waits for the connection to register; returns its nick.
+async fn connected(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<ircbridge::irc::IrcEvent>,
+) -> Result<String> {
+    let wait = tokio::time::timeout(WAIT, async {
+        while let Some(ev) = events.recv().await {
+            if let ircbridge::irc::IrcEvent::Connected { nick } = ev {
+                return Some(nick);
+            }
+        }
+        None
+    });
+    wait.await
+        .ok()
+        .flatten()
+        .ok_or_else(|| anyhow::anyhow!("the TLS connection did not register"))
+}
+
+#[tokio::test]
+async fn the_irc_connection_speaks_tls_to_a_server_it_trusts() -> Result<()> {
+    let server = Ngircd::start_tls().await?;
+    let (tls_port, cert) = server
+        .tls
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no TLS port"))?;
+    let mut watcher = IrcClient::connect(server.port, "watcher").await?;
+    watcher.join("#tls").await?;
+
+    let mut config = ircbridge::irc::IrcConfig::new("localhost", tls_port, "tlsbot");
+    config.tls = Some(ircbridge::irc::Tls {
+        ca_file: Some(cert),
+    });
+    let (irc, mut events) = ircbridge::irc::IrcHandle::spawn(config);
+    assert_eq!(connected(&mut events).await?, "tlsbot");
+    irc.join("#tls");
+    watcher
+        .expect("tlsbot's join", |m| {
+            m.command == "JOIN" && m.prefix.as_ref().is_some_and(|p| p.nick == "tlsbot")
+        })
+        .await?;
+    irc.privmsg("#tls", "over TLS");
+    assert_eq!(
+        watcher.expect_privmsg("#tls", "over TLS").await?,
+        "over TLS"
+    );
+    irc.quit("bye").await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_server_certificate_nobody_vouches_for_is_refused() -> Result<()> {
+    let server = Ngircd::start_tls().await?;
+    let (tls_port, _cert) = server
+        .tls
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no TLS port"))?;
+    // Only the public authorities: the test CA is not among them.
+    let tls = ircbridge::irc::Tls::default();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", tls_port)).await?;
+    let err = tls
+        .handshake("localhost", tcp)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("the handshake passed"))?;
+    assert!(err.contains("TLS handshake with localhost failed"), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+
+    // And the connection never registers (it keeps retrying, quietly).
+    let mut config = ircbridge::irc::IrcConfig::new("localhost", tls_port, "untrusting");
+    config.tls = Some(tls);
+    let (irc, mut events) = ircbridge::irc::IrcHandle::spawn(config);
+    let got = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
+    assert!(got.is_err(), "no event from an untrusted server: {got:?}");
+    assert!(!irc.is_connected());
+    irc.quit("bye").await;
+    Ok(())
+}

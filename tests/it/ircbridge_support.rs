@@ -20,8 +20,17 @@ pub static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// An ngircd of this test, on a free port; killed when dropped.
 pub struct Ngircd {
     pub port: u16,
+    /// With [`Ngircd::start_tls`]: the TLS port, and the certificate of the
+    /// test CA that signed the server's (for `localhost`).
+    pub tls: Option<(u16, PathBuf)>,
     _child: tokio::process::Child,
     _dir: tempfile::TempDir,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn ngircd_binary() -> PathBuf {
@@ -37,26 +46,94 @@ impl Ngircd {
     /// Starts ngircd with a generated config: 127.0.0.1 only, no PAM, DNS
     /// or ident, and no connection, join or flood limits.
     pub async fn start() -> Result<Ngircd> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        Self::start_on(port).await
+        Self::start_on(free_port()?).await
     }
 
     /// Starts ngircd on `port` (to stand in for one that was stopped).
     pub async fn start_on(port: u16) -> Result<Ngircd> {
+        Self::launch(port, false).await
+    }
+
+    /// Starts ngircd with a TLS port too, its certificate for `localhost`
+    /// signed by a test CA made with `openssl`.
+    pub async fn start_tls() -> Result<Ngircd> {
+        Self::launch(free_port()?, true).await
+    }
+
+    async fn launch(port: u16, with_tls: bool) -> Result<Ngircd> {
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("ngircd.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "[Global]\nName = irc.test\nInfo = ghostkit test\nAdminInfo1 = test\nAdminInfo2 = test\n\
-                 AdminEMail = test@localhost\nListen = 127.0.0.1\nPorts = {port}\nMotdPhrase = test\n\
-                 [Limits]\nMaxConnections = 0\nMaxConnectionsIP = 0\nMaxJoins = 0\nMaxNickLength = 30\n\
-                 MaxPenaltyTime = 0\nPingTimeout = 300\nPongTimeout = 60\n\
-                 [Options]\nDNS = no\nIdent = no\nPAM = no\n"
-            ),
-        )?;
+        let mut text = format!(
+            "[Global]\nName = irc.test\nInfo = ghostkit test\nAdminInfo1 = test\nAdminInfo2 = test\n\
+             AdminEMail = test@localhost\nListen = 127.0.0.1\nPorts = {port}\nMotdPhrase = test\n\
+             [Limits]\nMaxConnections = 0\nMaxConnectionsIP = 0\nMaxJoins = 0\nMaxNickLength = 30\n\
+             MaxPenaltyTime = 0\nPingTimeout = 300\nPongTimeout = 60\n\
+             [Options]\nDNS = no\nIdent = no\nPAM = no\n"
+        );
+        let mut tls = None;
+        if with_tls {
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            let ca = dir.path().join("ca.pem");
+            let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+            std::fs::write(
+                dir.path().join("ext.cnf"),
+                "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+            )?;
+            // A test CA, and the server's certificate for `localhost` signed by it.
+            let steps: [Vec<String>; 3] = [
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ]
+                .map(String::from)
+                .into_iter()
+                .chain(["-subj", "/CN=ghostkit test CA"].map(String::from))
+                .chain(["-keyout".into(), d("ca.key"), "-out".into(), d("ca.pem")])
+                .collect(),
+                [
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-subj",
+                    "/CN=localhost",
+                ]
+                .map(String::from)
+                .into_iter()
+                .chain([
+                    "-keyout".into(),
+                    d("key.pem"),
+                    "-out".into(),
+                    d("server.csr"),
+                ])
+                .collect(),
+                ["x509", "-req", "-days", "2", "-CAcreateserial"]
+                    .map(String::from)
+                    .into_iter()
+                    .chain(["-in".into(), d("server.csr"), "-CA".into(), d("ca.pem")])
+                    .chain(["-CAkey".into(), d("ca.key"), "-out".into(), d("cert.pem")])
+                    .chain(["-extfile".into(), d("ext.cnf")])
+                    .collect(),
+            ];
+            for args in steps {
+                let made = std::process::Command::new("openssl")
+                    .args(&args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .context(
+                        "running openssl (apt-get install openssl, or scripts/synapse.sh install)",
+                    )?;
+                anyhow::ensure!(made.success(), "openssl {} failed", args.join(" "));
+            }
+            let tls_port = free_port()?;
+            text.push_str(&format!(
+                "[SSL]\nCertFile = {}\nKeyFile = {}\nPorts = {tls_port}\n",
+                cert.display(),
+                key.display()
+            ));
+            tls = Some((tls_port, ca));
+        }
+        std::fs::write(&config, text)?;
         let child = tokio::process::Command::new(ngircd_binary())
             .arg("-n")
             .arg("-f")
@@ -68,13 +145,17 @@ impl Ngircd {
             .context("starting ngircd (apt-get install ngircd, or scripts/synapse.sh install)")?;
         let server = Ngircd {
             port,
+            tls,
             _child: child,
             _dir: dir,
         };
-        crate::common::eventually(Duration::from_secs(10), "ngircd to listen", || async {
-            Ok(TcpStream::connect(("127.0.0.1", port)).await.ok().map(drop))
-        })
-        .await?;
+        let last_port = server.tls.as_ref().map_or(port, |t| t.0);
+        for p in [port, last_port] {
+            crate::common::eventually(Duration::from_secs(10), "ngircd to listen", || async {
+                Ok(TcpStream::connect(("127.0.0.1", p)).await.ok().map(drop))
+            })
+            .await?;
+        }
         Ok(server)
     }
 }

@@ -4,7 +4,9 @@
 //! ```yaml
 //! network: libera            # lowercase letters and digits; in ghost IDs and aliases
 //! host: irc.libera.chat
-//! port: 6667
+//! port: 6697
+//! tls: true                  # false: plain TCP (port 6667 on most networks)
+//! # tls_ca_file: ca.pem      # PEM certificates trusted besides the public CAs
 //! nick: matrixbridge
 //! channels: ["#ghostkit"]    # portals made and joined at start
 //! admins: ["@me:example.org"] # who may use the bot's commands; empty: anyone
@@ -27,8 +29,13 @@ pub struct BridgeConfig {
     pub network: String,
     /// IRC server host.
     pub host: String,
-    /// IRC server port (plain TCP).
+    /// IRC server port.
     pub port: u16,
+    /// Whether to connect with TLS.
+    pub tls: bool,
+    /// A PEM file of certificates to trust besides the public authorities
+    /// (a private network's CA, a self-signed server); needs `tls: true`.
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// The bridge's nick on IRC.
     pub nick: String,
     /// A server password, if any.
@@ -52,6 +59,8 @@ impl Default for BridgeConfig {
             network: "irc".into(),
             host: "127.0.0.1".into(),
             port: 6667,
+            tls: false,
+            tls_ca_file: None,
             nick: "matrixbridge".into(),
             password: None,
             channels: Vec::new(),
@@ -93,6 +102,25 @@ impl BridgeConfig {
             self.network
         );
         anyhow::ensure!(!self.nick.is_empty(), "no nick configured");
+        if let Some(ca) = &self.tls_ca_file {
+            anyhow::ensure!(
+                self.tls,
+                "tls_ca_file is set but tls is false: add `tls: true` (or remove tls_ca_file)"
+            );
+            anyhow::ensure!(
+                ca.is_file(),
+                "tls_ca_file {} is not a readable file",
+                ca.display()
+            );
+        }
+        if self.tls {
+            // Fails early on a CA file that is not PEM certificates.
+            crate::irc::Tls {
+                ca_file: self.tls_ca_file.clone(),
+            }
+            .connector()
+            .map_err(|e| anyhow::anyhow!(e))?;
+        }
         Ok(())
     }
 
@@ -104,6 +132,9 @@ impl BridgeConfig {
     /// The IRC connection's settings.
     pub fn irc(&self) -> IrcConfig {
         let mut c = IrcConfig::new(&self.host, self.port, &self.nick);
+        c.tls = self.tls.then(|| crate::irc::Tls {
+            ca_file: self.tls_ca_file.clone(),
+        });
         c.password = self.password.clone();
         c.flood_burst = self.flood_burst;
         c.flood_per_second = self.flood_per_second;

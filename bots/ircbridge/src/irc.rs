@@ -1,13 +1,15 @@
 //! A small IRC client on tokio: message parsing and writing, flood control,
-//! and the reconnecting connection the bridge talks through.
+//! TLS, and the reconnecting connection the bridge talks through.
 
 mod connection;
 mod flood;
 mod message;
+mod tls;
 
 pub use connection::{alternative_nick, IrcConfig, IrcEvent, IrcHandle};
 pub use flood::TokenBucket;
 pub use message::{ctcp, Message, ParseError, Prefix};
+pub use tls::Tls;
 
 /// A nick or channel name as IRC compares them (the `rfc1459` casemapping:
 /// ASCII letters and `[]\~` fold to lowercase and `{}|^`).

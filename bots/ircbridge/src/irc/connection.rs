@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
@@ -26,6 +26,8 @@ pub struct IrcConfig {
     pub host: String,
     /// Server port.
     pub port: u16,
+    /// TLS (most networks: port 6697), or `None` for plain TCP.
+    pub tls: Option<super::Tls>,
     /// The nick wanted.
     pub nick: String,
     /// The user name (ident).
@@ -55,6 +57,7 @@ impl IrcConfig {
         IrcConfig {
             host: host.into(),
             port,
+            tls: None,
             username: "ghostkit".into(),
             realname: format!("{nick} (Matrix bridge)"),
             nick,
@@ -201,9 +204,8 @@ async fn run(
     let mut bucket = TokenBucket::new(config.flood_burst, config.flood_per_second, Instant::now());
     loop {
         let started = Instant::now();
-        let reason = match TcpStream::connect((config.host.as_str(), config.port)).await {
+        let reason = match connect(&config).await {
             Ok(stream) => {
-                let _ = stream.set_nodelay(true);
                 let session = Session {
                     config: &config,
                     shared: &shared,
@@ -213,7 +215,7 @@ async fn run(
                 };
                 session.run(stream, &mut out, &mut bucket).await
             }
-            Err(e) => format!("cannot connect to {}:{}: {e}", config.host, config.port),
+            Err(e) => e,
         };
         let was_connected =
             std::mem::take(&mut shared.lock().unwrap_or_else(|p| p.into_inner()).connected);
@@ -235,6 +237,23 @@ async fn run(
     }
 }
 
+/// A byte stream to the server: plain TCP or TLS.
+trait ServerStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ServerStream for T {}
+
+/// Connects (and does the TLS handshake, if configured); an error says why.
+async fn connect(config: &IrcConfig) -> Result<Box<dyn ServerStream>, String> {
+    let tcp = TcpStream::connect((config.host.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot connect to {}:{}: {e}", config.host, config.port))?;
+    let _ = tcp.set_nodelay(true);
+    match &config.tls {
+        None => Ok(Box::new(tcp)),
+        Some(tls) => Ok(Box::new(tls.handshake(&config.host, tcp).await?)),
+    }
+}
+
 struct Session<'a> {
     config: &'a IrcConfig,
     shared: &'a Mutex<Shared>,
@@ -252,11 +271,11 @@ impl Session<'_> {
     /// Runs one connection until it fails; returns why.
     async fn run(
         &self,
-        stream: TcpStream,
+        stream: Box<dyn ServerStream>,
         out: &mut mpsc::UnboundedReceiver<Message>,
         bucket: &mut TokenBucket,
     ) -> String {
-        let (read, mut write) = stream.into_split();
+        let (read, mut write) = tokio::io::split(stream);
         let mut read = BufReader::new(read);
         let (urgent_tx, mut urgent) = mpsc::unbounded_channel::<Message>();
         if let Some(pass) = &self.config.password {
