@@ -142,3 +142,30 @@ impl BridgeConfig {
         c
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_needs_tls_and_must_be_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "nothing").expect("writes");
+        let mut c = BridgeConfig {
+            tls_ca_file: Some(ca),
+            ..BridgeConfig::default()
+        };
+        let err = c.check().expect_err("refused").to_string();
+        assert!(err.contains("add `tls: true`"), "{err}");
+        c.tls = true;
+        let err = c.check().expect_err("refused").to_string();
+        assert!(err.contains("holds no certificate"), "{err}");
+        c.tls_ca_file = Some(dir.path().join("missing.pem"));
+        let err = c.check().expect_err("refused").to_string();
+        assert!(err.contains("not a readable file"), "{err}");
+        c.tls_ca_file = None;
+        c.check().expect("TLS with the public authorities");
+        assert!(c.irc().tls.is_some());
+    }
+}
