@@ -303,3 +303,75 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
     receiver.stop().await;
     result
 }
+
+#[tokio::test]
+async fn outbound_events_queued_at_a_stop_are_delivered_after_a_restart() -> Result<()> {
+    use webhooks::hooks::{Hook, HookKind, Hooks};
+    use webhooks::outbound::Outbound;
+    let receiver = Receiver::start().await?;
+    let dir = tempfile::tempdir()?;
+    let store = ghostkit::Store::open(dir.path())?;
+    let hooks = Hooks::load(&store)?;
+    let hook = Hook::new(
+        "relay",
+        "!room:localhost",
+        "@alice:localhost",
+        HookKind::Outbound {
+            url: format!("http://{}/hook", receiver.addr),
+            secret: "s3cret".into(),
+        },
+    );
+    hooks.insert(hook.clone()).await?;
+    // The receiver refuses the first request; the retry waits a minute, and
+    // the bot stops before it.
+    let config = webhooks::WebhooksConfig {
+        outbound_backoff: Duration::from_secs(60),
+        ..test_config()
+    };
+    let event = r#"{"type":"m.room.message","event_id":"$queued","room_id":"!room:localhost","sender":"@alice:localhost","content":{"body":"still here"}}"#;
+    let out = Outbound::start(&config, &store, &hooks)?;
+    out.enqueue(&hook, event);
+    eventually(
+        Duration::from_secs(10),
+        "the first (refused) try",
+        || async {
+            Ok((*receiver.refused.lock().unwrap_or_else(|p| p.into_inner()) > 0).then_some(()))
+        },
+    )
+    .await?;
+    out.stop();
+    drop(out);
+    store.flush().await?;
+    drop((hooks, store));
+
+    // The aborted dispatcher lets go of the store when tokio drops it.
+    let store = eventually(Duration::from_secs(10), "the store to reopen", || async {
+        Ok(ghostkit::Store::open(dir.path()).ok())
+    })
+    .await?;
+    let hooks = Hooks::load(&store)?;
+    let _out = Outbound::start(&config, &store, &hooks)?;
+    let got = eventually(
+        Duration::from_secs(10),
+        "the delivery after the restart",
+        || async {
+            Ok(receiver
+                .got
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .first()
+                .cloned())
+        },
+    )
+    .await?;
+    let body: Value = serde_json::from_slice(&got.body)?;
+    ensure!(body["event"]["event_id"] == "$queued", "{body}");
+    ensure!(body["hook"] == "relay", "{body}");
+    // Delivered: it leaves the queue on disk.
+    eventually(Duration::from_secs(10), "the queue to empty", || async {
+        Ok(store.tree("webhooks.outbound")?.is_empty().then_some(()))
+    })
+    .await?;
+    receiver.stop().await;
+    Ok(())
+}

@@ -105,7 +105,8 @@ async fn receiver(
 async fn outbound(config: &WebhooksConfig, total: usize, n_hooks: usize) -> anyhow::Result<()> {
     let count = Arc::new(AtomicU64::new(0));
     let (addr, handle) = receiver(count.clone()).await?;
-    let out = Outbound::start(config)?;
+    let store = ghostkit::Store::temporary()?;
+    let registry = webhooks::hooks::Hooks::load(&store)?;
     let hooks: Vec<Hook> = (0..n_hooks)
         .map(|i| {
             let kind = HookKind::Outbound {
@@ -120,6 +121,12 @@ async fn outbound(config: &WebhooksConfig, total: usize, n_hooks: usize) -> anyh
             )
         })
         .collect();
+    for hook in &hooks {
+        registry.insert(hook.clone()).await?;
+    }
+    // The queue is on disk (sled) too: each event is written, then removed
+    // once delivered.
+    let out = Outbound::start(config, &store, &registry)?;
     let event = RawValue::from_string(
         r#"{"type":"m.room.message","event_id":"$e:bench","room_id":"!room:bench","sender":"@u:bench","origin_server_ts":0,"content":{"msgtype":"m.text","body":"hello out there"}}"#
             .to_owned(),

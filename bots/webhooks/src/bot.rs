@@ -140,7 +140,7 @@ impl Bot for WebhookBot {
         let hooks = Hooks::load(app.store())?;
         let inbound = Arc::new(InboundState::new(app.clone(), hooks.clone(), &self.config));
         let server = InboundServer::start(inbound.clone(), &self.config)?;
-        let outbound = Outbound::start(&self.config)?;
+        let outbound = Outbound::start(&self.config, app.store(), &hooks)?;
         let base_url = self
             .config
             .public_url

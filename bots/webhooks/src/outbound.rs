@@ -9,9 +9,18 @@
 //! waits); one task per hook delivers them in order, retrying a failure
 //! (network error, 5xx, 408, 429) with doubling waits, a bounded number of
 //! times. A full queue drops new events with a warning.
+//!
+//! The queue is on disk too (store tree `webhooks.outbound`): an event is
+//! written there before its room event counts as handled, in the same store
+//! whose flush marks the room event done, and leaves it once delivered (or
+//! given up). After a restart, what was still queued is delivered first, in
+//! order, to the hooks that still exist.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use ghostkit::store::{Store, Tree};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -19,7 +28,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::WebhooksConfig;
-use crate::hooks::{Hook, HookKind};
+use crate::hooks::{Hook, HookKind, Hooks};
+
+/// The store tree of queued deliveries.
+const TREE: &str = "webhooks.outbound";
 
 /// The signature header's name.
 pub const SIGNATURE_HEADER: &str = "X-Ghostkit-Signature";
@@ -43,6 +55,8 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// One event to deliver to one hook.
 #[derive(Debug)]
 struct Delivery {
+    /// Its key in the queue's tree.
+    key: [u8; 8],
     hook: Hook,
     body: actix_web::web::Bytes,
 }
@@ -52,6 +66,8 @@ struct Delivery {
 pub struct Outbound {
     tx: mpsc::Sender<Delivery>,
     task: tokio::task::JoinHandle<()>,
+    queued: Tree,
+    next_key: AtomicU64,
 }
 
 /// How deliveries are made.
@@ -61,24 +77,86 @@ struct Policy {
     attempts: u32,
     backoff: Duration,
     per_hook_queue: usize,
+    queued: Tree,
+}
+
+/// A queued delivery as stored: the hook's ID (length first), then the body.
+fn encode(hook_id: &str, body: &[u8]) -> Vec<u8> {
+    let id = &hook_id.as_bytes()[..hook_id.len().min(u16::MAX as usize)];
+    let mut v = Vec::with_capacity(2 + id.len() + body.len());
+    v.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    v.extend_from_slice(id);
+    v.extend_from_slice(body);
+    v
+}
+
+fn decode(value: &[u8]) -> Option<(&str, &[u8])> {
+    let len = u16::from_be_bytes(value.get(..2)?.try_into().ok()?) as usize;
+    let id = std::str::from_utf8(value.get(2..2 + len)?).ok()?;
+    Some((id, value.get(2 + len..)?))
+}
+
+/// The deliveries left queued by the last run, oldest first, for hooks that
+/// still exist (the others are forgotten); and the next free key.
+fn pending(queued: &Tree, hooks: &Hooks) -> anyhow::Result<(Vec<Delivery>, u64)> {
+    let mut out = Vec::new();
+    let mut next = 0u64;
+    for item in queued.iter() {
+        let (key, value) = item?;
+        let Ok(key) = <[u8; 8]>::try_from(key.as_slice()) else {
+            queued.remove(key)?;
+            continue;
+        };
+        next = next.max(u64::from_be_bytes(key) + 1);
+        match decode(&value).and_then(|(id, body)| Some((hooks.get(id)?, body))) {
+            Some((hook, body)) if !hook.is_inbound() => out.push(Delivery {
+                key,
+                hook,
+                body: actix_web::web::Bytes::copy_from_slice(body),
+            }),
+            _ => {
+                queued.remove(key)?;
+            }
+        }
+    }
+    Ok((out, next))
 }
 
 impl Outbound {
-    /// Starts the dispatcher.
-    pub fn start(config: &WebhooksConfig) -> anyhow::Result<Outbound> {
+    /// Starts the dispatcher; deliveries queued in `store` by the last run
+    /// go first.
+    pub fn start(
+        config: &WebhooksConfig,
+        store: &Store,
+        hooks: &Hooks,
+    ) -> anyhow::Result<Outbound> {
         let http = reqwest::Client::builder()
             .timeout(config.outbound_timeout)
             .user_agent(concat!("ghostkit-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let queued = store.tree(TREE)?;
+        let (left, next_key) = pending(&queued, hooks)?;
+        if !left.is_empty() {
+            tracing::info!(
+                deliveries = left.len(),
+                "delivering what the last run left queued"
+            );
+        }
         let policy = Policy {
             http,
             attempts: config.outbound_attempts.max(1),
             backoff: config.outbound_backoff,
             per_hook_queue: config.outbound_queue.max(1),
+            queued: queued.clone(),
         };
         let (tx, rx) = mpsc::channel(config.outbound_queue.max(1) * 4);
-        let task = tokio::spawn(dispatch(rx, policy));
-        Ok(Outbound { tx, task })
+        let task = tokio::spawn(dispatch(rx, policy, left));
+        Ok(Outbound {
+            tx,
+            task,
+            queued,
+            next_key: AtomicU64::new(next_key),
+        })
     }
 
     /// Queues `event` (the JSON text of a room event) for `hook`; never waits.
@@ -102,16 +180,22 @@ impl Outbound {
                 return;
             }
         };
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+        if let Err(e) = self.queued.insert(key, encode(&hook.id, &body)) {
+            tracing::warn!(hook = %hook.name, error = %e, "cannot queue an outbound event on disk; sending it anyway");
+        }
         let d = Delivery {
+            key,
             hook: hook.clone(),
             body: body.into(),
         };
         if let Err(e) = self.tx.try_send(d) {
             tracing::warn!(hook = %hook.name, error = %e, "outbound queue full; event dropped");
+            forget(&self.queued, &key);
         }
     }
 
-    /// Stops delivering (queued events are dropped).
+    /// Stops delivering; what is queued stays on disk for the next start.
     pub fn stop(&self) {
         self.task.abort();
     }
@@ -123,26 +207,37 @@ impl Drop for Outbound {
     }
 }
 
-/// Routes deliveries to one ordered queue per hook.
-async fn dispatch(mut rx: mpsc::Receiver<Delivery>, policy: Policy) {
+/// Removes a delivery from the queue on disk.
+fn forget(queued: &Tree, key: &[u8; 8]) {
+    if let Err(e) = queued.remove(key) {
+        tracing::warn!(error = %e, "cannot remove a finished outbound delivery from the store");
+    }
+}
+
+/// Routes deliveries to one ordered queue per hook; `left` (from the last
+/// run) first.
+async fn dispatch(mut rx: mpsc::Receiver<Delivery>, policy: Policy, left: Vec<Delivery>) {
     let mut queues: HashMap<String, mpsc::Sender<Delivery>> = HashMap::new();
     let mut workers = JoinSet::new();
+    let mut queue_of = |id: &str, workers: &mut JoinSet<()>| {
+        queues
+            .entry(id.to_owned())
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(policy.per_hook_queue);
+                workers.spawn(deliver_all(rx, policy.clone()));
+                tx
+            })
+            .clone()
+    };
+    for d in left {
+        // Waits for room in the hook's queue: none of these is dropped.
+        let _ = queue_of(&d.hook.id, &mut workers).send(d).await;
+    }
     while let Some(d) = rx.recv().await {
-        let id = d.hook.id.clone();
-        let q = queues.entry(id.clone()).or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(policy.per_hook_queue);
-            workers.spawn(deliver_all(rx, policy.clone()));
-            tx
-        });
-        if let Err(e) = q.try_send(d) {
-            match e {
-                mpsc::error::TrySendError::Full(d) => {
-                    tracing::warn!(hook = %d.hook.name, "outbound queue of the hook is full; event dropped");
-                }
-                mpsc::error::TrySendError::Closed(_) => {
-                    queues.remove(&id);
-                }
-            }
+        let q = queue_of(&d.hook.id, &mut workers);
+        if let Err(mpsc::error::TrySendError::Full(d)) = q.try_send(d) {
+            tracing::warn!(hook = %d.hook.name, "outbound queue of the hook is full; event dropped");
+            forget(&policy.queued, &d.key);
         }
         while workers.try_join_next().is_some() {}
     }
@@ -151,6 +246,7 @@ async fn dispatch(mut rx: mpsc::Receiver<Delivery>, policy: Policy) {
 async fn deliver_all(mut rx: mpsc::Receiver<Delivery>, policy: Policy) {
     while let Some(d) = rx.recv().await {
         deliver(&d, &policy).await;
+        forget(&policy.queued, &d.key);
     }
 }
 
