@@ -1,78 +1,115 @@
 #!/usr/bin/env bash
-# The main job: a local Synapse, the echo bot on it, and a real user who talks
-# to the bot. Shows the conversation, then keeps the bot running (Ctrl-C stops
-# it; --once stops after the conversation).
+# The main job: a local Synapse (and a local IRC server), the bots on it, and a
+# real user who talks to each: the echo example, bots/modbot, bots/webhooks and
+# bots/ircbridge. Shows the conversations, then keeps the bots running (Ctrl-C
+# stops them; --once stops after the conversations).
 #
 #   scripts/demo.sh [--once]
 #
 # Log in as demo / demo-password at http://127.0.0.1:18008 with any Matrix
-# client to talk to @echo:localhost yourself.
+# client to talk to them yourself. Logs: .dev/<bot>.log.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 once=false
 [ "${1:-}" = "--once" ] && once=true
 HS="http://127.0.0.1:${SYNAPSE_PORT:-18008}"
-BOT="@echo:localhost"
+IRC_PORT="${DEMO_IRC_PORT:-16667}"
+PY=.dev/venv/bin/python
 
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
-json() { .dev/venv/bin/python -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 scripts/synapse.sh start
-say "building the echo example"
-cargo build -q -p echo
+say "building the echo example and the bots"
+cargo build -q -p echo -p modbot -p webhooks -p ircbridge
 
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 mkdir -p .dev
-REGISTRATION=tests/registrations/echo.yaml HOMESERVER_URL="$HS" GHOSTKIT_STORE=.dev/echo.store \
-    RUST_LOG=info target/debug/echo > .dev/echo.log 2>&1 &
-bot_pid=$!
-trap 'kill $bot_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    curl -fs http://127.0.0.1:9009/health/ready > /dev/null && break
-    kill -0 $bot_pid 2>/dev/null || { cat .dev/echo.log; exit 1; }
+
+# start NAME PORT [VAR=value...]: runs target/debug/NAME with the test
+# registration of that name, waits until it is ready on PORT.
+start() {
+    local name=$1 port=$2
+    shift 2
+    env REGISTRATION="tests/registrations/$name.yaml" HOMESERVER_URL="$HS" \
+        GHOSTKIT_STORE=".dev/$name.store" RUST_LOG=info "$@" \
+        "target/debug/$name" > ".dev/$name.log" 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    for _ in $(seq 150); do
+        curl -fs "http://127.0.0.1:$port/health/ready" > /dev/null && break
+        kill -0 "$pid" 2>/dev/null || { cat ".dev/$name.log"; exit 1; }
+        sleep 0.2
+    done
+    say "$name listens on 127.0.0.1:$port (log: .dev/$name.log)"
+}
+
+# The IRC server the bridge relays to.
+NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
+cat > .dev/ngircd.conf <<EOF
+[Global]
+Name = irc.demo
+Info = Ghostkit demo
+AdminInfo1 = demo
+AdminInfo2 = demo
+AdminEMail = demo@localhost
+Listen = 127.0.0.1
+Ports = $IRC_PORT
+MotdPhrase = Ghostkit demo
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+[Options]
+DNS = no
+Ident = no
+PAM = no
+EOF
+"$NGIRCD" -n -f .dev/ngircd.conf > .dev/ngircd.log 2>&1 &
+pids+=("$!")
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$IRC_PORT") 2>/dev/null && break
     sleep 0.2
 done
-say "echo listens on 127.0.0.1:9009 (log: .dev/echo.log)"
+say "ngircd listens on 127.0.0.1:$IRC_PORT"
 
 scripts/synapse.sh register-user demo demo-password
 token=$(curl -fs -X POST "$HS/_matrix/client/v3/login" -H 'Content-Type: application/json' \
     -d '{"type":"m.login.password","identifier":{"type":"m.id.user","user":"demo"},"password":"demo-password"}' \
-    | json '["access_token"]')
-auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
+    | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+talk() { "$PY" scripts/demo_talk.py "$HS" "$token" "$@"; }
 
-room=$(curl -fs -X POST "$HS/_matrix/client/v3/createRoom" "${auth[@]}" \
-    -d "{\"name\":\"Echo demo $(date +%T)\",\"invite\":[\"$BOT\"]}" | json '["room_id"]')
-say "@demo:localhost created $room and invited $BOT"
-enc_room=$(printf %s "$room" | .dev/venv/bin/python -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')
-for _ in $(seq 100); do
-    curl -fs "$HS/_matrix/client/v3/rooms/$enc_room/joined_members" "${auth[@]}" | grep -q "\"$BOT\"" && break
-    sleep 0.2
-done
-say "$BOT joined"
+say "--- echo: replies to !echo <text> with <text>"
+start echo 9009
+talk echo
 
-text="Hello from the Ghostkit demo!"
-curl -fs -X PUT "$HS/_matrix/client/v3/rooms/$enc_room/send/m.room.message/demo$(date +%s%N)" "${auth[@]}" \
-    -d "{\"msgtype\":\"m.text\",\"body\":\"!echo $text\"}" > /dev/null
-say "@demo:localhost: !echo $text"
-reply=""
-for _ in $(seq 100); do
-    reply=$(curl -fs "$HS/_matrix/client/v3/rooms/$enc_room/messages?dir=b&limit=10" "${auth[@]}" \
-        | json "['chunk']" | .dev/venv/bin/python -c "
-import ast,sys
-for m in ast.literal_eval(sys.stdin.read()):
-    if m.get('sender') == '$BOT' and m.get('type') == 'm.room.message':
-        print(m['content']['body']); break")
-    [ -n "$reply" ] && break
-    sleep 0.2
-done
-if [ "$reply" != "$text" ]; then
-    say "no reply from $BOT (got '$reply'); see .dev/echo.log"
-    exit 1
-fi
-say "$BOT: $reply"
+say "--- modbot: moderation from a management room"
+mgmt=$(talk modbot-room)
+start modbot 9014 MODBOT_MANAGEMENT_ROOM="$mgmt"
+talk modbot "$mgmt"
 
+say "--- webhooks: a secret URL that posts into a room"
+start webhooks 9015 WEBHOOKS_LISTEN=127.0.0.1:9016 WEBHOOKS_PUBLIC_URL=http://127.0.0.1:9016
+talk webhooks
+
+say "--- ircbridge: a Matrix room and an IRC channel as one"
+cat > .dev/ircbridge.yaml <<EOF
+network: demo
+host: 127.0.0.1
+port: $IRC_PORT
+nick: matrixbridge
+channels: ["#demo"]
+EOF
+start ircbridge 9017 IRCBRIDGE_CONFIG=.dev/ircbridge.yaml
+talk irc "$IRC_PORT"
+
+say "every bot answered"
 if $once; then
     exit 0
 fi
-say "the bot keeps running: log in as demo / demo-password at $HS with any Matrix client and send '!echo …' (Ctrl-C stops)"
-wait $bot_pid
+say "the bots keep running: log in as demo / demo-password at $HS with any Matrix client (Ctrl-C stops)"
+wait

@@ -6,7 +6,7 @@ mod flood;
 mod message;
 mod tls;
 
-pub use connection::{alternative_nick, IrcConfig, IrcEvent, IrcHandle};
+pub use connection::{alternative_nick, alternative_nick_within, IrcConfig, IrcEvent, IrcHandle};
 pub use flood::TokenBucket;
 pub use message::{ctcp, Message, ParseError, Prefix};
 pub use tls::Tls;

@@ -388,11 +388,31 @@ impl Session<'_> {
                 let _ = self.events.send(IrcEvent::Connected { nick });
                 return None;
             }
+            "432"
+                if !self.connected_now() && self.shared().wanted.chars().count() > MIN_NICKLEN =>
+            {
+                // Refused while registering: most likely too long for this
+                // server. Every server takes 9 characters; want those from now on.
+                let short: String = self.shared().wanted.chars().take(MIN_NICKLEN).collect();
+                tracing::warn!(nick = %short, "the server refused the nick; using its first 9 characters");
+                self.nick_tries.store(0, Ordering::Relaxed);
+                {
+                    let mut s = self.shared();
+                    s.wanted = short.clone();
+                    s.nick = short.clone();
+                }
+                let _ = urgent.send(Message::new("NICK", [short]));
+                return None;
+            }
             "433" | "432" | "436" if !self.connected_now() => {
                 // Nick taken (or refused) while registering: try another.
                 let tries = self.nick_tries.fetch_add(1, Ordering::Relaxed) + 1;
                 let wanted = self.shared().wanted.clone();
-                let nick = alternative_nick(&wanted, tries);
+                let mut nick = alternative_nick(&wanted, tries);
+                if msg.command == "432" || wanted.chars().count() >= MIN_NICKLEN {
+                    // Keep the alternative within 9 characters too.
+                    nick = alternative_nick_within(&wanted, tries, MIN_NICKLEN);
+                }
                 self.shared().nick = nick.clone();
                 let _ = urgent.send(Message::new("NICK", [nick]));
                 return None;
@@ -416,6 +436,25 @@ impl Session<'_> {
     fn connected_now(&self) -> bool {
         self.shared().connected
     }
+}
+
+/// The longest nick every server accepts (RFC 1459).
+const MIN_NICKLEN: usize = 9;
+
+/// [`alternative_nick`] cut to `max` characters, the suffix kept.
+///
+/// ```
+/// use ircbridge::irc::alternative_nick_within;
+/// assert_eq!(alternative_nick_within("matrixbri", 1, 9), "matrixbr_");
+/// assert_eq!(alternative_nick_within("bot", 2, 9), "bot__");
+/// ```
+pub fn alternative_nick_within(wanted: &str, tries: u32, max: usize) -> String {
+    let suffix = alternative_nick("", tries);
+    let base: String = wanted
+        .chars()
+        .take(max.saturating_sub(suffix.chars().count()).max(1))
+        .collect();
+    format!("{base}{suffix}")
 }
 
 /// The nick tried after `wanted` was refused `tries` times: `wanted_`,
@@ -449,6 +488,50 @@ mod tests {
             .expect("read");
         assert!(n > 0, "closed");
         Message::parse(&line).expect("parses")
+    }
+
+    #[tokio::test]
+    async fn a_nick_too_long_for_the_server_is_cut_to_nine_characters() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (handle, mut events) =
+            IrcHandle::spawn(IrcConfig::new("127.0.0.1", port, "matrixbridge"));
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        assert_eq!(
+            read_msg(&mut read).await,
+            Message::new("NICK", ["matrixbridge"])
+        );
+        assert_eq!(read_msg(&mut read).await.command, "USER");
+        write
+            .write_all(b":irc.test 432 * matrixbridge :Nickname too long, max. 9 characters\r\n")
+            .await
+            .expect("w");
+        assert_eq!(
+            read_msg(&mut read).await,
+            Message::new("NICK", ["matrixbri"])
+        );
+        // Taken too: the alternatives stay within 9 characters.
+        write
+            .write_all(b":irc.test 433 * matrixbri :Nickname is already in use\r\n")
+            .await
+            .expect("w");
+        assert_eq!(
+            read_msg(&mut read).await,
+            Message::new("NICK", ["matrixbr_"])
+        );
+        write
+            .write_all(b":irc.test 001 matrixbr_ :Welcome\r\n")
+            .await
+            .expect("w");
+        assert_eq!(
+            events.recv().await,
+            Some(IrcEvent::Connected {
+                nick: "matrixbr_".into()
+            })
+        );
+        handle.quit("bye").await;
     }
 
     #[tokio::test]
