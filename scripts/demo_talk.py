@@ -168,7 +168,10 @@ def irc():
                     sock.sendall(("PONG" + text[4:] + "\r\n").encode())
                 elif pred(text):
                     return text
-            buf += sock.recv(4096)
+            try:
+                buf += sock.recv(4096)
+            except TimeoutError:
+                break
         fail(f"timed out waiting on IRC for {what}")
 
     sock.sendall(b"NICK alice\r\nUSER alice 0 * :Alice\r\n")

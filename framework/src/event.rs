@@ -142,15 +142,17 @@ impl Event {
                 Text::None,
             ),
             _ => {
-                let head =
-                    head::scan(&raw).map_err(|e| bad(&format!("not an event object: {e}")))?;
-                let text = |f: &Option<Field>| Text::of(f.clone());
-                let event_type = text(&head.event_type);
-                let (room_text, sender_text, id_text) = (
-                    text(&head.room_id),
-                    text(&head.sender),
-                    text(&head.event_id),
-                );
+                let head::Head {
+                    event_type,
+                    event_id,
+                    room_id,
+                    sender,
+                    state_key,
+                    to_user_id,
+                } = head::scan(&raw).map_err(|e| bad(&format!("not an event object: {e}")))?;
+                let event_type = Text::of(event_type);
+                let (room_text, sender_text, id_text) =
+                    (Text::of(room_id), Text::of(sender), Text::of(event_id));
                 if event_type.get(&raw).is_none() {
                     return Err(bad("no `type`"));
                 }
@@ -172,17 +174,11 @@ impl Event {
                 }
                 // To-device messages are ordered per recipient: use it as the "room".
                 let lane = if kind == EventKind::ToDevice {
-                    Text::of(head.to_user_id)
+                    Text::of(to_user_id)
                 } else {
                     room_text
                 };
-                (
-                    event_type,
-                    id_text,
-                    lane,
-                    sender_text,
-                    Text::of(head.state_key),
-                )
+                (event_type, id_text, lane, sender_text, Text::of(state_key))
             }
         };
         Ok(Event {

@@ -13,7 +13,8 @@
 //! default 2), `BENCH_RT_THREADS` (its tokio worker threads, default 2),
 //! `BENCH_PROFILE` (a profiler command to attach to the server's pid, e.g.
 //! `perf record -g -o /tmp/perf.data -p`), `BENCH_THREADS` (set: print the
-//! server's threads with their CPU time and context switches).
+//! server's threads with their CPU time and context switches),
+//! `BENCH_SEEN_EVENTS` (size of the window of event IDs, default 100,000).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

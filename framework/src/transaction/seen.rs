@@ -107,7 +107,7 @@ impl SeenWindow {
         file.write_all(snapshot)?;
         file.sync_data()?;
         std::fs::rename(&tmp, dir.join("seen.snapshot"))?;
-        std::fs::File::open(dir)?.sync_all()
+        super::wal::sync_dir(dir)
     }
 
     /// The window, encoded for [`SeenWindow::save`].

@@ -107,7 +107,7 @@ impl Wal {
     /// Appends a transaction (durable after [`Wal::sync`]); returns its
     /// sequence number and segment.
     pub(crate) fn append(&self, txn_id: &str, body: &[u8]) -> std::io::Result<(u64, u64)> {
-        let mut header = segment::record_header(0, txn_id, body)?;
+        let mut header = segment::RecordHeader::new(txn_id, body)?;
         let mut cur = lock(&self.sync.current);
         if cur.offset > self.segment_bytes {
             // The old segment is synced before the new one is written, so a
@@ -126,8 +126,7 @@ impl Wal {
             self.mark_if_done(old, segment);
         }
         let seq = cur.next_seq;
-        header[12..20].copy_from_slice(&seq.to_be_bytes());
-        write_all_vectored(&cur.file, &[&header, txn_id.as_bytes(), body])?;
+        write_all_vectored(&cur.file, &[header.with_seq(seq), txn_id.as_bytes(), body])?;
         cur.offset += (RECORD_HEADER + txn_id.len() + body.len()) as u64;
         cur.next_seq += 1;
         self.retain(cur.segment, seq);
@@ -229,8 +228,13 @@ impl Wal {
 
     /// Makes renames and deletions in the folder durable.
     pub(crate) fn sync_dir(&self) -> std::io::Result<()> {
-        File::open(&self.dir)?.sync_all()
+        sync_dir(&self.dir)
     }
+}
+
+/// Makes the entries of folder `dir` (new, renamed, deleted files) durable.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// Writes all the parts with as few system calls as the kernel allows,
@@ -300,7 +304,7 @@ fn start_segment(
         }
     };
     // The new name must survive a crash too.
-    File::open(dir)?.sync_all()?;
+    sync_dir(dir)?;
     Ok(file)
 }
 

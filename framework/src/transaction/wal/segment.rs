@@ -75,24 +75,30 @@ pub(super) fn header(segment: u64, first_seq: u64) -> [u8; SEGMENT_HEADER] {
     h
 }
 
-/// The header of a record.
-pub(super) fn record_header(
-    seq: u64,
-    txn_id: &str,
-    body: &[u8],
-) -> std::io::Result<[u8; RECORD_HEADER]> {
-    let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
-    let id_len = u16::try_from(txn_id.len()).map_err(std::io::Error::other)?;
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(txn_id.as_bytes());
-    crc.update(body);
-    let mut h = [0u8; RECORD_HEADER];
-    h[..4].copy_from_slice(&RECORD_MAGIC.to_be_bytes());
-    h[4..8].copy_from_slice(&len.to_be_bytes());
-    h[8..12].copy_from_slice(&crc.finalize().to_be_bytes());
-    h[12..20].copy_from_slice(&seq.to_be_bytes());
-    h[20..22].copy_from_slice(&id_len.to_be_bytes());
-    Ok(h)
+/// The header of a record, made (checksum included) before its sequence
+/// number is known, so the append lock is not held for the checksum.
+pub(super) struct RecordHeader([u8; RECORD_HEADER]);
+
+impl RecordHeader {
+    pub(super) fn new(txn_id: &str, body: &[u8]) -> std::io::Result<Self> {
+        let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
+        let id_len = u16::try_from(txn_id.len()).map_err(std::io::Error::other)?;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(txn_id.as_bytes());
+        crc.update(body);
+        let mut h = [0u8; RECORD_HEADER];
+        h[..4].copy_from_slice(&RECORD_MAGIC.to_be_bytes());
+        h[4..8].copy_from_slice(&len.to_be_bytes());
+        h[8..12].copy_from_slice(&crc.finalize().to_be_bytes());
+        h[20..22].copy_from_slice(&id_len.to_be_bytes());
+        Ok(RecordHeader(h))
+    }
+
+    /// The header's bytes, with the record's sequence number.
+    pub(super) fn with_seq(&mut self, seq: u64) -> &[u8] {
+        self.0[12..20].copy_from_slice(&seq.to_be_bytes());
+        &self.0
+    }
 }
 
 fn u32_at(data: &[u8], at: usize) -> Option<u32> {
