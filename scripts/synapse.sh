@@ -20,6 +20,9 @@
 # Environment:
 #   SYNAPSE_PORT      client port on 127.0.0.1 (default 18008)
 #   SYNAPSE_PIP_SPEC  what `install` pip-installs (default "matrix-synapse")
+#   SYNAPSE_DIR       data folder of this instance (default .dev/synapse); another
+#                     folder and port run a second, independent Synapse
+#   SYNAPSE_REGS      folder of the registrations it loads (default tests/registrations)
 #
 # Server name is "localhost" (user IDs look like @alice:localhost); the registration
 # shared secret is the fixed dev value below.
@@ -30,16 +33,18 @@ ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 DEV="$ROOT/.dev"
 VENV="$DEV/venv"
 PY="$VENV/bin/python"
-SYN_DIR="$DEV/synapse"
+SYN_DIR="${SYNAPSE_DIR:-$DEV/synapse}"
 GENERATED="$SYN_DIR/homeserver.generated.yaml"
 CONFIG="$SYN_DIR/homeserver.yaml"
 LOG_CONFIG="$SYN_DIR/log.config"
 LOG="$SYN_DIR/homeserver.log"
 START_OUT="$SYN_DIR/start.out"
 PIDFILE="$SYN_DIR/homeserver.pid"
-LOCKFILE="$DEV/synapse.lock"
-TRACKED_REGS="$ROOT/tests/registrations"
+LOCKFILE="$SYN_DIR.lock"
+TRACKED_REGS="${SYNAPSE_REGS:-$ROOT/tests/registrations}"
+# Local untracked registrations belong to the default instance only.
 LOCAL_REGS="$DEV/registrations"
+[ -n "${SYNAPSE_REGS:-}" ] && LOCAL_REGS="$SYN_DIR/no-local-registrations"
 
 PORT="${SYNAPSE_PORT:-18008}"
 PIP_SPEC="${SYNAPSE_PIP_SPEC:-matrix-synapse}"
@@ -60,7 +65,7 @@ VERSIONS_URL="$BASE_URL/_matrix/client/versions"
 # Serialise start/stop/install between concurrent invocations. The lock fd (9) is
 # closed for every child that outlives us (Synapse itself), see `9>&-` below.
 take_lock() {
-    mkdir -p "$DEV"
+    mkdir -p "$DEV" "$(dirname "$SYN_DIR")"
     exec 9>"$LOCKFILE"
     if command -v flock >/dev/null 2>&1; then
         flock -w 900 9 || die "timed out waiting for $LOCKFILE"
