@@ -39,8 +39,8 @@ pub mod retry;
 pub mod rooms;
 pub mod state;
 pub mod timeline;
+pub mod txn;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -227,8 +227,6 @@ struct Inner {
     auth: HeaderValue,
     registration: Arc<Registration>,
     server_name: std::sync::OnceLock<String>,
-    txn_counter: AtomicU64,
-    txn_prefix: String,
     config: ClientConfig,
 }
 
@@ -293,10 +291,6 @@ impl Client {
                 )
             })?;
         auth.set_sensitive(true);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -304,8 +298,6 @@ impl Client {
                 auth,
                 registration,
                 server_name: std::sync::OnceLock::new(),
-                txn_counter: AtomicU64::new(0),
-                txn_prefix: format!("gk{nanos:x}"),
                 config,
             }),
         })
@@ -344,10 +336,18 @@ impl Client {
             .map(|s| self.inner.registration.bot_user_id(s))
     }
 
-    /// A fresh transaction ID for `PUT …/send/{type}/{txnId}`.
+    /// A fresh, random transaction ID for `PUT …/send/{type}/{txnId}`, the
+    /// same inside a handler or not; sends use [`Client::txn_id_for`].
     pub fn new_txn_id(&self) -> String {
-        let n = self.inner.txn_counter.fetch_add(1, Ordering::Relaxed);
-        format!("{}.{n}", self.inner.txn_prefix)
+        txn::fresh()
+    }
+
+    /// The transaction ID of the next `PUT …/{txnId}` made as `user_id`:
+    /// inside a handler, derived from the event handled, the user and the
+    /// request's ordinal, so a replayed handler sends the same IDs (see
+    /// [`txn`]); elsewhere fresh.
+    pub fn txn_id_for(&self, user_id: &str) -> String {
+        txn::derive(&self.inner.registration.id, user_id)
     }
 
     /// Whether `user_id` is the bot (any server) or in the users namespace.
@@ -497,11 +497,17 @@ impl Client {
         struct Sent {
             event_id: String,
         }
+        let actor = match as_user {
+            Some(u) => u.to_owned(),
+            None => self
+                .bot_user_id()
+                .unwrap_or_else(|| self.inner.registration.sender_localpart.clone()),
+        };
         let path = format!(
             "/_matrix/client/v3/rooms/{}/send/{}/{}",
             encode(room_id),
             encode(event_type),
-            encode(&self.new_txn_id())
+            encode(&self.txn_id_for(&actor))
         );
         let s: Sent = self
             .request(Method::PUT, &path, &[], as_user, Some(content))

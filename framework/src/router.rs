@@ -246,11 +246,16 @@ async fn handle(inner: &Inner, job: Job) {
     let (seq, idx) = (item.seq, item.idx);
     let ctx = Context::new(inner.app.clone(), item.event);
     crate::intent::observe_event(&inner.app, ctx.event());
+    // Sends made by the handler get txnIds derived from the event, so a
+    // call replayed (a retry, or after a crash) makes no second event.
+    let origin = match ctx.event().event_id_str() {
+        Some(id) => id.to_owned(),
+        None => format!("log:{seq}:{idx}"),
+    };
     let mut attempt = 0;
     loop {
-        let outcome = AssertUnwindSafe(inner.handler.on_event(&ctx))
-            .catch_unwind()
-            .await;
+        let call = AssertUnwindSafe(inner.handler.on_event(&ctx)).catch_unwind();
+        let outcome = crate::client::txn::scope(&origin, call).await;
         let err = match outcome {
             Ok(Ok(())) => {
                 inner.stats.handled.fetch_add(1, Ordering::Relaxed);

@@ -63,6 +63,12 @@ impl AsUser {
         self.ts
     }
 
+    /// The transaction ID for this user's next `PUT …/{txnId}` call
+    /// ([`Client::txn_id_for`]).
+    pub fn txn_id(&self) -> Result<String, ClientError> {
+        Ok(self.client.txn_id_for(self.me()?.as_str()))
+    }
+
     /// The underlying client.
     pub fn client(&self) -> &Client {
         &self.client

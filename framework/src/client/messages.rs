@@ -5,6 +5,8 @@
 //!
 //! Every send is `PUT …/send/{eventType}/{txnId}` with a txnId made once per
 //! send: a retry of the same send reuses it, so the homeserver keeps one event.
+//! Inside a handler the txnId is derived from the event handled (see
+//! [`super::txn`]), so a handler replayed after a crash sends nothing twice.
 //! A timestamp set with [`AsUser::with_ts`] goes along as `?ts=`.
 //!
 //! ```no_run
@@ -50,7 +52,7 @@ impl AsUser {
         event_type: &str,
         content: &(impl Serialize + ?Sized),
     ) -> Result<OwnedEventId, ClientError> {
-        let txn_id = self.client().new_txn_id();
+        let txn_id = self.txn_id()?;
         self.send_with_txn_id(room, event_type, &txn_id, content)
             .await
     }

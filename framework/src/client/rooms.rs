@@ -258,7 +258,8 @@ impl AsUser {
     }
 
     /// `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}`:
-    /// redacts an event; returns the redaction's event ID. Retries reuse the txnId.
+    /// redacts an event; returns the redaction's event ID. Retries reuse the
+    /// txnId, and inside a handler it is derived like a send's ([`super::txn`]).
     pub async fn redact(
         &self,
         room: &RoomId,
@@ -269,7 +270,7 @@ impl AsUser {
             "/_matrix/client/v3/rooms/{}/redact/{}/{}",
             encode(room.as_str()),
             encode(event_id.as_str()),
-            encode(&self.client().new_txn_id())
+            encode(&self.txn_id()?)
         );
         let req = self.request(Method::PUT, path).json(&reason_body(reason))?;
         let a: EventIdAnswer = self.call(req).await?;

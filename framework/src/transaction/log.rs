@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::seen::SeenWindow;
+use super::seen::{body_hash, SeenWindow, TxnStatus};
 use super::wal::{self, Wal};
 use super::{parse_shared, TransactionError};
 use crate::event::Event;
@@ -96,6 +96,8 @@ pub struct TransactionLog {
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
     unflushed: AtomicBool,
+    /// Whether "the homeserver's transaction IDs went back" was logged.
+    reuse_logged: AtomicBool,
     config: LogConfig,
 }
 
@@ -148,6 +150,7 @@ impl TransactionLog {
                         seen.record(
                             rec.seq,
                             &rec.txn_id,
+                            body_hash(&rec.body),
                             parsed.events.iter().map(|e| e.event_id_str()),
                         );
                     }
@@ -183,6 +186,7 @@ impl TransactionLog {
             progress: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             unflushed: AtomicBool::new(true),
+            reuse_logged: AtomicBool::new(false),
             config,
         })
     }
@@ -194,27 +198,56 @@ impl TransactionLog {
 
     /// Writes a new transaction to disk (flushed) and returns its items, or
     /// says it is a duplicate. Nothing is written for a body that does not parse.
+    ///
+    /// A duplicate is a txnId seen before *with the same body*. A known
+    /// txnId with another body means the homeserver numbers its transactions
+    /// again (a restart of Synapse on SQLite, a database restored from a
+    /// backup): it is logged once and taken as new, its events deduplicated
+    /// by event ID.
     pub async fn accept(&self, txn_id: &str, body: Bytes) -> Result<Accepted, AcceptError> {
+        let hash = body_hash(&body);
         // The same txnId twice at once: the second waits for the first to land.
         loop {
-            if lock(&self.seen).has_txn(txn_id) {
-                return Ok(Accepted::Duplicate);
+            match lock(&self.seen).txn_status(txn_id, hash) {
+                TxnStatus::Duplicate => return Ok(Accepted::Duplicate),
+                TxnStatus::Reused => self.log_reuse(txn_id),
+                TxnStatus::New => {}
             }
             if lock(&self.in_flight).insert(txn_id.to_owned()) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let res = self.accept_new(txn_id, body).await;
+        let res = self.accept_new(txn_id, hash, body).await;
         lock(&self.in_flight).remove(txn_id);
         res
     }
 
-    async fn accept_new(&self, txn_id: &str, body: Bytes) -> Result<Accepted, AcceptError> {
+    fn log_reuse(&self, txn_id: &str) {
+        if !self.reuse_logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                txn_id,
+                "the homeserver sent a known transaction ID with other events: its transaction IDs \
+                 went back (it was restarted on SQLite, or its database was reset or restored); \
+                 such transactions are taken as new and their events deduplicated by event ID"
+            );
+        }
+    }
+
+    async fn accept_new(
+        &self,
+        txn_id: &str,
+        hash: u64,
+        body: Bytes,
+    ) -> Result<Accepted, AcceptError> {
         let parsed = parse_shared(body.clone())?;
         let (seq, segment) = self.wal.append(txn_id, &body).map_err(StoreError::from)?;
-        let fresh =
-            lock(&self.seen).record(seq, txn_id, parsed.events.iter().map(|e| e.event_id_str()));
+        let fresh = lock(&self.seen).record(
+            seq,
+            txn_id,
+            hash,
+            parsed.events.iter().map(|e| e.event_id_str()),
+        );
         let total = parsed.events.len() as u32;
         let mut bits = vec![0u8; parsed.events.len().div_ceil(8)];
         let mut items = Vec::with_capacity(parsed.events.len());
@@ -251,9 +284,14 @@ impl TransactionLog {
         self.unflushed.store(true, Ordering::Release);
         let alone = lock(&self.in_flight).len() <= 1;
         if let Err(e) = self.wal.sync(alone).await {
-            // Not durable: let the homeserver's retry of this txnId in again.
-            lock(&self.seen).forget_txn(txn_id);
-            lock(&self.progress).remove(&seq);
+            // Not durable: let the homeserver's retry of this txnId, and its
+            // events, in again; this copy is never dispatched.
+            lock(&self.seen).forget(seq);
+            if lock(&self.progress).remove(&seq).is_some() {
+                if let Err(e) = self.finish(seq, segment) {
+                    tracing::warn!(seq, error = %e, "cannot mark an undurable transaction dropped");
+                }
+            }
             return Err(StoreError::from(e).into());
         }
         Ok(Accepted::New(items))

@@ -189,13 +189,19 @@ async fn same_txn_id_twice_is_dispatched_once() {
     call(&app, put_txn("7", body).to_request())
         .await
         .assert_empty_ok();
-    // Also with a different body: the txnId decides.
-    call(
-        &app,
-        put_txn("7", txn(&[message("$other", "!r:x.org", "x")])).to_request(),
-    )
-    .await
-    .assert_empty_ok();
+    // With another body, the homeserver numbers its transactions again:
+    // the new event is handled, the known one is not.
+    let reused = txn(&[
+        message("$1", "!r:x.org", "one"),
+        message("$other", "!r:x.org", "x"),
+    ]);
+    call(&app, put_txn("7", reused.clone()).to_request())
+        .await
+        .assert_empty_ok();
+    // And that transaction re-sent is a duplicate in turn.
+    call(&app, put_txn("7", reused).to_request())
+        .await
+        .assert_empty_ok();
     // Events of one room are handled in order: once the sentinel is, any
     // duplicate dispatched before it would have been too.
     call(
@@ -205,7 +211,62 @@ async fn same_txn_id_twice_is_dispatched_once() {
     .await
     .assert_empty_ok();
     rec.wait_for_event("$sentinel").await;
-    assert_eq!(rec.event_ids(), ["$1", "$sentinel"]);
+    assert_eq!(rec.event_ids(), ["$1", "$other", "$sentinel"]);
+}
+
+#[tokio::test]
+async fn txn_ids_counted_again_by_a_reset_homeserver_lose_nothing_across_restarts() {
+    common::init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let body = |ids: &[&str]| {
+        txn(&ids
+            .iter()
+            .map(|id| message(id, "!r:x.org", "x"))
+            .collect::<Vec<_>>())
+    };
+    let run = |steps: Vec<(&'static str, Vec<u8>, Option<Vec<&'static str>>)>| {
+        let path = dir.path().to_owned();
+        async move {
+            let store = open_store(&path).await;
+            let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+            for (txn_id, body, want) in steps {
+                let got = match log.accept(txn_id, body.into()).await.unwrap() {
+                    Accepted::New(items) => {
+                        for i in &items {
+                            log.item_done(i.seq, i.idx).unwrap();
+                        }
+                        Some(ids(&items))
+                    }
+                    Accepted::Duplicate => None,
+                };
+                let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                assert_eq!(got, want, "txnId {txn_id}");
+            }
+            log.persist_progress().await.unwrap();
+        }
+    };
+    // The first homeserver: txnIds 1 and 2.
+    run(vec![
+        ("1", body(&["$a"]), Some(vec!["$a"])),
+        ("2", body(&["$b"]), Some(vec!["$b"])),
+    ])
+    .await;
+    // Restarted, it counts from 1 again, and re-sends $b it was not sure of.
+    run(vec![
+        ("1", body(&["$c"]), Some(vec!["$c"])),
+        ("1", body(&["$c"]), None),
+        ("2", body(&["$b", "$d"]), Some(vec!["$d"])),
+        // A real re-send of the first homeserver's txn 1 is a reuse too, but
+        // its event is known.
+        ("1", body(&["$a"]), Some(vec![])),
+    ])
+    .await;
+    // After our own restart, the new bodies are still known as re-sends.
+    run(vec![
+        ("2", body(&["$b", "$d"]), None),
+        ("3", body(&["$e"]), Some(vec!["$e"])),
+    ])
+    .await;
 }
 
 #[actix_web::test]
@@ -290,10 +351,11 @@ async fn dedupe_survives_several_restarts() {
     }
     let store = open_store(dir.path()).await;
     let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
-    for txn_id in ["A", "B", "C"] {
+    for (txn_id, event_id) in [("A", "$a"), ("B", "$b"), ("C", "$c")] {
+        let body = txn(&[message(event_id, "!r:x.org", "x")]);
         assert!(
             matches!(
-                log.accept(txn_id, txn(&[]).into()).await.unwrap(),
+                log.accept(txn_id, body.into()).await.unwrap(),
                 Accepted::Duplicate
             ),
             "txnId {txn_id} forgotten after restarts"
@@ -373,13 +435,9 @@ async fn seen_sets_are_bounded() {
         assert!(log.remembered_events() <= 20, "{}", log.remembered_events());
         // At least the last `seen_transactions` are remembered.
         for i in 90..100 {
+            let body = txn(&[message(&format!("$e{i}"), "!r:x.org", "x")]);
             assert!(matches!(
-                log.accept(
-                    &format!("t{i}"),
-                    bytes::Bytes::from_static(b"{\"events\":[]}")
-                )
-                .await
-                .unwrap(),
+                log.accept(&format!("t{i}"), body.into()).await.unwrap(),
                 Accepted::Duplicate
             ));
         }
@@ -391,10 +449,9 @@ async fn seen_sets_are_bounded() {
     let log = TransactionLog::open(&store, config).unwrap();
     assert!(log.remembered_transactions() <= 20);
     assert!(log.remembered_transactions() >= 10);
+    let body = txn(&[message("$e99", "!r:x.org", "x")]);
     assert!(matches!(
-        log.accept("t99", bytes::Bytes::from_static(b"{\"events\":[]}"))
-            .await
-            .unwrap(),
+        log.accept("t99", body.into()).await.unwrap(),
         Accepted::Duplicate
     ));
     // The oldest are forgotten: t0 is new again.
