@@ -170,6 +170,12 @@ impl ClientError {
         }
     }
 
+    /// Whether the homeserver refused the call as not allowed (`403
+    /// M_FORBIDDEN`): not a member, not registered, no power.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, ClientError::Matrix(m) if m.status == 403 && m.errcode == "M_FORBIDDEN")
+    }
+
     /// The HTTP status, when the homeserver answered with an error.
     pub fn status(&self) -> Option<u16> {
         match self {

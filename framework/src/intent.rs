@@ -16,6 +16,14 @@
 //! ([`observe_event`]), so after a restart 10,000 ghosts are not registered or
 //! joined again: a warm [`Intent::ensure_joined`] makes no request.
 //!
+//! The cache can be wrong: a kick the appservice never saw, or a store kept
+//! while the homeserver's database was reset. The intent's own sends
+//! ([`Intent::send`], [`Intent::send_text`], [`Intent::send_notice`]) join
+//! first, and when the homeserver refuses one with `403 M_FORBIDDEN` while
+//! the cache said "joined", they drop the cache's entries for the user,
+//! register and join again, and send once more with the same txnId.
+//! [`Intent::ensure_joined`] heals a stale "registered" the same way.
+//!
 //! ```no_run
 //! # async fn demo(ctx: &ghostkit::Context) -> Result<(), ghostkit::HandlerError> {
 //! use ghostkit::ruma::common::user_id;
@@ -27,7 +35,7 @@
 //! # Ok(()) }
 //! ```
 
-use ruma_common::{OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
+use ruma_common::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId, UserId};
 use ruma_events::room::member::MembershipState;
 use serde_json::Value;
 
@@ -127,6 +135,12 @@ impl IntentCache {
     /// Remembers that `user` is registered.
     pub fn set_registered(&self, user: &UserId) -> Result<(), StoreError> {
         self.registered.insert(user.as_str(), [])?;
+        Ok(())
+    }
+
+    /// Forgets that `user` is registered (the next `ensure_registered` asks).
+    pub fn forget_registered(&self, user: &UserId) -> Result<(), StoreError> {
+        self.registered.remove(user.as_str())?;
         Ok(())
     }
 
@@ -242,11 +256,26 @@ impl Intent {
 
     /// Makes the user a member of `room`: nothing to do when the cache says
     /// so; otherwise registers it, joins, and if joining is refused has the
-    /// bot invite it and joins again. A ban is reported, never lifted.
+    /// bot invite it and joins again. A ban is reported, never lifted. When
+    /// that fails for a ghost the cache said was registered, the cache was
+    /// stale (a reset homeserver): it registers the ghost and tries once more.
     pub async fn ensure_joined(&self, room: &RoomId) -> Result<(), IntentError> {
         if self.cache.membership(room, &self.user_id)? == Some(MembershipState::Join) {
             return Ok(());
         }
+        let was_registered = !self.is_bot && self.cache.is_registered(&self.user_id)?;
+        match self.join_with_help(room).await {
+            Err(IntentError::CannotJoin { .. }) if was_registered => {
+                tracing::info!(user = %self.user_id, room = %room, "cannot join although known to be registered; registering again");
+                self.cache.forget_registered(&self.user_id)?;
+                self.join_with_help(room).await
+            }
+            other => other,
+        }
+    }
+
+    /// Registers (unless known), joins, and on a refusal has the bot invite.
+    async fn join_with_help(&self, room: &RoomId) -> Result<(), IntentError> {
         self.ensure_registered().await?;
         let first = match self.api.join_room(room.into(), &[]).await {
             Ok(_) => return self.joined(room),
@@ -322,6 +351,68 @@ impl Intent {
         self.api.set_display_name(name).await?;
         self.cache.set_display_name(&self.user_id, name)?;
         Ok(())
+    }
+
+    /// Sends an event into `room` as this user (`PUT
+    /// /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`), joining
+    /// first when not known to be a member. A `403 M_FORBIDDEN` while the
+    /// cache said "joined" means the cache was stale: its entries go, the
+    /// user registers and joins again, and the send is made once more with
+    /// the same txnId (so it cannot be made twice).
+    pub async fn send(
+        &self,
+        room: &RoomId,
+        event_type: &str,
+        content: &(impl serde::Serialize + ?Sized),
+    ) -> Result<OwnedEventId, IntentError> {
+        let cached = self.cache.membership(room, &self.user_id)? == Some(MembershipState::Join);
+        self.ensure_joined(room).await?;
+        let txn_id = self.api.txn_id()?;
+        let first = match self
+            .api
+            .send_with_txn_id(room, event_type, &txn_id, content)
+            .await
+        {
+            Ok(id) => return Ok(id),
+            Err(e) => e,
+        };
+        if !(cached && first.is_forbidden()) {
+            return Err(first.into());
+        }
+        tracing::info!(user = %self.user_id, room = %room, error = %first, "send refused although known to be joined; joining again");
+        self.cache.forget_membership(room, &self.user_id)?;
+        if !self.is_bot {
+            self.cache.forget_registered(&self.user_id)?;
+        }
+        self.ensure_joined(room).await?;
+        Ok(self
+            .api
+            .send_with_txn_id(room, event_type, &txn_id, content)
+            .await?)
+    }
+
+    /// Sends an `m.text` message as this user, like [`Intent::send`].
+    pub async fn send_text(&self, room: &RoomId, body: &str) -> Result<OwnedEventId, IntentError> {
+        self.send(
+            room,
+            "m.room.message",
+            &serde_json::json!({"msgtype": "m.text", "body": body}),
+        )
+        .await
+    }
+
+    /// Sends an `m.notice` as this user, like [`Intent::send`].
+    pub async fn send_notice(
+        &self,
+        room: &RoomId,
+        body: &str,
+    ) -> Result<OwnedEventId, IntentError> {
+        self.send(
+            room,
+            "m.room.message",
+            &serde_json::json!({"msgtype": "m.notice", "body": body}),
+        )
+        .await
     }
 
     /// Joins (like [`AsUser::join_room`]) and remembers it.

@@ -227,3 +227,103 @@ async fn intents_against_synapse() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The messages of `room` from `sender` whose body is `body`.
+async fn count_messages(
+    client: &Client,
+    room: &RoomId,
+    sender: &UserId,
+    body: &str,
+) -> anyhow::Result<usize> {
+    let page: serde_json::Value = client
+        .execute(
+            client
+                .as_bot()
+                .request(
+                    ghostkit::client::Method::GET,
+                    format!(
+                        "/_matrix/client/v3/rooms/{}/messages",
+                        urlencode(room.as_str())
+                    ),
+                )
+                .query("dir", "b")
+                .query("limit", "100"),
+        )
+        .await?;
+    let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+    Ok(chunk
+        .iter()
+        .filter(|e| e["sender"] == sender.as_str() && e["content"]["body"] == body)
+        .count())
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('!', "%21").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn a_stale_cache_heals_against_synapse() -> anyhow::Result<()> {
+    let client = client();
+    let store = Store::temporary()?;
+    let app = AppContext::new(
+        client.clone(),
+        store.clone(),
+        registration(),
+        "localhost".into(),
+    );
+    let room = client
+        .as_bot()
+        .create_room(&CreateRoom {
+            preset: Some(RoomPreset::PrivateChat),
+            ..Default::default()
+        })
+        .await?;
+
+    // Kicked behind the cache's back: the cache still says "joined".
+    let id = ghost_id("kicked");
+    let ghost = app.intent(&id)?;
+    ghost.ensure_joined(&room).await?;
+    client.as_bot().kick(&room, &id, Some("test")).await?;
+    assert_eq!(
+        ghost.cache().membership(&room, &id)?,
+        Some(ghostkit::prelude::MembershipState::Join)
+    );
+    let plain = ghost.api().send_text(&room, "not a member").await;
+    assert!(plain.as_ref().is_err_and(|e| e.is_forbidden()), "{plain:?}");
+    ghost.send_text(&room, "back after a kick").await?;
+    assert_eq!(
+        membership_of(&client, &room, &id).await.as_deref(),
+        Some("join")
+    );
+    assert_eq!(
+        count_messages(&client, &room, &id, "back after a kick").await?,
+        1
+    );
+
+    // A cache from another homeserver's database: "registered" and "joined"
+    // for a ghost this Synapse has never seen.
+    let never = ghost_id("never");
+    let cache = ghostkit::intent::IntentCache::open(&store)?;
+    cache.set_registered(&never)?;
+    cache.set_membership(&room, &never, &ghostkit::prelude::MembershipState::Join)?;
+    let ghost = app.intent(&never)?;
+    ghost.send_text(&room, "hello from a stale cache").await?;
+    assert_eq!(
+        membership_of(&client, &room, &never).await.as_deref(),
+        Some("join")
+    );
+    assert_eq!(
+        count_messages(&client, &room, &never, "hello from a stale cache").await?,
+        1
+    );
+
+    // A stale "registered" alone heals in ensure_joined.
+    let other = ghost_id("unregistered");
+    cache.set_registered(&other)?;
+    app.intent(&other)?.ensure_joined(&room).await?;
+    assert_eq!(
+        membership_of(&client, &room, &other).await.as_deref(),
+        Some("join")
+    );
+    Ok(())
+}
