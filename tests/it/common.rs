@@ -37,7 +37,16 @@ pub fn unique(prefix: &str) -> String {
 /// (`/_synapse/admin/v1/register`, HMAC-SHA1 over the nonce); returns its
 /// user ID and access token.
 pub async fn register_user(http: &reqwest::Client, prefix: &str) -> Result<(String, String)> {
-    let url = format!("{}/_synapse/admin/v1/register", synapse_url());
+    register_user_at(http, &synapse_url(), prefix).await
+}
+
+/// [`register_user`] on the homeserver at `base`.
+pub async fn register_user_at(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+) -> Result<(String, String)> {
+    let url = format!("{base}/_synapse/admin/v1/register");
     let name = unique(prefix);
     let password = unique("pw");
     let nonce: Value = http
@@ -77,17 +86,24 @@ pub struct User {
     pub user_id: String,
     token: String,
     http: reqwest::Client,
+    base: String,
 }
 
 impl User {
     /// Registers a new non-admin user (see [`register_user`]).
     pub async fn register(prefix: &str) -> Result<User> {
+        Self::register_at(&synapse_url(), prefix).await
+    }
+
+    /// A new user of the homeserver at `base`.
+    pub async fn register_at(base: &str, prefix: &str) -> Result<User> {
         let http = reqwest::Client::new();
-        let (user_id, token) = register_user(&http, prefix).await?;
+        let (user_id, token) = register_user_at(&http, base, prefix).await?;
         Ok(User {
             user_id,
             token,
             http,
+            base: base.to_owned(),
         })
     }
 
@@ -100,7 +116,7 @@ impl User {
     ) -> Result<Value> {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", synapse_url()))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
@@ -167,11 +183,16 @@ impl User {
 
     /// The latest messages of a room, newest first.
     pub async fn messages(&self, room: &str) -> Result<Vec<Value>> {
+        self.latest_events(room, 50).await
+    }
+
+    /// The latest `limit` events of a room (at most 1000), newest first.
+    pub async fn latest_events(&self, room: &str, limit: usize) -> Result<Vec<Value>> {
         let v = self
             .call(
                 reqwest::Method::GET,
                 &format!(
-                    "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50",
+                    "/_matrix/client/v3/rooms/{}/messages?dir=b&limit={limit}",
                     enc(room)
                 ),
                 None,

@@ -20,6 +20,8 @@ mod client_support;
 mod common;
 mod crash;
 mod e2e;
+mod echo_process;
+mod effects_once;
 mod example_dice;
 mod example_directory;
 mod example_reminder;

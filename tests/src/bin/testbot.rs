@@ -2,9 +2,14 @@
 //! file (flushed to disk), optionally after sleeping, so a test can kill it
 //! with SIGKILL mid-dispatch and count what each event got.
 //!
+//! With `--homeserver URL` it talks to a real homeserver: it joins the rooms
+//! its bot user is invited to and answers `!echo <text>` with `<text>`, then
+//! sleeps `--after-reply-ms` before it records the event, so a test can kill
+//! it between a reply and the end of its handler.
+//!
 //! ```text
 //! ghostkit-testbot --registration R --store DIR --record FILE --bind ADDR [--slow-ms N]
-//!                  [--segment-bytes N]
+//!                  [--segment-bytes N] [--homeserver URL [--after-reply-ms N]]
 //! ```
 
 use std::io::Write;
@@ -16,12 +21,53 @@ use ghostkit::prelude::*;
 struct Recorder {
     file: std::sync::Mutex<std::fs::File>,
     slow: Duration,
+    /// `Some(wait after a reply)` when talking to a real homeserver.
+    echo: Option<Duration>,
+}
+
+impl Recorder {
+    /// Joins on an invite of the bot; answers `!echo`. Returns whether it replied.
+    async fn echo(&self, ctx: &Context) -> Result<bool, HandlerError> {
+        let ev = ctx.event();
+        let bot = ctx.app().bot_user_id();
+        if ev.event_type() == "m.room.member" && ev.state_key() == Some(bot.as_str()) {
+            let member: serde_json::Value = ev.content()?;
+            if member["membership"] == "invite" {
+                if let Some(room) = ev.room_id() {
+                    ctx.app()
+                        .intent_for_bot()?
+                        .join_room(room.into(), &[])
+                        .await?;
+                }
+            }
+            return Ok(false);
+        }
+        if ev.event_type() != "m.room.message"
+            || ev.sender().map(|s| s.as_str()) == Some(bot.as_str())
+        {
+            return Ok(false);
+        }
+        let content: serde_json::Value = ev.content()?;
+        let Some(text) = content["body"]
+            .as_str()
+            .and_then(|b| b.strip_prefix("!echo "))
+        else {
+            return Ok(false);
+        };
+        ctx.reply_text(text).await?;
+        Ok(true)
+    }
 }
 
 #[ghostkit::async_trait]
 impl Handler for Recorder {
     async fn on_event(&self, ctx: &Context) -> HandlerResult {
         tokio::time::sleep(self.slow).await;
+        if let Some(after) = self.echo {
+            if self.echo(ctx).await? {
+                tokio::time::sleep(after).await;
+            }
+        }
         let id = ctx
             .event()
             .event_id()
@@ -52,9 +98,22 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
     );
-    let mut config = Config::new("http://127.0.0.1:9", need("--store")?);
+    let homeserver = arg(&args, "--homeserver");
+    let echo = homeserver.as_ref().map(|_| {
+        Duration::from_millis(
+            arg(&args, "--after-reply-ms")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+        )
+    });
+    let mut config = Config::new(
+        homeserver.as_deref().unwrap_or("http://127.0.0.1:9"),
+        need("--store")?,
+    );
     config.server_name = Some("localhost".into());
-    config.self_check = false;
+    // With a real homeserver, the start-up ping also makes it retry at once
+    // the transactions it failed to deliver while the bot was down.
+    config.self_check = homeserver.is_some();
     config.bind = Some(need("--bind")?.parse()?);
     if let Some(n) = arg(&args, "--segment-bytes") {
         // Small segments: retired, kept as spares and written over often.
@@ -68,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         .start(Recorder {
             file: std::sync::Mutex::new(file),
             slow,
+            echo,
         })
         .await?;
     println!("listening {}", running.addr());

@@ -1,0 +1,61 @@
+//! Effects happen once across crashes: the echo test bot, talking to the
+//! real Synapse, is killed with SIGKILL between a reply and the end of its
+//! handler, again and again; replayed, its handlers send the same txnIds, so
+//! every message has exactly one reply in the room.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::common::{eventually, registration_path, synapse_url, User};
+use crate::echo_process::{
+    assert_one_reply_each, count_of, replies, room_with, send_burst, EchoBot, EchoSpec,
+};
+
+/// The port of `tests/registrations/effects.yaml`.
+const PORT: u16 = 9041;
+const BOT: &str = "@effects:localhost";
+
+#[tokio::test]
+async fn killed_between_reply_and_done_many_times_every_message_gets_one_reply() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let registration = registration_path("effects");
+    let homeserver = synapse_url();
+    let spec = EchoSpec {
+        registration: &registration,
+        homeserver: &homeserver,
+        store: dir.path(),
+        port: PORT,
+        // The handler lingers after its reply: a kill then lands after the
+        // reply was sent and before the event was marked handled.
+        after_reply_ms: 400,
+        log: dir.path().join("bot.log"),
+    };
+    let user = User::register("effects").await?;
+    let mut bot = EchoBot::spawn(&spec)?;
+    let room = room_with(&user, BOT).await?;
+
+    let mut all = Vec::new();
+    for round in 0..5 {
+        let texts: Vec<String> = (0..8)
+            .map(|i| format!("round {round} message {i}"))
+            .collect();
+        send_burst(&user, &room, &texts).await?;
+        // Kill as soon as a few replies of this burst are out.
+        eventually(
+            Duration::from_secs(60),
+            "the first replies of a burst",
+            || async {
+                let got = replies(&user, &room, BOT).await?;
+                Ok((count_of(&got, &texts) >= 2 + round % 3).then_some(()))
+            },
+        )
+        .await?;
+        bot.kill()?;
+        bot = EchoBot::spawn(&spec)?;
+        all.extend(texts);
+    }
+    assert_one_reply_each(&user, &room, BOT, &all).await?;
+    drop(bot);
+    Ok(())
+}
