@@ -114,14 +114,25 @@ impl User {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await?;
+        // A connection kept open to a homeserver that restarted since breaks
+        // on first use: the calls here are safe to repeat, so try again.
+        let mut attempt = 0;
+        let resp = loop {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .bearer_auth(&self.token);
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            match req.send().await {
+                Err(e) if attempt < 3 && (e.is_request() || e.is_connect()) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => break other?,
+            }
+        };
         let status = resp.status();
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {

@@ -25,6 +25,7 @@ mod effects_once;
 mod example_dice;
 mod example_directory;
 mod example_reminder;
+mod homeserver_reset;
 mod intent;
 mod ircbridge;
 mod ircbridge_bench;
