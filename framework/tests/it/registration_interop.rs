@@ -363,7 +363,13 @@ fn synapse_agrees_on_every_file_and_every_id() {
         .chain(REFUSED.iter().map(|r| r.0))
         .map(|f| fixtures().join(f))
         .collect();
-    files.extend(project_files(tmp.path()));
+    let ours = project_files(tmp.path());
+    for p in &ours {
+        if let Err(e) = Registration::load(p) {
+            panic!("{}: the project's own registration does not load: {e}", p.display());
+        }
+    }
+    files.extend(ours);
 
     // Every ID of every fixture, plus a few more, against every file.
     let mut ids: [BTreeSet<String>; 3] = Default::default();
