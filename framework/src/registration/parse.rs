@@ -46,6 +46,15 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
+/// YAML 1.1 (PyYAML, so Synapse) reads these bare words as bools; YAML 1.2
+/// (serde_yaml, so Ghostkit) as strings. Quoted, both read a string.
+fn yaml11_bool_word(v: &Value) -> bool {
+    const WORDS: &[&str] = &[
+        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    matches!(v, Value::String(s) if WORDS.contains(&s.as_str()))
+}
+
 /// A value as a short YAML snippet, for messages.
 fn show(v: &Value) -> String {
     serde_yaml::to_string(v)
@@ -335,11 +344,16 @@ fn namespaces(map: &Mapping) -> Result<Namespaces, RegistrationError> {
                     ))
                 }
                 Some(other) => {
+                    let hint = if yaml11_bool_word(other) {
+                        " (a bare `yes`/`no`/`on`/`off` is a bool for Synapse's YAML 1.1 reader but a string for Ghostkit's YAML 1.2 one)"
+                    } else {
+                        ""
+                    };
                     return Err(invalid(
                         format!("{field}.exclusive"),
-                        format!("is {}, not `true` or `false`", kind_of(other)),
+                        format!("is {}, not `true` or `false`{hint}", kind_of(other)),
                         "write `exclusive: true` or `exclusive: false`",
-                    ))
+                    ));
                 }
             };
             out.push(Namespace {
