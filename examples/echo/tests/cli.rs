@@ -98,13 +98,27 @@ fn check_registration_explains_the_file_and_each_id() {
     let out = echo()
         .args(["check-registration", path.to_str().expect("utf-8")])
         .args(["--homeserver-domain", "example.org"])
-        .args(["--user", "@_echo_bob:example.org", "--user", "@echo:example.org"])
+        .args([
+            "--user",
+            "@_echo_bob:example.org",
+            "--user",
+            "@echo:example.org",
+        ])
         .args(["--user", "@echo:other.org", "--user", "@bob:example.org"])
-        .args(["--alias", "#_echo_x:example.org", "--room", "!r:example.org"])
+        .args([
+            "--alias",
+            "#_echo_x:example.org",
+            "--room",
+            "!r:example.org",
+        ])
         .output()
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for line in [
         "user @_echo_bob:example.org: in namespace (exclusive)\n",
         "user @echo:example.org: the appservice's own user\n",
@@ -119,7 +133,11 @@ fn check_registration_explains_the_file_and_each_id() {
     }
 
     // The same default file as a run: REGISTRATION; a refused file exits 1.
-    std::fs::write(&path, "id: e\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: echo\n").expect("write");
+    std::fs::write(
+        &path,
+        "id: e\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: echo\n",
+    )
+    .expect("write");
     let out = echo()
         .env("REGISTRATION", &path)
         .args(["check-registration"])

@@ -89,7 +89,11 @@ pub(crate) fn registration(doc: Value) -> Result<Registration, RegistrationError
 
     // appservice.py: `required_string_fields = ["id", "as_token", "hs_token",
     // "sender_localpart"]`, each `isinstance(as_info.get(field), str)`.
-    let id = required_string(&map, "id", "give the appservice a unique id, e.g. `id: my-bridge`")?;
+    let id = required_string(
+        &map,
+        "id",
+        "give the appservice a unique id, e.g. `id: my-bridge`",
+    )?;
     let as_token = required_string(
         &map,
         "as_token",
@@ -272,7 +276,10 @@ fn required_string(map: &Mapping, field: &str, fix: &str) -> Result<String, Regi
         Some(other) => Err(invalid(
             field,
             format!("is {}, not a string", kind_of(other)),
-            format!("put the value in quotes, e.g. `{field}: \"{}\"`", show(other)),
+            format!(
+                "put the value in quotes, e.g. `{field}: \"{}\"`",
+                show(other)
+            ),
         )),
     }
 }
@@ -317,23 +324,20 @@ fn namespaces(map: &Mapping) -> Result<Namespaces, RegistrationError> {
                     "write each entry as `- regex: '…'` with `exclusive: true` (or false) below it",
                 ));
             };
-            let regex = match entry.get("regex") {
-                Some(Value::String(s)) => s.clone(),
-                None => {
-                    return Err(invalid(
+            let regex =
+                match entry.get("regex") {
+                    Some(Value::String(s)) => s.clone(),
+                    None => return Err(invalid(
                         format!("{field}.regex"),
                         "is missing",
                         "add `regex: '…'` (in single quotes, so `\\.` stays a backslash and a dot)",
-                    ))
-                }
-                Some(other) => {
-                    return Err(invalid(
+                    )),
+                    Some(other) => return Err(invalid(
                         format!("{field}.regex"),
                         format!("is {}, not a string", kind_of(other)),
                         "write the regex in single quotes, e.g. `regex: '@_bot_.*:example\\.org'`",
-                    ))
-                }
-            };
+                    )),
+                };
             let exclusive = match entry.get("exclusive") {
                 Some(Value::Bool(b)) => *b,
                 None => {
@@ -390,7 +394,8 @@ fn leftovers(map: &Mapping, known: &[&str]) -> BTreeMap<String, Value> {
 /// `IPSet(as_info.get("ip_range_whitelist"))`: a list of addresses or CIDR
 /// ranges.
 fn ip_ranges(v: &Value) -> Result<(), RegistrationError> {
-    let fix = "write a list of addresses or ranges, e.g. `ip_range_whitelist: ['10.0.0.0/8', '::1']`";
+    let fix =
+        "write a list of addresses or ranges, e.g. `ip_range_whitelist: ['10.0.0.0/8', '::1']`";
     let Value::Sequence(list) = v else {
         return Err(invalid(
             "ip_range_whitelist",
@@ -478,7 +483,11 @@ fn proxy(map: &Mapping) -> Result<(), RegistrationError> {
     match (&prefix, &url) {
         (None, None) => Ok(()),
         (Some(_), None) | (None, Some(_)) => Err(invalid(
-            if prefix.is_none() { prefix_key } else { url_key },
+            if prefix.is_none() {
+                prefix_key
+            } else {
+                url_key
+            },
             "is missing while its partner is set",
             format!("set both `{prefix_key}` and `{url_key}`, or neither"),
         )),

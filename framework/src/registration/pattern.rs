@@ -291,14 +291,7 @@ mod tests {
     #[test]
     fn rust_only_syntax_is_refused() {
         for p in [
-            "\\p{L}",
-            "a\\z",
-            "(?<n>a)",
-            "(?U)a",
-            "\\x{41}",
-            "a(?i)b",
-            "a\\",
-            "[\\Z]",
+            "\\p{L}", "a\\z", "(?<n>a)", "(?U)a", "\\x{41}", "a(?i)b", "a\\", "[\\Z]",
         ] {
             assert!(Matcher::compile(p).is_err(), "{p}");
         }

@@ -160,9 +160,9 @@ pub(crate) fn ends_open(pattern: &str) -> bool {
 /// Whether `pattern` ends with an end anchor (`$`, `\Z`, `\z`).
 pub(crate) fn ends_anchored(pattern: &str) -> bool {
     let unescaped = |tail: &str| {
-        pattern.strip_suffix(tail).is_some_and(|rest| {
-            rest.chars().rev().take_while(|&c| c == '\\').count() % 2 == 0
-        })
+        pattern
+            .strip_suffix(tail)
+            .is_some_and(|rest| rest.chars().rev().take_while(|&c| c == '\\').count() % 2 == 0)
     };
     unescaped("$") || pattern.ends_with("\\Z")
 }

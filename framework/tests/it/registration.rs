@@ -1,6 +1,8 @@
 //! The registration file: loading, validation, namespaces, round trips, generation.
 
-use ghostkit::registration::{GenerateOptions, Registration, RegistrationError, RegistrationWarning};
+use ghostkit::registration::{
+    GenerateOptions, Registration, RegistrationError, RegistrationWarning,
+};
 
 use crate::common::REGISTRATION_YAML;
 
@@ -73,7 +75,8 @@ fn load_reports_a_missing_file_and_bad_yaml() {
         );
     }
     // A missing key is named.
-    let (field, msg) = invalid_field("id: x\nas_token: a\nsender_localpart: b\nurl: null\nnamespaces: {}\n");
+    let (field, msg) =
+        invalid_field("id: x\nas_token: a\nsender_localpart: b\nurl: null\nnamespaces: {}\n");
     assert_eq!(field, "hs_token");
     assert!(msg.contains("missing"), "{msg}");
 }
@@ -95,13 +98,16 @@ fn invalid_regex_names_the_namespace_entry() {
 
 #[test]
 fn the_sender_is_the_own_user_inside_a_namespace_or_not() {
-    let reg = Registration::from_yaml(&with("sender_localpart: bot", "sender_localpart: other"))
-        .unwrap();
+    let reg =
+        Registration::from_yaml(&with("sender_localpart: bot", "sender_localpart: other")).unwrap();
     assert!(!reg.is_user_in_namespace("@other:x.org"));
     assert!(reg.is_own_user("@other:x.org", Some("x.org")));
     assert!(reg.may_act_as("@other:x.org", Some("x.org")));
     assert!(!reg.may_act_as("@other:y.org", Some("x.org")));
-    assert!(reg.may_act_as("@other:y.org", None), "any server before it is known");
+    assert!(
+        reg.may_act_as("@other:y.org", None),
+        "any server before it is known"
+    );
     assert!(reg.may_act_as("@_e_ghost:x.org", Some("x.org")));
     assert!(!reg.may_act_as("@stranger:x.org", None));
 }
@@ -124,14 +130,23 @@ fn empty_and_equal_tokens_load_with_a_warning() {
     .unwrap();
     assert!(reg.warnings().contains(&RegistrationWarning::EqualTokens));
     let text = RegistrationWarning::EqualTokens.to_string();
-    assert!(text.contains("as_token") && text.contains("hs_token"), "{text}");
+    assert!(
+        text.contains("as_token") && text.contains("hs_token"),
+        "{text}"
+    );
 }
 
 #[test]
 fn odd_urls_load_with_a_warning_and_a_missing_url_is_refused() {
-    for url in ["\"not a url\"", "ftp://127.0.0.1:9000", "\"127.0.0.1:9000\"", "\"\""] {
-        let reg = Registration::from_yaml(&with("url: http://127.0.0.1:9000", &format!("url: {url}")))
-            .unwrap();
+    for url in [
+        "\"not a url\"",
+        "ftp://127.0.0.1:9000",
+        "\"127.0.0.1:9000\"",
+        "\"\"",
+    ] {
+        let reg =
+            Registration::from_yaml(&with("url: http://127.0.0.1:9000", &format!("url: {url}")))
+                .unwrap();
         assert!(
             reg.warnings()
                 .iter()
@@ -163,7 +178,11 @@ fn regexes_are_anchored_at_the_start_only_like_python_re_match() {
     );
     assert!(reg.warnings().iter().any(|w| matches!(
         w,
-        RegistrationWarning::Unanchored { start: true, end: true, .. }
+        RegistrationWarning::Unanchored {
+            start: true,
+            end: true,
+            ..
+        }
     )));
 
     // The written `^…$` holds.
@@ -171,8 +190,11 @@ fn regexes_are_anchored_at_the_start_only_like_python_re_match() {
     assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
 
     // The start anchor covers the whole alternation.
-    let reg = Registration::from_yaml(&with(r"'^@_e_.*:x\.org$'", r"'@_e_.*:x\.org$|@_f_.*:x\.org$'"))
-        .unwrap();
+    let reg = Registration::from_yaml(&with(
+        r"'^@_e_.*:x\.org$'",
+        r"'@_e_.*:x\.org$|@_f_.*:x\.org$'",
+    ))
+    .unwrap();
     assert!(reg.is_user_in_namespace("@_f_a:x.org"));
     assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
     assert!(!reg.is_user_in_namespace("x@_f_a:x.org"));
@@ -330,7 +352,12 @@ fn the_bots_example_files_are_valid() {
         include_str!("../../../bots/webhooks/registration.yaml.example"),
     ] {
         let reg = Registration::from_yaml(text).unwrap();
-        assert!(reg.warnings().is_empty(), "{}: {:?}", reg.id, reg.warnings());
+        assert!(
+            reg.warnings().is_empty(),
+            "{}: {:?}",
+            reg.id,
+            reg.warnings()
+        );
     }
 }
 

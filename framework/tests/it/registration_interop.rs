@@ -34,7 +34,11 @@ const LOADS: &[Loads] = &[
         ids: &[
             (Users, "@whatsapp_4915112345678:example.org", EXCL),
             (Users, "@whatsappbot:example.org", EXCL),
-            (Users, "@De1f8rESQedUStPKR0CsTy4Qwb8DwkNh:example.org", OwnUser),
+            (
+                Users,
+                "@De1f8rESQedUStPKR0CsTy4Qwb8DwkNh:example.org",
+                OwnUser,
+            ),
             (Users, "@whatsapp_1:example.org.evil", NotOurs),
             (Users, "@whatsappbot:example.org.evil", NotOurs),
             (Users, "@alice:example.org", NotOurs),
@@ -155,13 +159,19 @@ const LOADS: &[Loads] = &[
 /// Fixtures Synapse refuses, and the field Ghostkit must name.
 const REFUSED: &[(&str, &str)] = &[
     ("refused_id_pipe.yaml", "id"),
-    ("refused_missing_exclusive.yaml", "namespaces.users[0].exclusive"),
+    (
+        "refused_missing_exclusive.yaml",
+        "namespaces.users[0].exclusive",
+    ),
     ("refused_missing_url.yaml", "url"),
     ("refused_missing_namespaces.yaml", "namespaces"),
     ("refused_int_token.yaml", "as_token"),
     ("refused_sender_char.yaml", "sender_localpart"),
     ("refused_namespace_null.yaml", "namespaces.users"),
-    ("refused_exclusive_string.yaml", "namespaces.aliases[0].exclusive"),
+    (
+        "refused_exclusive_string.yaml",
+        "namespaces.aliases[0].exclusive",
+    ),
     ("refused_bad_regex.yaml", "namespaces.users[0].regex"),
     ("refused_rust_named_group.yaml", "namespaces.users[0].regex"),
     ("refused_msc3202_null.yaml", "org.matrix.msc3202"),
@@ -236,16 +246,43 @@ fn real_world_registrations_warn_about_what_they_risk() {
     };
     use RegistrationWarning as W;
     assert!(has("matrix_hookshot.yaml", &|w| *w == W::EqualTokens));
-    assert!(has("draupnir_appservice.yaml", &|w| matches!(w, W::NoServerPart(n) if n.regex == "@mjolnir_.*")));
-    assert!(has("spec_example.yaml", &|w| matches!(w, W::NotExclusive(n) if n.kind == Aliases)));
-    assert!(has("python_regex_features.yaml", &|w| matches!(w, W::FancyRegex(n) if n.index == 0)));
-    assert!(has("mautrix_go_bridgev2.yaml", &|w| matches!(w, W::SenderLocalpartNotStrict { .. })));
-    assert!(has("loose_but_legal.yaml", &|w| matches!(w, W::NotBool { field, read_as: true, .. } if field == "rate_limited")));
-    assert!(has("loose_but_legal.yaml", &|w| matches!(w, W::NotBool { field, read_as: true, .. } if field == "receive_ephemeral")));
-    assert!(has("mautrix_python.yaml", &|w| matches!(w, W::Unanchored { start: true, end: true, namespace } if namespace.index == 1)));
+    assert!(has(
+        "draupnir_appservice.yaml",
+        &|w| matches!(w, W::NoServerPart(n) if n.regex == "@mjolnir_.*")
+    ));
+    assert!(has(
+        "spec_example.yaml",
+        &|w| matches!(w, W::NotExclusive(n) if n.kind == Aliases)
+    ));
+    assert!(has(
+        "python_regex_features.yaml",
+        &|w| matches!(w, W::FancyRegex(n) if n.index == 0)
+    ));
+    assert!(has("mautrix_go_bridgev2.yaml", &|w| matches!(
+        w,
+        W::SenderLocalpartNotStrict { .. }
+    )));
+    assert!(has(
+        "loose_but_legal.yaml",
+        &|w| matches!(w, W::NotBool { field, read_as: true, .. } if field == "rate_limited")
+    ));
+    assert!(has(
+        "loose_but_legal.yaml",
+        &|w| matches!(w, W::NotBool { field, read_as: true, .. } if field == "receive_ephemeral")
+    ));
+    assert!(has(
+        "mautrix_python.yaml",
+        &|w| matches!(w, W::Unanchored { start: true, end: true, namespace } if namespace.index == 1)
+    ));
     // A ^…$ regex is read alike everywhere: no such warning.
     let go = load("mautrix_go_bridgev2.yaml").unwrap();
-    assert!(!go.warnings().iter().any(|w| matches!(w, W::Unanchored { .. })), "{:?}", go.warnings());
+    assert!(
+        !go.warnings()
+            .iter()
+            .any(|w| matches!(w, W::Unanchored { .. })),
+        "{:?}",
+        go.warnings()
+    );
 
     let loose = load("loose_but_legal.yaml").unwrap();
     assert_eq!(loose.rate_limited, Some(true));
@@ -281,11 +318,17 @@ fn the_check_report_reads_a_real_registration_in_words() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
-    assert!(text.contains("warning: `namespaces.users[0].regex` (`@irc_*`) has no `:server` part"), "{text}");
+    assert!(
+        text.contains("warning: `namespaces.users[0].regex` (`@irc_*`) has no `:server` part"),
+        "{text}"
+    );
 
     // With the server name, the own user is only on that server.
     let text = report(&reg, &ids, Some(SERVER));
-    assert!(text.contains("user @heisenbridge:elsewhere.org: not ours\n"), "{text}");
+    assert!(
+        text.contains("user @heisenbridge:elsewhere.org: not ours\n"),
+        "{text}"
+    );
 
     let spec = load("spec_example.yaml").unwrap();
     let ids = Ids {
@@ -293,8 +336,16 @@ fn the_check_report_reads_a_real_registration_in_words() {
         ..Ids::default()
     };
     let text = report(&spec, &ids, Some(SERVER));
-    assert!(text.contains("alias #_irc_bridge_x:example.org: in namespace (not exclusive)\n"), "{text}");
-    assert!(text.contains("users: `@_irc_bridge_.*` — any user whose ID starts with `@_irc_bridge_` (exclusive)"), "{text}");
+    assert!(
+        text.contains("alias #_irc_bridge_x:example.org: in namespace (not exclusive)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "users: `@_irc_bridge_.*` — any user whose ID starts with `@_irc_bridge_` (exclusive)"
+        ),
+        "{text}"
+    );
 }
 
 /// The Python that has Synapse installed: `.dev/venv/bin/python` at the
@@ -325,7 +376,10 @@ fn project_files(tmp: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     shipped.sort();
     files.extend(shipped);
-    for (i, (user, alias)) in [(Some("_gen_"), Some("_gen_")), (None, None)].into_iter().enumerate() {
+    for (i, (user, alias)) in [(Some("_gen_"), Some("_gen_")), (None, None)]
+        .into_iter()
+        .enumerate()
+    {
         let reg = Registration::generate(GenerateOptions {
             id: format!("generated{i}"),
             url: "http://127.0.0.1:9000".into(),
@@ -366,7 +420,10 @@ fn synapse_agrees_on_every_file_and_every_id() {
     let ours = project_files(tmp.path());
     for p in &ours {
         if let Err(e) = Registration::load(p) {
-            panic!("{}: the project's own registration does not load: {e}", p.display());
+            panic!(
+                "{}: the project's own registration does not load: {e}",
+                p.display()
+            );
         }
     }
     files.extend(ours);
@@ -395,7 +452,12 @@ fn synapse_agrees_on_every_file_and_every_id() {
     ] {
         ids[Users as usize].insert(id.into());
     }
-    for id in ["#_echo_room:example.org", "#_gen_x:example.org", "#_irc_libera_chan:example.org", "#modbot_list:example.org"] {
+    for id in [
+        "#_echo_room:example.org",
+        "#_gen_x:example.org",
+        "#_irc_libera_chan:example.org",
+        "#modbot_list:example.org",
+    ] {
         ids[Aliases as usize].insert(id.into());
     }
     ids[Rooms as usize].insert("!iVZ_MlYQB25yyxanRNo1iDeazUZE7PwofPkWAEFQ2A8".into());
@@ -436,11 +498,18 @@ fn synapse_agrees_on_every_file_and_every_id() {
         match (&ours, synapse_loads) {
             (Ok(_), true) | (Err(_), false) => {}
             (Ok(_), false) => {
-                disagreements.push(format!("{}: Ghostkit loads it, Synapse refuses: {}", path.display(), answer["error"]));
+                disagreements.push(format!(
+                    "{}: Ghostkit loads it, Synapse refuses: {}",
+                    path.display(),
+                    answer["error"]
+                ));
                 continue;
             }
             (Err(e), true) => {
-                disagreements.push(format!("{}: Synapse loads it, Ghostkit refuses: {e}", path.display()));
+                disagreements.push(format!(
+                    "{}: Synapse loads it, Ghostkit refuses: {e}",
+                    path.display()
+                ));
                 continue;
             }
         }
@@ -466,7 +535,14 @@ fn synapse_agrees_on_every_file_and_every_id() {
             }
         }
     }
-    assert!(disagreements.is_empty(), "Ghostkit and Synapse disagree:\n{}", disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "Ghostkit and Synapse disagree:\n{}",
+        disagreements.join("\n")
+    );
     assert!(compared > 500, "only {compared} answers compared");
-    eprintln!("{} files, {compared} IDs: Ghostkit and Synapse agree", files.len());
+    eprintln!(
+        "{} files, {compared} IDs: Ghostkit and Synapse agree",
+        files.len()
+    );
 }
