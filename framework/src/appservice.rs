@@ -159,6 +159,9 @@ impl Appservice {
             registration,
             config,
         } = self;
+        for warning in registration.warnings() {
+            tracing::warn!(id = %registration.id, "registration: {warning}");
+        }
         let store = Store::open(&config.store_path)?;
         let client = Client::with_config(
             &config.homeserver_url,

@@ -102,7 +102,8 @@ impl AppContext {
 
     /// Whether `user_id` is the bot or one of its ghosts.
     pub fn is_ours(&self, user_id: &str) -> bool {
-        user_id == self.bot_user_id() || self.registration().is_user_in_namespace(user_id)
+        self.registration()
+            .may_act_as(user_id, Some(self.server_name()))
     }
 }
 

@@ -1,9 +1,16 @@
-//! The command line every bot binary gets: run it, or generate a registration.
+//! The command line every bot binary gets: run it, generate a registration,
+//! or check one.
 //!
 //! ```text
 //! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
-//! mybot generate-registration [--url URL] [--server-name NAME] [--out PATH] …
+//! mybot generate-registration [--url URL] [--id ID] [--out PATH] [--force]
+//! mybot check-registration [FILE] [--user ID]… [--alias ALIAS]… [--room ID]…
 //! ```
+//! `check-registration` loads the file exactly as a run would (the same
+//! default path), prints its warnings, says in words what each namespace
+//! claims, and for each ID given prints one line: `user @x:y: in namespace
+//! (exclusive)`, `… (not exclusive)`, `… the appservice's own user` or
+//! `… not ours`. It exits 0 when the file loads, 1 with the error when not.
 //! Each flag also reads an environment variable: `REGISTRATION`,
 //! `HOMESERVER_URL`, `HOMESERVER_DOMAIN`, `GHOSTKIT_STORE`.
 
@@ -13,6 +20,7 @@ use clap::{Parser, Subcommand};
 
 use crate::appservice::{Appservice, Config};
 use crate::bot::Handler;
+use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
 
 /// What a bot says about itself, used as defaults by the command line.
@@ -70,6 +78,21 @@ enum Command {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
+    },
+    /// Load a registration as a run would, print its warnings, what each
+    /// namespace claims, and whether each given ID is ours.
+    CheckRegistration {
+        /// The file (default: --registration, or <id>-registration.yaml).
+        file: Option<PathBuf>,
+        /// A user ID to check (repeatable).
+        #[arg(long = "user", value_name = "ID")]
+        users: Vec<String>,
+        /// A room alias to check (repeatable).
+        #[arg(long = "alias", value_name = "ALIAS")]
+        aliases: Vec<String>,
+        /// A room ID to check (repeatable).
+        #[arg(long = "room", value_name = "ID")]
+        rooms: Vec<String>,
     },
 }
 
@@ -147,16 +170,29 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
             );
             Ok(())
         }
+        Some(Command::CheckRegistration {
+            file,
+            users,
+            aliases,
+            rooms,
+        }) => {
+            let path = file.or(cli.registration).unwrap_or(default_reg);
+            let registration = load_registration(&path)?;
+            let ids = Ids {
+                users,
+                aliases,
+                rooms,
+            };
+            println!("{}", path.display());
+            print!(
+                "{}",
+                check::report(&registration, &ids, cli.homeserver_domain.as_deref())
+            );
+            Ok(())
+        }
         None => {
             let path = cli.registration.unwrap_or(default_reg);
-            if !path.exists() {
-                return Err(format!(
-                    "registration file {} not found; set REGISTRATION (or --registration), or create one with `generate-registration`",
-                    path.display()
-                )
-                .into());
-            }
-            let registration = Registration::load(&path)?;
+            let registration = load_registration(&path)?;
             let store = cli
                 .store
                 .unwrap_or_else(|| PathBuf::from(format!("{}.store", info.id)));
@@ -167,4 +203,16 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
             Ok(())
         }
     }
+}
+
+/// Loads the registration at `path`, saying what to do when it is missing.
+fn load_registration(path: &std::path::Path) -> Result<Registration, Box<dyn std::error::Error>> {
+    if !path.exists() {
+        return Err(format!(
+            "registration file {} not found; set REGISTRATION (or --registration), or create one with `generate-registration`",
+            path.display()
+        )
+        .into());
+    }
+    Ok(Registration::load(path)?)
 }

@@ -356,15 +356,13 @@ impl Client {
         txn::derive(&self.inner.registration.id, user_id)
     }
 
-    /// Whether `user_id` is the bot (any server) or in the users namespace.
+    /// Whether `user_id` is the appservice's own user (on the server name,
+    /// once known; any server before) or in the users namespace, as Synapse
+    /// decides masquerading ([`Registration::may_act_as`]).
     pub fn may_act_as(&self, user_id: &str) -> bool {
-        let reg = &self.inner.registration;
-        let is_bot = user_id
-            .strip_prefix('@')
-            .and_then(|s| s.split_once(':'))
-            .map(|(l, _)| l)
-            == Some(reg.sender_localpart.as_str());
-        is_bot || reg.is_user_in_namespace(user_id)
+        self.inner
+            .registration
+            .may_act_as(user_id, self.server_name())
     }
 
     fn check_user(&self, user_id: &str) -> Result<(), ClientError> {

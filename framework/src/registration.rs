@@ -2,19 +2,35 @@
 //!
 //! Spec: <https://spec.matrix.org/latest/application-service-api/#registration>
 //!
-//! [`Registration::load`] reads and validates a YAML file, compiling every
-//! namespace regex once, anchored at both ends the way homeservers match them.
-//! [`Registration::generate`] makes a new one with fresh random tokens.
-//! Keys this crate does not know are kept in [`Registration::extra`] and
-//! written back unchanged by [`Registration::to_yaml`].
+//! [`Registration::load`] reads a YAML file and accepts exactly what Synapse
+//! accepts (the reference: `_load_appservice` in synapse/config/appservice.py
+//! and `ApplicationService` in synapse/appservice/__init__.py); a file
+//! Synapse would refuse is refused with the field named and the fix.
+//! Namespace regexes are read the way Python's `re.match` reads them:
+//! anchored at the **start** of the ID only, never at its end. Legal but
+//! risky choices (equal tokens, unanchored or server-less regexes…) load with
+//! a [`RegistrationWarning`] each. [`Registration::generate`] makes a new
+//! file with fresh random tokens. Keys this crate does not know are kept in
+//! [`Registration::extra`] and written back by [`Registration::to_yaml`].
+//! [`check::report`] explains a registration in words (the
+//! `check-registration` command).
+
+pub mod check;
+mod namespace;
+mod parse;
+mod pattern;
+mod warning;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+pub use namespace::{Namespace, NamespaceKind, Namespaces};
+use pattern::Matcher;
+pub use warning::{NamespaceRef, RegistrationWarning};
 
 /// Everything that can be wrong with a registration file.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +44,7 @@ pub enum RegistrationError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not valid YAML or misses a required key.
+    /// The file is not valid YAML, or not a mapping of keys.
     #[error(
         "registration file is not valid: {message}; compare it with registration.yaml.example"
     )]
@@ -36,7 +52,7 @@ pub enum RegistrationError {
         /// The parser's message, with line and column.
         message: String,
     },
-    /// A field holds a value that cannot work.
+    /// A field is missing or holds a value Synapse refuses.
     #[error("registration field `{field}` {problem}; fix: {fix}")]
     Invalid {
         /// The field, as a path (`namespaces.users[0].regex`).
@@ -60,36 +76,6 @@ fn invalid(
     }
 }
 
-/// One namespace entry: a regex and whether the appservice claims it exclusively.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Namespace {
-    /// Regex matched against the whole ID (`@_irc_.*:example.org`).
-    pub regex: String,
-    /// Whether other users may not create IDs in this namespace.
-    #[serde(default)]
-    pub exclusive: bool,
-    /// Keys we do not know, kept when re-writing.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_yaml::Value>,
-}
-
-/// The three kinds of namespace.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Namespaces {
-    /// User IDs the appservice acts as.
-    #[serde(default)]
-    pub users: Vec<Namespace>,
-    /// Room aliases the appservice manages.
-    #[serde(default)]
-    pub aliases: Vec<Namespace>,
-    /// Room IDs the appservice wants events for.
-    #[serde(default)]
-    pub rooms: Vec<Namespace>,
-    /// Keys we do not know, kept when re-writing.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_yaml::Value>,
-}
-
 /// The registration file's content.
 ///
 /// ```
@@ -101,29 +87,33 @@ pub struct Namespaces {
 /// sender_localpart: echo
 /// namespaces:
 ///   users:
-///     - {regex: '@echo:example\.org', exclusive: true}
-///     - {regex: '@_echo_.*:example\.org', exclusive: true}
+///     - {regex: '^@_echo_.*:example\.org$', exclusive: true}
 /// "#;
 /// let reg = ghostkit::Registration::from_yaml(yaml).unwrap();
 /// assert!(reg.is_user_in_namespace("@_echo_bob:example.org"));
 /// assert!(!reg.is_user_in_namespace("@_echo_bob:example.org.evil"));
+/// // The sender is the appservice's own user, in a namespace or not.
+/// assert!(reg.may_act_as("@echo:example.org", Some("example.org")));
+/// assert!(reg.warnings().is_empty());
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "serde_yaml::Value")]
 pub struct Registration {
-    /// Unique ID of the appservice on this homeserver.
+    /// Unique ID of the appservice on this homeserver (no `|`).
     pub id: String,
-    /// Where the homeserver sends transactions; `None` when it sends none.
+    /// Where the homeserver sends transactions; `None` (`url: null`) when it
+    /// sends none. The key itself is required.
     pub url: Option<String>,
     /// Token the appservice uses towards the homeserver.
     pub as_token: String,
     /// Token the homeserver uses towards the appservice.
     pub hs_token: String,
-    /// Localpart of the appservice's own bot user.
+    /// Localpart of the appservice's own user, `@<sender_localpart>:<server>`.
     pub sender_localpart: String,
     /// The user, alias and room namespaces.
-    #[serde(default)]
     pub namespaces: Namespaces,
-    /// Whether the homeserver rate-limits the appservice's users (default true).
+    /// Whether the homeserver rate-limits the appservice's users (Synapse:
+    /// anything but `false` means true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited: Option<bool>,
     /// Third-party protocols the appservice bridges.
@@ -157,14 +147,34 @@ pub struct Registration {
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_yaml::Value>,
     #[serde(skip)]
-    compiled: Compiled,
+    scratch: Scratch,
 }
 
+/// What [`Registration::validate`] computes: compiled regexes and warnings.
 #[derive(Debug, Clone, Default)]
-struct Compiled {
-    users: Vec<Regex>,
-    aliases: Vec<Regex>,
-    rooms: Vec<Regex>,
+struct Scratch {
+    users: Vec<Matcher>,
+    aliases: Vec<Matcher>,
+    rooms: Vec<Matcher>,
+    warnings: Vec<RegistrationWarning>,
+}
+
+impl Scratch {
+    fn of(&self, kind: NamespaceKind) -> &[Matcher] {
+        match kind {
+            NamespaceKind::Users => &self.users,
+            NamespaceKind::Aliases => &self.aliases,
+            NamespaceKind::Rooms => &self.rooms,
+        }
+    }
+}
+
+impl TryFrom<serde_yaml::Value> for Registration {
+    type Error = RegistrationError;
+
+    fn try_from(doc: serde_yaml::Value) -> Result<Self, RegistrationError> {
+        parse::registration(doc)
+    }
 }
 
 /// What [`Registration::generate`] needs to know.
@@ -197,12 +207,11 @@ impl Registration {
 
     /// Parses and validates a registration from YAML text.
     pub fn from_yaml(text: &str) -> Result<Self, RegistrationError> {
-        let mut reg: Registration =
+        let doc: serde_yaml::Value =
             serde_yaml::from_str(text).map_err(|e| RegistrationError::Syntax {
                 message: e.to_string(),
             })?;
-        reg.validate()?;
-        Ok(reg)
+        parse::registration(doc)
     }
 
     /// Writes the registration as YAML, unknown keys included.
@@ -242,6 +251,9 @@ impl Registration {
 
     /// Makes a new registration with fresh random 64-character tokens.
     ///
+    /// Every regex is written `^…$`, so Synapse (start-anchored), Dendrite
+    /// and Conduit (unanchored) all read it the same way.
+    ///
     /// ```
     /// use ghostkit::registration::{GenerateOptions, Registration};
     /// let reg = Registration::generate(GenerateOptions {
@@ -253,27 +265,31 @@ impl Registration {
     ///     alias_prefix: None,
     /// }).unwrap();
     /// assert_ne!(reg.as_token, reg.hs_token);
+    /// assert_eq!(reg.namespaces.users[0].regex, r"^@_echo_.*:example\.org$");
     /// assert!(reg.is_user_in_namespace("@_echo_alice:example.org"));
     /// assert!(reg.is_user_in_namespace("@echo:example.org"));
+    /// assert!(reg.warnings().is_empty());
     /// ```
     pub fn generate(opts: GenerateOptions) -> Result<Self, RegistrationError> {
         let server = regex::escape(&opts.server_name);
+        let entry = |regex: String| Namespace {
+            regex,
+            exclusive: true,
+            extra: BTreeMap::new(),
+        };
         let ns = |prefix: &Option<String>, sigil: &str| {
             prefix
                 .iter()
-                .map(|p| Namespace {
-                    regex: format!("{sigil}{}.*:{server}", regex::escape(p)),
-                    exclusive: true,
-                    extra: BTreeMap::new(),
-                })
+                .map(|p| entry(format!("^{sigil}{}.*:{server}$", regex::escape(p))))
                 .collect::<Vec<_>>()
         };
         let mut users = ns(&opts.user_prefix, "@");
-        users.push(Namespace {
-            regex: format!("@{}:{server}", regex::escape(&opts.sender_localpart)),
-            exclusive: true,
-            extra: BTreeMap::new(),
-        });
+        // Synapse needs no namespace for the sender; other homeservers and
+        // tools are happier with one.
+        users.push(entry(format!(
+            "^@{}:{server}$",
+            regex::escape(&opts.sender_localpart)
+        )));
         let mut reg = Registration {
             id: opts.id,
             url: Some(opts.url),
@@ -293,124 +309,203 @@ impl Registration {
             msc3202: None,
             msc4190: None,
             extra: BTreeMap::new(),
-            compiled: Compiled::default(),
+            scratch: Scratch::default(),
         };
         reg.validate()?;
         Ok(reg)
     }
 
-    /// Checks every field and compiles the namespace regexes.
+    /// Checks the typed fields the way Synapse does, compiles the namespace
+    /// regexes and recomputes [`warnings`](Self::warnings). Call it after
+    /// changing a field by hand.
     pub fn validate(&mut self) -> Result<(), RegistrationError> {
-        if self.id.trim().is_empty() {
+        // __init__.py: "application service ID cannot contain '|' character".
+        if self.id.contains('|') {
             return Err(invalid(
                 "id",
-                "is empty",
-                "give the appservice a unique id, e.g. `id: my-bridge`",
+                format!("`{}` contains `|`, which Synapse refuses", self.id),
+                "pick an id without `|`, e.g. `id: my-bridge`",
             ));
         }
-        for (field, token) in [("as_token", &self.as_token), ("hs_token", &self.hs_token)] {
-            if token.trim().is_empty() {
-                return Err(invalid(
-                    field,
-                    "is empty",
-                    "set a long random secret, or run the `generate-registration` command",
-                ));
-            }
-        }
-        if self.as_token == self.hs_token {
+        // appservice.py: `if urlparse.quote(localpart) != localpart`.
+        if !parse::survives_url_quote(&self.sender_localpart) {
             return Err(invalid(
-                "hs_token",
-                "is the same as `as_token`",
-                "use two different random secrets so one leaked token does not give both directions away",
+                "sender_localpart",
+                format!(
+                    "`{}` has characters that would be URL-encoded, which Synapse refuses",
+                    self.sender_localpart
+                ),
+                "use only letters, digits and `_ . - ~ /`, e.g. `sender_localpart: mybot`",
             ));
         }
-        if let Some(url) = &self.url {
-            if url::Url::parse(url)
-                .map(|u| u.scheme() != "http" && u.scheme() != "https")
-                .unwrap_or(true)
-            {
-                return Err(invalid(
-                    "url",
-                    format!("`{url}` is not an http(s) URL"),
-                    "write where the appservice listens, e.g. `url: http://127.0.0.1:9000`, or `url: null`",
-                ));
+        // __init__.py `_check_namespaces`: `re.compile(regex)` for each entry.
+        let mut compiled: [Vec<Matcher>; 3] = Default::default();
+        for (slot, kind) in compiled.iter_mut().zip(NamespaceKind::ALL) {
+            for (i, ns) in self.namespaces.of(kind).iter().enumerate() {
+                let m = Matcher::compile(&ns.regex).map_err(|problem| {
+                    invalid(
+                        format!("namespaces.{kind}[{i}].regex"),
+                        problem,
+                        "escape dots as `\\.` and check brackets; in YAML put the regex in single quotes",
+                    )
+                })?;
+                slot.push(m);
             }
         }
-        if self.sender_localpart.is_empty()
-            || !self
+        let [users, aliases, rooms] = compiled;
+        self.scratch = Scratch {
+            users,
+            aliases,
+            rooms,
+            warnings: Vec::new(),
+        };
+        self.scratch.warnings = self.compute_warnings();
+        Ok(())
+    }
+
+    fn compute_warnings(&self) -> Vec<RegistrationWarning> {
+        use RegistrationWarning as W;
+        let mut out = Vec::new();
+        for (field, value) in [
+            ("id", &self.id),
+            ("as_token", &self.as_token),
+            ("hs_token", &self.hs_token),
+            ("sender_localpart", &self.sender_localpart),
+        ] {
+            if value.is_empty() {
+                out.push(W::EmptyField { field });
+            }
+        }
+        if self.as_token == self.hs_token && !self.as_token.is_empty() {
+            out.push(W::EqualTokens);
+        }
+        if !self.sender_localpart.is_empty()
+            && !self
                 .sender_localpart
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/+".contains(&b))
         {
-            return Err(invalid(
-                "sender_localpart",
-                format!("`{}` is not a valid user localpart", self.sender_localpart),
-                "use lowercase letters, digits and `._=-/+` only, e.g. `sender_localpart: mybot`",
-            ));
-        }
-        let compile = |kind: &str, list: &[Namespace]| -> Result<Vec<Regex>, RegistrationError> {
-            list.iter()
-                .enumerate()
-                .map(|(i, ns)| {
-                    Regex::new(&format!("^(?:{})$", ns.regex)).map_err(|e| {
-                        invalid(
-                            format!("namespaces.{kind}[{i}].regex"),
-                            format!("is not a valid regex: {e}"),
-                            "escape dots as `\\.` and check brackets; in YAML put the regex in single quotes",
-                        )
-                    })
-                })
-                .collect()
-        };
-        self.compiled = Compiled {
-            users: compile("users", &self.namespaces.users)?,
-            aliases: compile("aliases", &self.namespaces.aliases)?,
-            rooms: compile("rooms", &self.namespaces.rooms)?,
-        };
-        // A sender outside its own users namespace is allowed by the spec only
-        // when no users namespace is declared at all; when there is one, the bot
-        // user must be in it, or homeservers refuse to let it act.
-        if !self.compiled.users.is_empty() {
-            let suffixes: Vec<&str> = self
-                .namespaces
-                .users
-                .iter()
-                .filter_map(|ns| ns.regex.rsplit_once(':').map(|(_, s)| s))
-                .collect();
-            let fits_some = suffixes.iter().any(|server| {
-                let candidate = format!("@{}:{}", self.sender_localpart, server.replace('\\', ""));
-                self.is_user_in_namespace(&candidate)
+            out.push(W::SenderLocalpartNotStrict {
+                localpart: self.sender_localpart.clone(),
             });
-            if !fits_some {
-                return Err(invalid(
-                    "sender_localpart",
-                    format!(
-                        "`{}` is not matched by any `namespaces.users` regex",
-                        self.sender_localpart
-                    ),
-                    format!(
-                        "add `- regex: '@{}:your\\.server'` to namespaces.users, or rename the bot to fit a namespace",
-                        regex::escape(&self.sender_localpart)
-                    ),
-                ));
+        }
+        if let Some(url) = &self.url {
+            let http = url::Url::parse(url)
+                .map(|u| u.scheme() == "http" || u.scheme() == "https")
+                .unwrap_or(false);
+            if !http {
+                out.push(W::UrlNotHttp { url: url.clone() });
             }
         }
-        Ok(())
+        for kind in NamespaceKind::ALL {
+            for (index, (ns, m)) in self
+                .namespaces
+                .of(kind)
+                .iter()
+                .zip(self.scratch.of(kind))
+                .enumerate()
+            {
+                let at = || NamespaceRef {
+                    kind,
+                    index,
+                    regex: ns.regex.clone(),
+                };
+                if kind != NamespaceKind::Rooms && !ns.regex.contains(':') {
+                    out.push(W::NoServerPart(at()));
+                }
+                if !ns.exclusive {
+                    out.push(W::NotExclusive(at()));
+                }
+                let start = !(ns.regex.starts_with('^') || ns.regex.starts_with("\\A"));
+                let end = !warning::ends_anchored(&ns.regex) && !warning::ends_open(&ns.regex);
+                if start || end {
+                    out.push(W::Unanchored {
+                        namespace: at(),
+                        start,
+                        end,
+                    });
+                }
+                if m.is_fancy() {
+                    out.push(W::FancyRegex(at()));
+                }
+            }
+        }
+        out
     }
 
-    /// Whether `user_id` is in one of the users namespaces.
+    /// Legal but risky things in this registration, found when it was loaded
+    /// or last [validated](Self::validate). The bot logs them at start-up.
+    pub fn warnings(&self) -> &[RegistrationWarning] {
+        &self.scratch.warnings
+    }
+
+    /// The first namespace entry of `kind` whose regex matches `id` from its
+    /// start (Synapse's `_matches_regex`), if any.
+    ///
+    /// ```
+    /// use ghostkit::registration::{NamespaceKind, Registration};
+    /// let reg = Registration::from_yaml("id: x\nurl: null\nas_token: a\nhs_token: h\n\
+    ///     sender_localpart: x\nnamespaces:\n  aliases: [{regex: '#irc_', exclusive: false}]\n")?;
+    /// let ns = reg.namespace_for(NamespaceKind::Aliases, "#irc_chat:example.org").unwrap();
+    /// assert!(!ns.exclusive);
+    /// assert!(reg.namespace_for(NamespaceKind::Aliases, "#chat:example.org").is_none());
+    /// # Ok::<(), ghostkit::RegistrationError>(())
+    /// ```
+    pub fn namespace_for(&self, kind: NamespaceKind, id: &str) -> Option<&Namespace> {
+        self.scratch
+            .of(kind)
+            .iter()
+            .position(|m| m.is_match(id))
+            .and_then(|i| self.namespaces.of(kind).get(i))
+    }
+
+    /// Whether `id` is exclusively ours: the first matching entry of `kind`
+    /// is exclusive (Synapse's `_is_exclusive`: a later exclusive entry does
+    /// not count when an earlier non-exclusive one matched).
+    pub fn is_exclusive(&self, kind: NamespaceKind, id: &str) -> bool {
+        self.namespace_for(kind, id).is_some_and(|ns| ns.exclusive)
+    }
+
+    /// Whether `user_id` is in one of the users namespaces (the sender is
+    /// not, unless a regex says so: see [`may_act_as`](Self::may_act_as)).
     pub fn is_user_in_namespace(&self, user_id: &str) -> bool {
-        self.compiled.users.iter().any(|r| r.is_match(user_id))
+        self.namespace_for(NamespaceKind::Users, user_id).is_some()
     }
 
     /// Whether `alias` is in one of the aliases namespaces.
     pub fn is_alias_in_namespace(&self, alias: &str) -> bool {
-        self.compiled.aliases.iter().any(|r| r.is_match(alias))
+        self.namespace_for(NamespaceKind::Aliases, alias).is_some()
     }
 
     /// Whether `room_id` is in one of the rooms namespaces.
     pub fn is_room_in_namespace(&self, room_id: &str) -> bool {
-        self.compiled.rooms.iter().any(|r| r.is_match(room_id))
+        self.namespace_for(NamespaceKind::Rooms, room_id).is_some()
+    }
+
+    /// Whether `user_id` is the appservice's own user,
+    /// `@<sender_localpart>:<server_name>`. With no server name known, the
+    /// sender localpart on any server counts.
+    ///
+    /// ```
+    /// # let reg = ghostkit::Registration::from_yaml("id: x\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces: {}\n")?;
+    /// assert!(reg.is_own_user("@bot:example.org", Some("example.org")));
+    /// assert!(!reg.is_own_user("@bot:other.org", Some("example.org")));
+    /// assert!(reg.is_own_user("@bot:other.org", None));
+    /// # Ok::<(), ghostkit::RegistrationError>(())
+    /// ```
+    pub fn is_own_user(&self, user_id: &str, server_name: Option<&str>) -> bool {
+        let Some((local, server)) = user_id.strip_prefix('@').and_then(|r| r.split_once(':'))
+        else {
+            return false;
+        };
+        local == self.sender_localpart && server_name.is_none_or(|s| s == server)
+    }
+
+    /// Whether the appservice may act as `user_id`: its own user, or a user
+    /// in a users namespace (Synapse's `is_interested_in_user`, which decides
+    /// masquerading with `?user_id=`).
+    pub fn may_act_as(&self, user_id: &str, server_name: Option<&str>) -> bool {
+        self.is_own_user(user_id, server_name) || self.is_user_in_namespace(user_id)
     }
 
     /// Whether the homeserver was asked to push ephemeral events (stable or unstable flag).

@@ -49,7 +49,7 @@ fn arg(name: &str) -> Option<String> {
 async fn serve(dir: &str) -> Result<()> {
     let reg = Registration::from_yaml(&format!(
         "id: bench\nurl: http://127.0.0.1:1\nas_token: bench_as_token\nhs_token: {HS_TOKEN}\n\
-         sender_localpart: bench\nnamespaces:\n  users: [{{regex: '@bench:localhost'}}]\n"
+         sender_localpart: bench\nnamespaces:\n  users: [{{regex: '^@bench:localhost$', exclusive: true}}]\n"
     ))?;
     let mut config = Config::new("http://127.0.0.1:1", dir);
     config.server_name = Some("localhost".into());

@@ -73,7 +73,7 @@ fn a_bad_registration_names_the_field() {
     let path = dir.path().join("reg.yaml");
     std::fs::write(
         &path,
-        "id: e\nurl: http://127.0.0.1:1\nas_token: same\nhs_token: same\nsender_localpart: echo\n",
+        "id: e\nas_token: same\nhs_token: same\nsender_localpart: echo\nnamespaces: {}\n",
     )
     .expect("write");
     let out = echo()
@@ -82,5 +82,68 @@ fn a_bad_registration_names_the_field() {
         .expect("runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("hs_token"), "{err}");
+    assert!(err.contains("`url`") && err.contains("url: null"), "{err}");
+}
+
+#[test]
+fn check_registration_explains_the_file_and_each_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("reg.yaml");
+    std::fs::write(
+        &path,
+        "id: e\nurl: http://127.0.0.1:1\nas_token: same\nhs_token: same\nsender_localpart: echo\n\
+         namespaces:\n  users: [{regex: '@_echo_.*', exclusive: true}]\n  aliases: [{regex: '#_echo_.*:example\\.org$', exclusive: false}]\n",
+    )
+    .expect("write");
+    let out = echo()
+        .args(["check-registration", path.to_str().expect("utf-8")])
+        .args(["--homeserver-domain", "example.org"])
+        .args([
+            "--user",
+            "@_echo_bob:example.org",
+            "--user",
+            "@echo:example.org",
+        ])
+        .args(["--user", "@echo:other.org", "--user", "@bob:example.org"])
+        .args([
+            "--alias",
+            "#_echo_x:example.org",
+            "--room",
+            "!r:example.org",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "user @_echo_bob:example.org: in namespace (exclusive)\n",
+        "user @echo:example.org: the appservice's own user\n",
+        "user @echo:other.org: not ours\n",
+        "user @bob:example.org: not ours\n",
+        "alias #_echo_x:example.org: in namespace (not exclusive)\n",
+        "room !r:example.org: not ours\n",
+        "users: `@_echo_.*` — any user whose ID starts with `@_echo_`",
+        "warning: `as_token` and `hs_token` are the same",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+
+    // The same default file as a run: REGISTRATION; a refused file exits 1.
+    std::fs::write(
+        &path,
+        "id: e\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: echo\n",
+    )
+    .expect("write");
+    let out = echo()
+        .env("REGISTRATION", &path)
+        .args(["check-registration"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`namespaces`"), "{err}");
 }

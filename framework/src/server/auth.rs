@@ -90,6 +90,8 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), AuthError> 
     let query = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned());
+    // An empty `access_token=` is no token, whatever hs_token says.
+    let query = query.filter(|q| !q.is_empty());
     let token = match (header, query) {
         (None, None) => return Err(refuse(401, "M_UNAUTHORIZED", "missing hs_token")),
         (Some(h), Some(q)) => {

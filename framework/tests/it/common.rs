@@ -33,12 +33,12 @@ hs_token: hs_secret_token_for_tests
 sender_localpart: bot
 namespaces:
   users:
-    - regex: '@_e_.*:x\.org'
+    - regex: '^@_e_.*:x\.org$'
       exclusive: true
-    - regex: '@bot:x\.org'
+    - regex: '^@bot:x\.org$'
       exclusive: true
   aliases:
-    - regex: '#_e_.*:x\.org'
+    - regex: '^#_e_.*:x\.org$'
       exclusive: true
 "#;
 

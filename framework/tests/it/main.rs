@@ -8,6 +8,7 @@ mod common;
 mod parse;
 mod recovery;
 mod registration;
+mod registration_interop;
 mod router;
 mod server;
 mod store;

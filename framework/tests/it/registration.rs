@@ -1,6 +1,8 @@
 //! The registration file: loading, validation, namespaces, round trips, generation.
 
-use ghostkit::registration::{GenerateOptions, Registration, RegistrationError};
+use ghostkit::registration::{
+    GenerateOptions, Registration, RegistrationError, RegistrationWarning,
+};
 
 use crate::common::REGISTRATION_YAML;
 
@@ -47,6 +49,7 @@ fn load_reads_a_valid_file() {
     assert!(reg.is_user_in_namespace("@_e_alice:x.org"));
     assert!(reg.is_user_in_namespace("@bot:x.org"));
     assert!(!reg.is_user_in_namespace("@alice:x.org"));
+    assert!(reg.warnings().is_empty(), "{:?}", reg.warnings());
     assert!(reg.is_alias_in_namespace("#_e_room:x.org"));
     assert!(!reg.is_alias_in_namespace("#room:x.org"));
     assert!(!reg.is_room_in_namespace("!r:x.org"));
@@ -61,11 +64,8 @@ fn load_reports_a_missing_file_and_bad_yaml() {
         Err(RegistrationError::Io { path, .. }) => assert_eq!(path, missing),
         other => panic!("expected an I/O error, got {other:?}"),
     }
-    // No `hs_token`, and not a mapping at all.
-    for bad in [
-        "id: x\nas_token: a\nsender_localpart: b\nurl: null\n",
-        "- just\n- a list\n",
-    ] {
+    // Not YAML, not a mapping at all, empty.
+    for bad in ["id: [unclosed\n", "- just\n- a list\n", ""] {
         assert!(
             matches!(
                 Registration::from_yaml(bad),
@@ -74,6 +74,11 @@ fn load_reports_a_missing_file_and_bad_yaml() {
             "{bad:?}"
         );
     }
+    // A missing key is named.
+    let (field, msg) =
+        invalid_field("id: x\nas_token: a\nsender_localpart: b\nurl: null\nnamespaces: {}\n");
+    assert_eq!(field, "hs_token");
+    assert!(msg.contains("missing"), "{msg}");
 }
 
 #[test]
@@ -84,78 +89,134 @@ fn url_may_be_null() {
 
 #[test]
 fn invalid_regex_names_the_namespace_entry() {
-    let (field, _) = invalid_field(&with(r"'@_e_.*:x\.org'", r"'@_e_[.*:x\.org'"));
+    let (field, _) = invalid_field(&with(r"'^@_e_.*:x\.org$'", r"'@_e_[.*:x\.org'"));
     assert_eq!(field, "namespaces.users[0].regex");
 
-    let (field, _) = invalid_field(&with(r"'#_e_.*:x\.org'", r"'#_e_(.*:x\.org'"));
+    let (field, _) = invalid_field(&with(r"'^#_e_.*:x\.org$'", r"'#_e_(.*:x\.org'"));
     assert_eq!(field, "namespaces.aliases[0].regex");
 }
 
 #[test]
-fn sender_outside_the_users_namespace_is_refused() {
-    let (field, msg) = invalid_field(&with("sender_localpart: bot", "sender_localpart: other"));
-    assert_eq!(field, "sender_localpart");
-    assert!(msg.contains("namespaces.users"), "{msg}");
-
-    // Without any users namespace the sender needs none.
-    let yaml = "id: a\nurl: null\nas_token: a1\nhs_token: h1\nsender_localpart: lone\n";
-    assert!(Registration::from_yaml(yaml).is_ok());
+fn the_sender_is_the_own_user_inside_a_namespace_or_not() {
+    let reg =
+        Registration::from_yaml(&with("sender_localpart: bot", "sender_localpart: other")).unwrap();
+    assert!(!reg.is_user_in_namespace("@other:x.org"));
+    assert!(reg.is_own_user("@other:x.org", Some("x.org")));
+    assert!(reg.may_act_as("@other:x.org", Some("x.org")));
+    assert!(!reg.may_act_as("@other:y.org", Some("x.org")));
+    assert!(
+        reg.may_act_as("@other:y.org", None),
+        "any server before it is known"
+    );
+    assert!(reg.may_act_as("@_e_ghost:x.org", Some("x.org")));
+    assert!(!reg.may_act_as("@stranger:x.org", None));
 }
 
 #[test]
-fn empty_tokens_are_refused() {
-    let (field, _) = invalid_field(&with(
+fn empty_and_equal_tokens_load_with_a_warning() {
+    let reg = Registration::from_yaml(&with(
         "as_token: as_secret_token_for_tests",
         "as_token: \"\"",
-    ));
-    assert_eq!(field, "as_token");
+    ))
+    .unwrap();
+    assert!(reg
+        .warnings()
+        .contains(&RegistrationWarning::EmptyField { field: "as_token" }));
 
-    let (field, _) = invalid_field(&with(
-        "hs_token: hs_secret_token_for_tests",
-        "hs_token: \"  \"",
-    ));
-    assert_eq!(field, "hs_token");
-}
-
-#[test]
-fn equal_tokens_are_refused() {
-    let (field, msg) = invalid_field(&with(
+    let reg = Registration::from_yaml(&with(
         "hs_token: hs_secret_token_for_tests",
         "hs_token: as_secret_token_for_tests",
-    ));
-    assert_eq!(field, "hs_token");
-    assert!(msg.contains("as_token"), "{msg}");
+    ))
+    .unwrap();
+    assert!(reg.warnings().contains(&RegistrationWarning::EqualTokens));
+    let text = RegistrationWarning::EqualTokens.to_string();
+    assert!(
+        text.contains("as_token") && text.contains("hs_token"),
+        "{text}"
+    );
 }
 
 #[test]
-fn bad_urls_are_refused() {
+fn odd_urls_load_with_a_warning_and_a_missing_url_is_refused() {
     for url in [
         "\"not a url\"",
         "ftp://127.0.0.1:9000",
         "\"127.0.0.1:9000\"",
+        "\"\"",
     ] {
-        let (field, _) = invalid_field(&with("url: http://127.0.0.1:9000", &format!("url: {url}")));
-        assert_eq!(field, "url", "for {url}");
+        let reg =
+            Registration::from_yaml(&with("url: http://127.0.0.1:9000", &format!("url: {url}")))
+                .unwrap();
+        assert!(
+            reg.warnings()
+                .iter()
+                .any(|w| matches!(w, RegistrationWarning::UrlNotHttp { .. })),
+            "for {url}: {:?}",
+            reg.warnings()
+        );
     }
+    let (field, msg) = invalid_field(&with("url: http://127.0.0.1:9000\n", ""));
+    assert_eq!(field, "url");
+    assert!(msg.contains("url: null"), "the fix mentions null: {msg}");
+    let (field, _) = invalid_field(&with("url: http://127.0.0.1:9000", "url: 8080"));
+    assert_eq!(field, "url");
 }
 
 #[test]
-fn regexes_are_anchored_at_both_ends() {
-    let reg = Registration::from_yaml(REGISTRATION_YAML).unwrap();
+fn regexes_are_anchored_at_the_start_only_like_python_re_match() {
+    let unanchored = with(r"'^@_e_.*:x\.org$'", r"'@_e_.*:x\.org'");
+    let reg = Registration::from_yaml(&unanchored).unwrap();
     assert!(reg.is_user_in_namespace("@_e_a:x.org"));
-    assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
+    assert!(
+        reg.is_user_in_namespace("@_e_a:x.org.evil"),
+        "no end anchor unless the file writes `$`"
+    );
     assert!(!reg.is_user_in_namespace("x@_e_a:x.org"));
     assert!(
         !reg.is_user_in_namespace("@_e_a:xXorg"),
         "the dot is escaped"
     );
+    assert!(reg.warnings().iter().any(|w| matches!(
+        w,
+        RegistrationWarning::Unanchored {
+            start: true,
+            end: true,
+            ..
+        }
+    )));
 
-    // An alternation is anchored as a whole, not only its first and last branch.
-    let reg = Registration::from_yaml(&with(r"'@_e_.*:x\.org'", r"'@_e_.*:x\.org|@_f_.*:x\.org'"))
-        .unwrap();
+    // The written `^…$` holds.
+    let reg = Registration::from_yaml(REGISTRATION_YAML).unwrap();
+    assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
+
+    // The start anchor covers the whole alternation.
+    let reg = Registration::from_yaml(&with(
+        r"'^@_e_.*:x\.org$'",
+        r"'@_e_.*:x\.org$|@_f_.*:x\.org$'",
+    ))
+    .unwrap();
     assert!(reg.is_user_in_namespace("@_f_a:x.org"));
     assert!(!reg.is_user_in_namespace("@_e_a:x.org.evil"));
     assert!(!reg.is_user_in_namespace("x@_f_a:x.org"));
+}
+
+#[test]
+fn the_first_matching_entry_decides_exclusivity() {
+    use ghostkit::registration::NamespaceKind::Users;
+    let yaml = r#"
+id: t
+url: null
+as_token: a
+hs_token: h
+sender_localpart: t
+namespaces:
+  users:
+    - {regex: '@a_', exclusive: false}
+    - {regex: '@a_.*:x$', exclusive: true}
+"#;
+    let reg = Registration::from_yaml(yaml).unwrap();
+    assert!(!reg.is_exclusive(Users, "@a_1:x"));
+    assert!(reg.is_user_in_namespace("@a_1:x"));
 }
 
 #[test]
@@ -169,8 +230,8 @@ org.matrix.msc3202: true
 "
     )
     .replace(
-        "    - regex: '@bot:x\\.org'\n      exclusive: true\n",
-        "    - regex: '@bot:x\\.org'\n      exclusive: true\n      x_in_namespace: keep me\n",
+        "    - regex: '^@bot:x\\.org$'\n      exclusive: true\n",
+        "    - regex: '^@bot:x\\.org$'\n      exclusive: true\n      x_in_namespace: keep me\n",
     )
     .replace("  aliases:\n", "  x_namespaces_extra: 7\n  aliases:\n");
     let reg = Registration::from_yaml(&yaml).unwrap();
@@ -197,7 +258,7 @@ org.matrix.msc3202: true
     // Known fields and behaviour survive too.
     assert_eq!(again.hs_token, reg.hs_token);
     assert!(again.is_user_in_namespace("@_e_a:x.org"));
-    assert!(!again.is_user_in_namespace("@_e_a:x.org.evil"));
+    assert!(!again.is_user_in_namespace("x@_e_a:x.org"));
 }
 
 fn generate_options() -> GenerateOptions {
@@ -228,6 +289,7 @@ fn generate_gives_distinct_tokens_and_a_valid_file() {
 
     assert!(a.is_user_in_namespace("@_gen_alice:example.org"));
     assert!(a.is_user_in_namespace("@genbot:example.org"));
+    assert!(a.warnings().is_empty(), "{:?}", a.warnings());
     assert!(!a.is_user_in_namespace("@_gen_alice:exampleXorg"));
     assert!(!a.is_user_in_namespace("@_gen_alice:example.org.evil"));
     assert!(a.is_alias_in_namespace("#_gen_room:example.org"));
@@ -277,5 +339,33 @@ fn the_documented_example_file_is_valid() {
     assert!(reg.is_user_in_namespace("@echo:example.org"));
     assert!(reg.is_user_in_namespace("@_echo_alice:example.org"));
     assert!(reg.is_alias_in_namespace("#_echo_room:example.org"));
+    assert!(!reg.is_user_in_namespace("@_echo_alice:example.org.evil"));
     assert!(reg.wants_ephemeral());
+    assert!(reg.warnings().is_empty(), "{:?}", reg.warnings());
+}
+
+#[test]
+fn the_bots_example_files_are_valid() {
+    for text in [
+        include_str!("../../../bots/ircbridge/registration.yaml.example"),
+        include_str!("../../../bots/modbot/registration.example.yaml"),
+        include_str!("../../../bots/webhooks/registration.yaml.example"),
+    ] {
+        let reg = Registration::from_yaml(text).unwrap();
+        assert!(
+            reg.warnings().is_empty(),
+            "{}: {:?}",
+            reg.id,
+            reg.warnings()
+        );
+    }
+}
+
+#[test]
+fn a_registration_deserializes_only_through_validation() {
+    let ok: Registration = serde_yaml::from_str(REGISTRATION_YAML).unwrap();
+    assert!(ok.is_user_in_namespace("@_e_a:x.org"));
+    let bad = REGISTRATION_YAML.replace("id: itest", "id: \"a|b\"");
+    let err = serde_yaml::from_str::<Registration>(&bad).unwrap_err();
+    assert!(err.to_string().contains("`id`"), "{err}");
 }
