@@ -35,12 +35,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// Registers a new non-admin user through Synapse's shared-secret admin API
 /// (`/_synapse/admin/v1/register`, HMAC-SHA1 over the nonce); returns its
-/// user ID and access token.
-pub async fn register_user(http: &reqwest::Client, prefix: &str) -> Result<(String, String)> {
-    register_user_at(http, &synapse_url(), prefix).await
-}
-
-/// [`register_user`] on the homeserver at `base`.
+/// user ID and access token. `base` is the homeserver.
 pub async fn register_user_at(
     http: &reqwest::Client,
     base: &str,

@@ -224,7 +224,9 @@ async fn txn_ids_counted_again_by_a_reset_homeserver_lose_nothing_across_restart
             .map(|id| message(id, "!r:x.org", "x"))
             .collect::<Vec<_>>())
     };
-    let run = |steps: Vec<(&'static str, Vec<u8>, Option<Vec<&'static str>>)>| {
+    /// A txnId, its body, and the events it must bring (`None`: a duplicate).
+    type Step = (&'static str, Vec<u8>, Option<Vec<&'static str>>);
+    let run = |steps: Vec<Step>| {
         let path = dir.path().to_owned();
         async move {
             let store = open_store(&path).await;
