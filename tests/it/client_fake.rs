@@ -9,7 +9,7 @@ use ghostkit::client::{
 };
 use ghostkit::ruma::common::{room_id, user_id};
 use ghostkit::testing::{FakeHomeserver, FakeReply};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::client_support::registration;
 
@@ -142,17 +142,52 @@ async fn server_errors_back_off_then_succeed_for_safe_requests() {
 #[tokio::test]
 async fn server_errors_are_not_retried_for_unsafe_requests() {
     let hs = FakeHomeserver::start().await.unwrap();
-    hs.script("/createRoom", [FakeReply::error(503, "M_UNKNOWN", "busy")]);
+    hs.script("/knock/", [FakeReply::error(503, "M_UNKNOWN", "busy")]);
     let (client, retries) = client_for(&hs, quick_policy());
 
+    let room = room_id!("!knock:localhost");
     let err = client
         .as_bot()
-        .create_room(&Default::default())
+        .knock(room.into(), &[], None)
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(503));
-    assert_eq!(hs.requests_to("/createRoom").len(), 1);
+    assert_eq!(hs.requests_to("/knock/").len(), 1);
     assert!(retries.lock().unwrap().is_empty());
+    hs.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_create_room_looks_for_its_room_before_asking_again() {
+    let hs = FakeHomeserver::start().await.unwrap();
+    hs.script("/createRoom", [FakeReply::error(503, "M_UNKNOWN", "busy")]);
+    let (client, retries) = client_for(&hs, quick_policy());
+
+    client
+        .as_bot()
+        .create_room(&Default::default())
+        .await
+        .unwrap();
+    let paths: Vec<String> = hs
+        .requests()
+        .iter()
+        .map(|r| r.path.rsplit('/').next().unwrap_or("").to_owned())
+        .collect();
+    // The fake's joined rooms hold no room with the request's ID: asked again.
+    assert_eq!(paths.first().map(String::as_str), Some("createRoom"));
+    assert_eq!(paths.last().map(String::as_str), Some("createRoom"));
+    assert!(paths.iter().any(|p| p == "joined_rooms"), "{paths:?}");
+    assert_eq!(hs.requests_to("/createRoom").len(), 2);
+    // Both carried the same creation ID.
+    let ids: Vec<Value> = hs
+        .requests_to("/createRoom")
+        .iter()
+        .filter_map(|r| r.json())
+        .map(|b| b["creation_content"][ghostkit::client::rooms::CREATION_ID_KEY].clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0].is_string() && ids[0] == ids[1], "{ids:?}");
+    assert_eq!(retries.lock().unwrap().len(), 1);
     hs.stop().await;
 }
 

@@ -19,6 +19,7 @@ mod client_rooms;
 mod client_support;
 mod common;
 mod crash;
+mod create_room_once;
 mod e2e;
 mod echo_process;
 mod effects_once;

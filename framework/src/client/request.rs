@@ -59,6 +59,7 @@ pub struct Request {
     query: Vec<(Cow<'static, str>, String)>,
     body: Option<RequestBody>,
     idempotent: bool,
+    retry: Option<super::RetryPolicy>,
 }
 
 impl Request {
@@ -74,7 +75,15 @@ impl Request {
             query: Vec::new(),
             body: None,
             idempotent,
+            retry: None,
         }
+    }
+
+    /// Retries this request as `policy` says instead of the client's policy
+    /// (`RetryPolicy::never()`: the caller decides what to do on failure).
+    pub fn retry_policy(mut self, policy: super::RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
     }
 
     /// Adds a query parameter.
@@ -159,7 +168,7 @@ impl Client {
 
     pub(crate) async fn execute_raw(&self, req: &Request) -> Result<RawResponse, ClientError> {
         let url = format!("{}{}", self.inner.base, req.path);
-        let policy = &self.inner.config.retry;
+        let policy = req.retry.as_ref().unwrap_or(&self.inner.config.retry);
         let hook = self.inner.config.on_retry.as_ref();
         retry::run(policy, hook, req, || self.attempt(req, &url)).await
     }

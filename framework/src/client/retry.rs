@@ -206,6 +206,13 @@ pub fn wait_for(policy: &RetryPolicy, reason: RetryReason, retry: u32) -> Option
     }
 }
 
+/// Gives `event` to the hook, if any.
+pub(crate) fn report(hook: Option<&RetryHook>, event: &RetryEvent) {
+    if let Some(hook) = hook {
+        (hook.0)(event);
+    }
+}
+
 /// Runs `attempt` until it succeeds or may not be retried.
 pub(crate) async fn run<T, F, Fut>(
     policy: &RetryPolicy,

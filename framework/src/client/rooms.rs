@@ -134,16 +134,117 @@ fn reason_body(reason: Option<&str>) -> Value {
     Value::Object(body)
 }
 
+/// The `m.room.create` content key where [`AsUser::create_room`] leaves the
+/// ID of its request, to find the room again after an unclear failure.
+pub const CREATION_ID_KEY: &str = "io.ghostkit.creation_id";
+
 impl AsUser {
     /// `POST /_matrix/client/v3/createRoom`: makes a room; returns its ID.
     ///
-    /// Not repeated after a server error (that could make two rooms).
+    /// `createRoom` is not idempotent, and a failure does not prove that no
+    /// room was made: a timeout, a `5xx`, a broken connection, or even a
+    /// `429` (Synapse can make the room and then refuse the creator's join
+    /// for its join rate limit, synapse#8309). So the request carries an ID
+    /// in the `m.room.create` content ([`CREATION_ID_KEY`]; derived from the
+    /// event handled, like a send's txnId), and before each retry the client
+    /// looks for a room with that ID: through the requested alias, then
+    /// among the user's joined rooms. Only when none is found is the room
+    /// asked for again. A room made but never joined (synapse#8309) cannot
+    /// be found, so it may be left behind, empty.
     pub async fn create_room(&self, body: &CreateRoom) -> Result<OwnedRoomId, ClientError> {
+        let creation_id = self.txn_id()?;
+        let mut body = body.clone();
+        let mut content = match body.creation_content.take() {
+            None => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                return Err(ClientError::InvalidArgument(
+                    "`creation_content` must be a JSON object".into(),
+                ))
+            }
+        };
+        content.insert(CREATION_ID_KEY.into(), creation_id.clone().into());
+        body.creation_content = Some(Value::Object(content));
         let req = self
             .request(Method::POST, "/_matrix/client/v3/createRoom")
-            .json(body)?;
-        let a: RoomIdAnswer = self.call(req).await?;
-        Ok(a.room_id)
+            .json(&body)?
+            .retry_policy(super::RetryPolicy::never());
+        let policy = self.client().config().retry.clone();
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 1;
+        loop {
+            let err = match self.call::<RoomIdAnswer>(req.clone()).await {
+                Ok(a) => return Ok(a.room_id),
+                Err(e) => e,
+            };
+            // Retryable once we have looked: `true` lets server errors,
+            // timeouts and broken connections in.
+            let Some(reason) = super::retry::classify(&err, true) else {
+                return Err(err);
+            };
+            let wait = super::retry::wait_for(&policy, reason, attempt).filter(|w| {
+                attempt < policy.max_attempts && started.elapsed() + *w <= policy.max_total
+            });
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+            if reason != super::RetryReason::Connect {
+                if let Some(room) = self
+                    .find_created_room(&creation_id, body.room_alias_name.as_deref())
+                    .await
+                {
+                    tracing::warn!(room = %room, error = %err, "createRoom failed but the room was made; using it");
+                    return Ok(room);
+                }
+            }
+            if wait.is_none() {
+                return Err(err);
+            }
+            tracing::warn!(attempt, %reason, error = %err, "createRoom failed and made no room; asking again");
+            super::retry::report(
+                self.client().config().on_retry.as_ref(),
+                &super::RetryEvent {
+                    method: Method::POST,
+                    path: "/_matrix/client/v3/createRoom".into(),
+                    attempt,
+                    wait: wait.unwrap_or_default(),
+                    reason,
+                },
+            );
+            attempt += 1;
+        }
+    }
+
+    /// The room whose `m.room.create` carries `creation_id`: the one the
+    /// alias points to, or one of the user's joined rooms. Lookup failures
+    /// count as "not found".
+    async fn find_created_room(
+        &self,
+        creation_id: &str,
+        alias_localpart: Option<&str>,
+    ) -> Option<OwnedRoomId> {
+        let mut candidates = Vec::new();
+        if let (Some(local), Some(server)) = (alias_localpart, self.client().server_name()) {
+            if let Ok(alias) = ruma_common::OwnedRoomAliasId::try_from(format!("#{local}:{server}"))
+            {
+                if let Ok(found) = self.resolve_alias(&alias).await {
+                    candidates.push(found.room_id);
+                }
+            }
+        }
+        if candidates.is_empty() {
+            candidates = self.joined_rooms().await.ok()?;
+        }
+        for room in candidates {
+            let create: Option<Value> = self
+                .state_event_opt(&room, "m.room.create", "")
+                .await
+                .ok()?;
+            if create.as_ref().and_then(|c| c[CREATION_ID_KEY].as_str()) == Some(creation_id) {
+                return Some(room);
+            }
+        }
+        None
     }
 
     /// `POST /_matrix/client/v3/join/{roomIdOrAlias}`: joins by room ID or
