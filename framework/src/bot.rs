@@ -326,10 +326,20 @@ pub async fn route<H: Handler + ?Sized>(h: &H, ctx: &Context) -> HandlerResult {
         EventKind::ToDevice => return h.on_to_device(ctx).await,
         _ => return h.on_device_data(ctx).await,
     }
+    // Contents are parsed leniently: an optional field of the wrong type is
+    // left out (the raw event keeps it) instead of dropping the event; one
+    // whose required fields do not parse goes to `on_other` / `on_state`.
     match ev.event_type() {
-        "m.room.message" if !ev.is_state() => h.on_message(ctx, ev.content()?).await,
+        "m.room.message" if !ev.is_state() => {
+            match lenient::<RoomMessageEventContent>(ev, &["msgtype", "body"]) {
+                Some(content) => h.on_message(ctx, content).await,
+                None => h.on_other(ctx).await,
+            }
+        }
         "m.room.member" if ev.is_state() => {
-            let content: RoomMemberEventContent = ev.content()?;
+            let Some(content) = lenient::<RoomMemberEventContent>(ev, &["membership"]) else {
+                return h.on_state(ctx).await;
+            };
             let invite = content.membership == MembershipState::Invite;
             h.on_membership(ctx, content).await?;
             if invite {
@@ -342,8 +352,32 @@ pub async fn route<H: Handler + ?Sized>(h: &H, ctx: &Context) -> HandlerResult {
             Ok(())
         }
         "m.room.redaction" => h.on_redaction(ctx).await,
-        "m.reaction" => h.on_reaction(ctx, ev.content()?).await,
+        "m.reaction" => match lenient::<ReactionEventContent>(ev, &["m.relates_to"]) {
+            Some(content) => h.on_reaction(ctx, content).await,
+            None => h.on_other(ctx).await,
+        },
         _ if ev.is_state() => h.on_state(ctx).await,
         _ => h.on_other(ctx).await,
+    }
+}
+
+/// The content of `ev` parsed leniently ([`Event::content_lenient`]); what
+/// was left out is logged.
+fn lenient<T: serde::de::DeserializeOwned>(ev: &Event, required: &[&str]) -> Option<T> {
+    match ev.content_lenient::<T>(required) {
+        Ok(parsed) => {
+            if !parsed.dropped.is_empty() {
+                tracing::debug!(
+                    event_id = ev.event_id_str(),
+                    dropped = ?parsed.dropped,
+                    "content fields of the wrong type left out"
+                );
+            }
+            Some(parsed.content)
+        }
+        Err(e) => {
+            tracing::debug!(event_id = ev.event_id_str(), error = %e, "content does not parse; routed as a raw event");
+            None
+        }
     }
 }

@@ -5,6 +5,9 @@
 //! content is parsed only when a handler asks for it ([`Event::content`]).
 
 mod head;
+mod lenient;
+
+pub use lenient::Lenient;
 
 use bytestring::ByteString;
 use ruma_common::{EventId, RoomId, UserId};

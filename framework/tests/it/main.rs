@@ -5,6 +5,7 @@
 
 mod common;
 
+mod lenient;
 mod parse;
 mod recovery;
 mod registration;
