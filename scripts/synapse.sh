@@ -156,6 +156,9 @@ port_free() {
     python3 - "$PORT" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# As Synapse binds: connections of a stopped instance in TIME_WAIT do not
+# count, a listener does.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
