@@ -192,6 +192,7 @@ impl Appservice {
             log.clone(),
             config.dispatch.clone(),
         );
+        tracing::info!(order = %router.order(), "dispatch order in force");
 
         let recovered = log.recover()?;
         if !recovered.is_empty() {

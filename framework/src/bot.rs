@@ -32,6 +32,7 @@ use ruma_events::room::message::RoomMessageEventContent;
 use crate::client::{Client, ClientError};
 use crate::event::{Event, EventKind};
 use crate::registration::Registration;
+use crate::router::DispatchOrder;
 use crate::store::Store;
 
 pub(crate) mod derived;
@@ -195,6 +196,30 @@ pub trait Handler: Send + Sync + 'static {
     /// `on_start` spawned. Default: nothing.
     async fn on_stop(&self, app: &AppContext) {
         let _ = app;
+    }
+
+    /// In what order this handler needs a room's events: read once, when
+    /// the appservice starts; [`DispatchConfig::order`](crate::router::DispatchConfig::order)
+    /// (the `--dispatch-order` flag) overrides it. Default:
+    /// [`DispatchOrder::PerRoom`], what a bridge needs; say
+    /// [`DispatchOrder::Unordered`] when the handler's effects do not depend
+    /// on the order of events (a derived bot says it with
+    /// `#[bot(order = "unordered")]`).
+    ///
+    /// ```
+    /// use ghostkit::prelude::*;
+    ///
+    /// struct Lookup;
+    ///
+    /// impl Handler for Lookup {
+    ///     fn dispatch_order(&self) -> DispatchOrder {
+    ///         DispatchOrder::Unordered
+    ///     }
+    /// }
+    /// assert_eq!(Lookup.dispatch_order(), DispatchOrder::Unordered);
+    /// ```
+    fn dispatch_order(&self) -> DispatchOrder {
+        DispatchOrder::PerRoom
     }
 
     /// Every item of every transaction comes here first. The default routes it

@@ -13,6 +13,9 @@
 //! `… not ours`. It exits 0 when the file loads, 1 with the error when not.
 //! Each flag also reads an environment variable: `REGISTRATION`,
 //! `HOMESERVER_URL`, `HOMESERVER_DOMAIN`, `GHOSTKIT_STORE`.
+//! `--dispatch-order ORDER` (`GHOSTKIT_DISPATCH_ORDER`: `per_room`,
+//! `per_sender` or `unordered`) overrides the bot's
+//! [`DispatchOrder`](crate::router::DispatchOrder).
 
 use std::path::PathBuf;
 
@@ -22,6 +25,7 @@ use crate::appservice::{Appservice, Config};
 use crate::bot::Handler;
 use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
+use crate::router::DispatchOrder;
 
 /// What a bot says about itself, used as defaults by the command line.
 #[derive(Debug, Clone)]
@@ -58,6 +62,10 @@ struct Cli {
     /// Folder of the on-disk store.
     #[arg(long, env = "GHOSTKIT_STORE")]
     store: Option<PathBuf>,
+    /// In what order a room's events are handled, overriding the bot's
+    /// choice: per_room, per_sender or unordered.
+    #[arg(long, env = "GHOSTKIT_DISPATCH_ORDER", value_name = "ORDER")]
+    dispatch_order: Option<DispatchOrder>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -198,6 +206,7 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
                 .unwrap_or_else(|| PathBuf::from(format!("{}.store", info.id)));
             let mut config = Config::new(cli.homeserver_url, store);
             config.server_name = cli.homeserver_domain;
+            config.dispatch.order = cli.dispatch_order;
             let running = Appservice::new(registration, config).start(handler).await?;
             running.wait().await?;
             Ok(())

@@ -46,6 +46,7 @@ pub mod __private {
     pub use crate::command::{
         match_name, split_command, ArgKind, ArgSpec, Args, Command, CommandError, CommandSpec,
     };
+    pub use crate::router::DispatchOrder;
     pub use regex::RegexSet;
     pub use std::boxed::Box;
     pub use std::option::Option;

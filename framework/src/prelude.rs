@@ -9,6 +9,7 @@ pub use crate::client::{AsUser, Client, ClientError};
 pub use crate::event::{Event, EventKind};
 pub use crate::intent::{Intent, IntentError};
 pub use crate::registration::Registration;
+pub use crate::router::DispatchOrder;
 pub use crate::store::Store;
 pub use crate::{Bot, Command};
 pub use ruma_common::{OwnedRoomId, OwnedUserId, RoomId, UserId};

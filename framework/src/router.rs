@@ -1,10 +1,13 @@
-//! From the durable log to the handler: per-room queues, bounded concurrency.
+//! From the durable log to the handler: lanes, bounded concurrency.
 //!
-//! Events of one room (one *lane*) are handled strictly one after another,
-//! in log order; different rooms run concurrently, at most
-//! [`DispatchConfig::max_concurrent_rooms`] at once. An item leaves the log
-//! only after its handler finished (or gave up after its retries). The number
-//! of items acknowledged but not yet handled is bounded by
+//! The items of one *lane* are handled strictly one after another, in log
+//! order; different lanes run concurrently. What a lane is for timeline
+//! events is the bot's [`DispatchOrder`]: a room (the default), a sender in
+//! a room, or no lane at all (each event runs as soon as a handler slot is
+//! free). At most [`DispatchConfig::max_concurrent_rooms`] handler calls run
+//! at once, whatever the order. An item leaves the log only after its
+//! handler finished (or gave up after its retries). The number of items
+//! acknowledged but not yet handled is bounded by
 //! [`DispatchConfig::max_backlog`]: past it, [`Router::admit`] waits, which
 //! delays the acknowledgement of the next transaction (back-pressure).
 
@@ -21,10 +24,18 @@ use crate::bot::{AppContext, Context, Handler};
 use crate::transaction::log::LogItem;
 use crate::transaction::TransactionLog;
 
+mod order;
+
+use order::{lane_of, Lane};
+pub use order::{DispatchOrder, DispatchOrderError};
+
 /// How events are dispatched to handlers.
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
-    /// How many rooms are handled at the same time.
+    /// How many handler calls run at the same time: with an ordered
+    /// [`DispatchOrder`], how many lanes (rooms, or senders in rooms) are
+    /// handled at once; with [`DispatchOrder::Unordered`], how many events.
+    /// (The name is kept from when every lane was a room.)
     pub max_concurrent_rooms: usize,
     /// How many acknowledged events may wait for their handler before the
     /// next transaction's acknowledgement is delayed.
@@ -33,8 +44,11 @@ pub struct DispatchConfig {
     pub handler_retries: u32,
     /// Wait before the first retry; doubles each time.
     pub retry_backoff: Duration,
-    /// How many events a busy room handles before letting another room run.
+    /// How many events a busy lane handles before letting another lane run.
     pub fairness_batch: usize,
+    /// The order of a room's events, overriding the handler's choice
+    /// ([`Handler::dispatch_order`]); `None`: the handler's choice.
+    pub order: Option<DispatchOrder>,
 }
 
 impl Default for DispatchConfig {
@@ -45,6 +59,7 @@ impl Default for DispatchConfig {
             handler_retries: 0,
             retry_backoff: Duration::from_millis(500),
             fairness_batch: 64,
+            order: None,
         }
     }
 }
@@ -73,12 +88,23 @@ pub struct Router {
 /// fast hash without flood protection is fine here.
 type Lanes = HashMap<Box<str>, VecDeque<Job>, rustc_hash::FxBuildHasher>;
 
+/// The events without a lane ([`DispatchOrder::Unordered`]), taken by up to
+/// `max_concurrent_rooms` runners.
+#[derive(Default)]
+struct Free {
+    queue: VecDeque<Job>,
+    /// Runner tasks alive; one stops when it finds the queue empty.
+    runners: usize,
+}
+
 struct Inner {
     handler: Arc<dyn Handler>,
     app: AppContext,
     log: Arc<TransactionLog>,
     /// Per room: the jobs waiting; an entry exists while its lane task runs.
     lanes: Mutex<Lanes>,
+    free: Mutex<Free>,
+    order: DispatchOrder,
     workers: Semaphore,
     backlog: Semaphore,
     config: DispatchConfig,
@@ -103,6 +129,8 @@ pub struct Admission {
 
 impl Router {
     /// A router calling `handler`; its tasks run on the current tokio runtime.
+    /// The order is `config.order`, else the handler's
+    /// [`Handler::dispatch_order`].
     ///
     /// # Panics
     /// When called outside a tokio runtime.
@@ -112,10 +140,12 @@ impl Router {
         log: Arc<TransactionLog>,
         config: DispatchConfig,
     ) -> Self {
+        let order = config.order.unwrap_or_else(|| handler.dispatch_order());
         let config = DispatchConfig {
             max_concurrent_rooms: config.max_concurrent_rooms.max(1),
             max_backlog: config.max_backlog.max(1),
             fairness_batch: config.fairness_batch.max(1),
+            order: Some(order),
             ..config
         };
         Router {
@@ -124,6 +154,8 @@ impl Router {
                 app,
                 log,
                 lanes: Mutex::new(Lanes::default()),
+                free: Mutex::new(Free::default()),
+                order,
                 workers: Semaphore::new(config.max_concurrent_rooms),
                 backlog: Semaphore::new(config.max_backlog),
                 config,
@@ -143,24 +175,33 @@ impl Router {
         Admission { permits: n }
     }
 
-    /// Queues items for their rooms' handlers.
+    /// Queues items on their lanes (see [`DispatchOrder`]).
     pub fn dispatch(&self, items: Vec<LogItem>, admission: Admission) {
         let mut permits = admission.permits;
         let mut start = Vec::new();
+        let mut free = Vec::new();
         {
             let mut lanes = lock(&self.inner.lanes);
+            let mut key = String::new();
             for item in items {
                 let job = Job {
                     item,
                     holds_permit: permits > 0,
                 };
                 permits = permits.saturating_sub(1);
-                let lane = job.item.event.lane();
+                let lane = match lane_of(self.inner.order, &job.item.event, &mut key) {
+                    Lane::Key(lane) => lane,
+                    Lane::Free => {
+                        free.push(job);
+                        continue;
+                    }
+                };
                 match lanes.get_mut(lane) {
                     Some(queue) => queue.push_back(job),
                     None => {
-                        lanes.insert(lane.into(), VecDeque::new());
-                        start.push(job);
+                        let lane: Box<str> = lane.into();
+                        lanes.insert(lane.clone(), VecDeque::new());
+                        start.push((lane, job));
                     }
                 }
             }
@@ -169,18 +210,38 @@ impl Router {
         if permits > 0 {
             self.inner.backlog.add_permits(permits);
         }
-        for job in start {
+        for (lane, job) in start {
             let inner = self.inner.clone();
-            self.inner.runtime.spawn(run_lane(inner, job));
+            self.inner.runtime.spawn(run_lane(inner, lane, job));
+        }
+        if !free.is_empty() {
+            let new_runners = {
+                let mut f = lock(&self.inner.free);
+                f.queue.extend(free);
+                // Runners alive may all be busy: one more per new job, up
+                // to the bound (a spare one finds the queue empty and stops).
+                let room = self
+                    .inner
+                    .config
+                    .max_concurrent_rooms
+                    .saturating_sub(f.runners);
+                let new = f.queue.len().min(room);
+                f.runners += new;
+                new
+            };
+            for _ in 0..new_runners {
+                let inner = self.inner.clone();
+                self.inner.runtime.spawn(run_free(inner));
+            }
         }
     }
 
-    /// Waits until no room has events queued or running, for at most
-    /// `limit`; true when idle.
+    /// Waits until no event is queued or running, for at most `limit`;
+    /// true when idle.
     pub async fn wait_idle(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if lock(&self.inner.lanes).is_empty() {
+            if lock(&self.inner.lanes).is_empty() && lock(&self.inner.free).runners == 0 {
                 return true;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -200,9 +261,14 @@ impl Router {
         &self.inner.stats
     }
 
-    /// The configuration in force.
+    /// The configuration in force (its `order` is the one in force too).
     pub fn config(&self) -> &DispatchConfig {
         &self.inner.config
+    }
+
+    /// The order in force: [`DispatchConfig::order`], else the handler's.
+    pub fn order(&self) -> DispatchOrder {
+        self.inner.order
     }
 }
 
@@ -210,8 +276,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn run_lane(inner: Arc<Inner>, first: Job) {
-    let lane: Box<str> = first.item.event.lane().into();
+async fn run_lane(inner: Arc<Inner>, lane: Box<str>, first: Job) {
     // Jobs taken from the lane's queue in one go: one lock per batch.
     let mut batch = VecDeque::from([first]);
     loop {
@@ -236,6 +301,32 @@ async fn run_lane(inner: Arc<Inner>, first: Job) {
             batch.extend(queue.drain(..take));
         }
         // A busy room lets the others run before it goes on.
+        drop(_worker);
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Takes events without a lane until none is left, holding a worker for at
+/// most `fairness_batch` of them at a time, as a lane does.
+async fn run_free(inner: Arc<Inner>) {
+    loop {
+        let Ok(_worker) = inner.workers.acquire().await else {
+            lock(&inner.free).runners -= 1;
+            return;
+        };
+        for _ in 0..inner.config.fairness_batch {
+            let job = {
+                let mut free = lock(&inner.free);
+                match free.queue.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        free.runners -= 1;
+                        return;
+                    }
+                }
+            };
+            handle(&inner, job).await;
+        }
         drop(_worker);
         tokio::task::yield_now().await;
     }

@@ -16,6 +16,14 @@ const KEYS: &[&str] = &[
     "ignore_rooms",
     "auto_join",
     "event",
+    "order",
+];
+
+/// The values of `order = "…"`, with the `DispatchOrder` variant of each.
+const ORDERS: &[(&str, &str)] = &[
+    ("per_room", "PerRoom"),
+    ("per_sender", "PerSender"),
+    ("unordered", "Unordered"),
 ];
 
 /// What `#[bot(...)]` says.
@@ -28,6 +36,8 @@ struct BotAttrs {
     ignore_rooms: Vec<LitStr>,
     auto_join: bool,
     events: Vec<(LitStr, Ident)>,
+    /// The `DispatchOrder` variant, spanned at the value.
+    order: Option<Ident>,
 }
 
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -104,6 +114,37 @@ fn parse(input: &DeriveInput) -> syn::Result<BotAttrs> {
                     a.ignore_rooms = list;
                 }
             }
+            "order" => {
+                if !meta.input.peek(Token![=]) {
+                    return Err(meta.error(
+                        "`order` needs a value: `order = \"unordered\"` (one of: \"per_room\", \"per_sender\", \"unordered\")",
+                    ));
+                }
+                let value = meta.value()?;
+                if value.peek(Ident) {
+                    let ident: Ident = value.parse()?;
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!("write the order as a string: `order = \"{ident}\"`"),
+                    ));
+                }
+                let lit: LitStr = value.parse()?;
+                let given = lit.value();
+                match ORDERS.iter().find(|(name, _)| *name == given.replace('-', "_")) {
+                    Some((_, variant)) => a.order = Some(Ident::new(variant, lit.span())),
+                    None => {
+                        let expected: Vec<String> =
+                            ORDERS.iter().map(|(name, _)| format!("`\"{name}\"`")).collect();
+                        errors.at(
+                            lit.span(),
+                            format!(
+                                "unknown order `{given}`; expected one of: {}",
+                                expected.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
             "event" => {
                 let content;
                 syn::parenthesized!(content in meta.input);
@@ -157,6 +198,12 @@ fn generate(input: &DeriveInput, a: &BotAttrs) -> TokenStream {
     let p = quote!(::ghostkit::__private);
     let ignore_own = a.ignore_own_ghosts;
     let auto_join = a.auto_join;
+    let order = match &a.order {
+        Some(variant) => quote! {
+            const DISPATCH_ORDER: #p::DispatchOrder = #p::DispatchOrder::#variant;
+        },
+        None => quote!(),
+    };
 
     let set = |fn_name: Ident, list: &[LitStr]| {
         if list.is_empty() {
@@ -225,6 +272,7 @@ fn generate(input: &DeriveInput, a: &BotAttrs) -> TokenStream {
         impl #impl_g #p::Routing for #name #ty_g #where_c {
             const IGNORE_OWN_GHOSTS: bool = #ignore_own;
             const AUTO_JOIN: bool = #auto_join;
+            #order
             #senders
             #rooms
             #custom

@@ -8,6 +8,10 @@
 //!
 //! The typed argument is [`Dice`]: the derive parses it with its `FromStr`,
 //! so `!roll 2x6` is answered with what is wrong and an example.
+//!
+//! A roll depends on no other command, so the bot asks for no order
+//! (`#[bot(order = "unordered")]`): rolls in a busy room are answered
+//! concurrently, not necessarily in the order they were asked for.
 
 use std::fmt;
 use std::str::FromStr;
@@ -109,7 +113,7 @@ pub enum DiceCommand {
 
 /// The bot.
 #[derive(Debug, Default, Bot)]
-#[bot(prefix = "!", command = DiceCommand, ignore_own_ghosts, auto_join)]
+#[bot(prefix = "!", command = DiceCommand, ignore_own_ghosts, auto_join, order = "unordered")]
 pub struct DiceBot;
 
 #[ghostkit::async_trait]

@@ -1,5 +1,11 @@
 //! Echo: joins rooms its bot user is invited to, and answers `!echo <text>`
 //! with a message whose body is exactly `<text>`; `!help` lists the commands.
+//!
+//! Each answer depends only on its own command, so the bot asks for no
+//! order (`#[bot(order = "unordered")]`): the commands of a busy room are
+//! answered concurrently, and answers to commands sent close together may
+//! arrive in another order than the commands. `--dispatch-order per_room`
+//! (or `GHOSTKIT_DISPATCH_ORDER=per_room`) answers them one after another.
 
 use ghostkit::prelude::*;
 
@@ -25,7 +31,7 @@ pub enum EchoCommand {
 
 /// The echo bot.
 #[derive(Debug, Default, Bot)]
-#[bot(prefix = "!", command = EchoCommand, ignore_own_ghosts, auto_join)]
+#[bot(prefix = "!", command = EchoCommand, ignore_own_ghosts, auto_join, order = "unordered")]
 pub struct Echo;
 
 #[ghostkit::async_trait]

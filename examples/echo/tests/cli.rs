@@ -9,6 +9,7 @@ fn echo() -> Command {
         "HOMESERVER_URL",
         "HOMESERVER_DOMAIN",
         "GHOSTKIT_STORE",
+        "GHOSTKIT_DISPATCH_ORDER",
     ] {
         c.env_remove(var);
     }
@@ -146,4 +147,40 @@ fn check_registration_explains_the_file_and_each_id() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`namespaces`"), "{err}");
+}
+
+#[test]
+fn a_bad_dispatch_order_names_the_flag_and_the_valid_values() {
+    let by_flag = echo()
+        .args(["--dispatch-order", "sorted"])
+        .output()
+        .expect("runs");
+    let by_env = echo()
+        .env("GHOSTKIT_DISPATCH_ORDER", "sorted")
+        .output()
+        .expect("runs");
+    for out in [by_flag, by_env] {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--dispatch-order"), "{err}");
+        assert!(err.contains("sorted"), "{err}");
+        assert!(
+            err.contains("expected one of: per_room, per_sender, unordered"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_good_dispatch_order_is_accepted() {
+    // Parsed, then the run stops at the missing registration, not at the order.
+    let out = echo()
+        .args(["--dispatch-order", "per-room"])
+        .args(["--registration", "/nonexistent/reg.yaml"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/reg.yaml"), "{err}");
+    assert!(!err.contains("dispatch"), "{err}");
 }

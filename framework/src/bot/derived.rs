@@ -16,6 +16,7 @@ use ruma_events::room::message::{MessageType, RoomMessageEventContent};
 
 use super::{route, AppContext, Context, Handler, HandlerError, HandlerResult};
 use crate::command::{Command, CommandError, Outcome};
+use crate::router::DispatchOrder;
 
 /// A boxed, sendable future, as the generated routing code returns them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -39,7 +40,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// - the author implements [`Bot`]: the same methods as [`Handler`], with the
 ///   same defaults (moving a hand-written handler to the derive is renaming
-///   `impl Handler` to `impl Bot`);
+///   `impl Handler` to `impl Bot`; a [`Handler::dispatch_order`] becomes
+///   `#[bot(order = "…")]`);
 /// - the derive implements a hidden trait, [`Routing`], holding the
 ///   attributes compiled into code;
 /// - ghostkit implements [`Handler`] for every `Bot + Routing` type, so a
@@ -205,6 +207,8 @@ pub trait Routing: Send + Sync + 'static {
     const IGNORE_OWN_GHOSTS: bool = false;
     /// `auto_join`.
     const AUTO_JOIN: bool = false;
+    /// `order = "…"`.
+    const DISPATCH_ORDER: DispatchOrder = DispatchOrder::PerRoom;
 
     /// `ignore_senders = [...]`.
     fn ignores_sender(&self, sender: &str) -> bool {
@@ -273,6 +277,10 @@ impl<T: Bot + Routing> Handler for T {
 
     async fn on_stop(&self, app: &AppContext) {
         Bot::on_stop(self, app).await
+    }
+
+    fn dispatch_order(&self) -> DispatchOrder {
+        T::DISPATCH_ORDER
     }
 
     async fn on_event(&self, ctx: &Context) -> HandlerResult {

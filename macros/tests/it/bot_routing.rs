@@ -195,3 +195,27 @@ async fn auto_join_accepts_invites_of_the_bot_only() -> anyhow::Result<()> {
     f.hs.stop().await;
     Ok(())
 }
+
+/// A bot that says its events need no order.
+#[derive(Bot, Default)]
+#[bot(order = "unordered")]
+struct Unordered;
+
+#[ghostkit::async_trait]
+impl Bot for Unordered {}
+
+/// One ordered by sender.
+#[derive(Bot, Default)]
+#[bot(order = "per_sender")]
+struct PerSender;
+
+#[ghostkit::async_trait]
+impl Bot for PerSender {}
+
+#[test]
+fn order_is_the_derived_handlers_dispatch_order() {
+    assert_eq!(Unordered.dispatch_order(), DispatchOrder::Unordered);
+    assert_eq!(PerSender.dispatch_order(), DispatchOrder::PerSender);
+    // Absent: per room.
+    assert_eq!(TestBot::default().dispatch_order(), DispatchOrder::PerRoom);
+}

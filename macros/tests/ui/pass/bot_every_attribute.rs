@@ -17,7 +17,7 @@ enum MyCommands {
 }
 
 #[derive(Bot, Default)]
-#[bot(prefix = "!", command = MyCommands, ignore_own_ghosts, auto_join)]
+#[bot(prefix = "!", command = MyCommands, ignore_own_ghosts, auto_join, order = "per_sender")]
 #[bot(ignore_senders = ["@spam.*:example\\.org"], ignore_rooms = ["!quiet:example\\.org"])]
 #[bot(event("org.example.ping" = on_ping, "org.example.pong" = on_pong))]
 struct MyBot {
