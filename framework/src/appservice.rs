@@ -233,6 +233,9 @@ impl Appservice {
                 .default_service(actix_web::web::to(server::unrecognized))
         })
         .workers(config.http_workers.max(1))
+        // actix leaves Nagle on; an answer written in two segments would wait
+        // for the homeserver's delayed ACK (up to 40 ms) before its second.
+        .tcp_nodelay(true)
         .disable_signals()
         .bind(addr)
         .map_err(|source| AppserviceError::Bind { addr, source })?;
