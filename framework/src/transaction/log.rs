@@ -5,6 +5,9 @@
 //!   the acknowledgement (see `wal.rs`); the source of truth;
 //! - store tree `ghostkit.txn.done`: sequence number -> bitmap of finished
 //!   items for transactions partly done, or an empty value once all are done;
+//! - store tree `ghostkit.txn.dropped`: sequence numbers of transactions
+//!   whose sync failed: they got an error, not an acknowledgement, and are
+//!   never read back (the homeserver's retry is a transaction of its own);
 //! - `txnlog/seen.snapshot`: the bounded window of txnIds and event IDs seen
 //!   lately, as of the last time segments were retired (see `seen.rs`).
 //!
@@ -90,6 +93,7 @@ pub struct TransactionLog {
     store: Store,
     wal: Wal,
     done: Tree,
+    dropped: Tree,
     /// Unfinished transactions found at open, for [`TransactionLog::recover`].
     recovered: Mutex<Vec<wal::Record>>,
     seen: Mutex<SeenWindow>,
@@ -122,6 +126,66 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Logs what a scan of `segment` could not read; says whether the segment
+/// is damaged (and so kept aside once handled). `next_first`: the first
+/// sequence number of the next segment, which bounds this one's.
+fn report_damage(
+    dir: &std::path::Path,
+    segment: u64,
+    scan: &wal::Scan,
+    next_first: Option<u64>,
+) -> bool {
+    let last = scan
+        .records
+        .last()
+        .map(|r| r.seq)
+        .or(scan.first_seq.map(|f| f.saturating_sub(1)));
+    // Records the next segment's start says this one had, but not read.
+    let lost_at_end = match (next_first, last) {
+        (Some(next), Some(last)) => next.saturating_sub(last + 1),
+        _ => 0,
+    };
+    let lost = scan.lost + lost_at_end;
+    if !scan.header_damaged && scan.damage.is_empty() && lost == 0 {
+        if scan.tail_bytes > 0 {
+            // A torn tail (a crash during an append that was never
+            // acknowledged) or old records of a file written over again.
+            tracing::debug!(
+                segment,
+                bytes = scan.tail_bytes,
+                "end of the sound records of a segment"
+            );
+        }
+        return false;
+    }
+    let path = dir.join(format!("{segment:016}.seg"));
+    let offsets: Vec<u64> = scan.damage.iter().map(|d| d.0).collect();
+    if scan.header_damaged {
+        tracing::error!(
+            path = %path.display(),
+            segment,
+            read = scan.records.len(),
+            damaged_at = ?offsets,
+            "a transaction log segment's header is damaged: its records were read by their own \
+             checksums, but how many were lost before the first sound one is unknown; the file \
+             is kept aside as .corrupt once handled"
+        );
+    } else {
+        tracing::error!(
+            path = %path.display(),
+            segment,
+            read = scan.records.len(),
+            lost,
+            damaged_at = ?offsets,
+            tail_bytes = scan.tail_bytes,
+            "a transaction log segment is damaged: records that were acknowledged could not be \
+             read and will not be handled; the rest are; the file is kept aside as .corrupt \
+             once handled"
+        );
+    }
+    true
+}
+
 impl TransactionLog {
     /// Opens the log in `store` (segments in `txnlog/` of the store's folder)
     /// and reads back what a crash may have left unfinished.
@@ -129,21 +193,51 @@ impl TransactionLog {
         let io = StoreError::from;
         let dir = store.path().join("txnlog");
         let done = store.tree("ghostkit.txn.done")?;
+        let dropped = store.tree("ghostkit.txn.dropped")?;
         std::fs::create_dir_all(&dir).map_err(io)?;
         let mut seen = SeenWindow::new(config.seen_transactions, config.seen_events);
         seen.load(&dir).map_err(io)?;
+        // Sequence numbers go on after every one that may have been used:
+        // a number given again could meet an old done mark.
         let mut last_seq = seen.last_seq().unwrap_or(0);
+        for entry in done.iter() {
+            let (key, _) = entry?;
+            if let Ok(seq) = <[u8; 8]>::try_from(key.as_slice()) {
+                last_seq = last_seq.max(u64::from_be_bytes(seq));
+            }
+        }
         let mut recovered = Vec::new();
         let mut old_segments = Vec::new();
-        for segment in wal::existing_segments(&dir).map_err(io)? {
-            let records = wal::scan(&dir, segment).map_err(io)?;
+        let mut damaged = Vec::new();
+        let segments = wal::existing_segments(&dir).map_err(io)?;
+        let mut scans = Vec::with_capacity(segments.len());
+        for &segment in &segments {
+            scans.push(wal::scan(&dir, segment).map_err(io)?);
+        }
+        let next_firsts: Vec<Option<u64>> = scans
+            .iter()
+            .skip(1)
+            .map(|s| s.first_seq)
+            .chain([None])
+            .collect();
+        for ((segment, scan), next_first) in segments.into_iter().zip(scans).zip(next_firsts) {
+            if report_damage(&dir, segment, &scan, next_first) {
+                damaged.push(segment);
+            }
+            let records = scan.records;
             let (first, last) = match (records.first(), records.last()) {
                 (Some(f), Some(l)) => (f.seq, l.seq),
                 _ => (0, 0),
             };
+            if let Some(f) = scan.first_seq {
+                last_seq = last_seq.max(f.saturating_sub(1));
+            }
             old_segments.push((segment, first, last));
             for rec in records {
                 last_seq = last_seq.max(rec.seq);
+                if dropped.contains_key(rec.seq.to_be_bytes())? {
+                    continue;
+                }
                 if !seen.has_seq(rec.seq) {
                     // Not in the snapshot: its segment was still on disk.
                     if let Ok(parsed) = super::parse(&rec.body) {
@@ -174,6 +268,9 @@ impl TransactionLog {
         for rec in &recovered {
             wal.retain(rec.segment, rec.seq);
         }
+        for segment in damaged {
+            wal.mark_damaged(segment);
+        }
         for (segment, first, last) in old_segments {
             wal.release_old(segment, first, last);
         }
@@ -181,6 +278,7 @@ impl TransactionLog {
             seen: Mutex::new(seen),
             wal,
             done,
+            dropped,
             recovered: Mutex::new(recovered),
             store: store.clone(),
             progress: Mutex::new(HashMap::new()),
@@ -287,14 +385,23 @@ impl TransactionLog {
             // Not durable: let the homeserver's retry of this txnId, and its
             // events, in again; this copy is never dispatched.
             lock(&self.seen).forget(seq);
-            if lock(&self.progress).remove(&seq).is_some() {
-                if let Err(e) = self.finish(seq, segment) {
-                    tracing::warn!(seq, error = %e, "cannot mark an undurable transaction dropped");
-                }
+            let pending = lock(&self.progress).remove(&seq).is_some();
+            if let Err(e) = self.drop_undurable(seq, segment, pending) {
+                tracing::warn!(seq, error = %e, "cannot mark an undurable transaction dropped");
             }
             return Err(StoreError::from(e).into());
         }
         Ok(Accepted::New(items))
+    }
+
+    /// Marks an appended transaction that could not be made durable as
+    /// never to be read back, and releases it (`pending`: not released yet).
+    fn drop_undurable(&self, seq: u64, segment: u64, pending: bool) -> Result<(), StoreError> {
+        self.dropped.insert(seq.to_be_bytes(), [])?;
+        if pending {
+            self.finish(seq, segment)?;
+        }
+        Ok(())
     }
 
     fn finish(&self, seq: u64, segment: u64) -> Result<(), StoreError> {
@@ -385,6 +492,7 @@ impl TransactionLog {
         for (first, last) in retired {
             for seq in first..=last {
                 self.done.remove(seq.to_be_bytes())?;
+                self.dropped.remove(seq.to_be_bytes())?;
             }
         }
         Ok(())
@@ -470,3 +578,6 @@ impl TransactionLog {
         lock(&self.seen).event_count()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
 
-use super::{lock, Current};
+use super::{lock, Current, Faults};
 
 /// Where the syncs stand.
 #[derive(Default)]
@@ -30,6 +30,8 @@ struct SyncState {
 pub(super) struct GroupSync {
     /// The file being appended to (the one a sync must cover).
     pub(super) current: Mutex<Current>,
+    /// Faults injected under the file operations (tests only).
+    pub(super) faults: Faults,
     /// Tickets given out: one per `wait` call, after its append.
     requested: AtomicU64,
     state: watch::Sender<SyncState>,
@@ -62,6 +64,7 @@ impl GroupSync {
         let (state, _) = watch::channel(SyncState::default());
         let shared = Arc::new(GroupSync {
             current: Mutex::new(current),
+            faults: Faults::none(),
             requested: AtomicU64::new(0),
             state,
             running: Mutex::new(()),
@@ -119,12 +122,20 @@ impl GroupSync {
             return Ok(());
         }
         let file = lock(&self.current).file.clone();
-        match file.sync_data() {
+        match self.faults.before_sync().and_then(|()| file.sync_data()) {
             Ok(()) => {
                 self.state.send_modify(|s| s.synced = s.synced.max(covered));
                 Ok(())
             }
             Err(e) => {
+                // Linux reports a failed writeback once and may drop the
+                // pages: no later sync of this file can vouch for them, so
+                // appends go on in a new segment.
+                let mut cur = lock(&self.current);
+                if Arc::ptr_eq(&cur.file, &file) {
+                    cur.broken = true;
+                }
+                drop(cur);
                 self.state.send_modify(|s| {
                     s.failed = s.failed.max(covered);
                     s.error = e.to_string();
