@@ -176,6 +176,31 @@ impl ClientError {
         matches!(self, ClientError::Matrix(m) if m.status == 403 && m.errcode == "M_FORBIDDEN")
     }
 
+    /// Whether the homeserver could not be reached or could not serve the
+    /// call for now: no connection, no answer in time, a broken
+    /// connection, `500`, `502`, `503`, `504` or `429`. Such a call may
+    /// work later as it is; the router pauses the room of a handler that
+    /// failed this way and calls it again.
+    ///
+    /// ```
+    /// let busy = ghostkit::MatrixError::from_response(503, None, b"{}");
+    /// assert!(ghostkit::client::ClientError::from(busy).is_unavailable());
+    /// let refused = ghostkit::MatrixError::from_response(403, None, br#"{"errcode":"M_FORBIDDEN"}"#);
+    /// assert!(!ghostkit::client::ClientError::from(refused).is_unavailable());
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ClientError::Matrix(m) => matches!(m.status, 429 | 500 | 502..=504),
+            ClientError::Http { source, .. } => {
+                source.is_connect()
+                    || source.is_timeout()
+                    || source.is_request()
+                    || source.is_body()
+            }
+            _ => false,
+        }
+    }
+
     /// The HTTP status, when the homeserver answered with an error.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -193,7 +218,7 @@ impl ClientError {
 ///     request_timeout: Duration::from_secs(30),
 ///     ..Default::default()
 /// };
-/// assert_eq!(config.retry.max_attempts, 5);
+/// assert_eq!(config.retry.max_total, Duration::from_secs(300));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientConfig {

@@ -10,6 +10,14 @@
 //! acknowledged but not yet handled is bounded by
 //! [`DispatchConfig::max_backlog`]: past it, [`Router::admit`] waits, which
 //! delays the acknowledgement of the next transaction (back-pressure).
+//!
+//! A handler that fails because the homeserver is unavailable (its error is,
+//! or wraps, a [`ClientError`](crate::client::ClientError) that
+//! [`is_unavailable`](crate::client::ClientError::is_unavailable), or its
+//! last homeserver call failed so) is not marked done: its lane pauses and
+//! the call is made again, with the same transaction IDs, until it works
+//! (see [`DispatchConfig::unavailable_pause`]). Other failures are logged
+//! and retried [`DispatchConfig::handler_retries`] times.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -41,6 +49,8 @@ pub struct DispatchConfig {
     /// next transaction's acknowledgement is delayed.
     pub max_backlog: usize,
     /// How many times a failed handler call is tried again (0: never).
+    /// Failures because the homeserver is unavailable are not counted: see
+    /// [`DispatchConfig::unavailable_pause`].
     pub handler_retries: u32,
     /// Wait before the first retry; doubles each time.
     pub retry_backoff: Duration,
@@ -49,6 +59,12 @@ pub struct DispatchConfig {
     /// The order of a room's events, overriding the handler's choice
     /// ([`Handler::dispatch_order`]); `None`: the handler's choice.
     pub order: Option<DispatchOrder>,
+    /// Longest pause of a lane whose handler failed because the homeserver
+    /// is unavailable ([`ClientError::is_unavailable`](crate::client::ClientError::is_unavailable)):
+    /// the call is made again after a pause that starts at a second and
+    /// doubles up to this, for as long as the homeserver stays away. The
+    /// event is not marked done meanwhile, and the lane's later events wait.
+    pub unavailable_pause: Duration,
 }
 
 impl Default for DispatchConfig {
@@ -60,6 +76,7 @@ impl Default for DispatchConfig {
             retry_backoff: Duration::from_millis(500),
             fairness_batch: 64,
             order: None,
+            unavailable_pause: Duration::from_secs(30),
         }
     }
 }
@@ -332,6 +349,14 @@ async fn run_free(inner: Arc<Inner>) {
     }
 }
 
+/// Whether a handler's error comes from a homeserver call that may work
+/// later as it is.
+fn homeserver_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |e| e.source())
+        .filter_map(|e| e.downcast_ref::<crate::client::ClientError>())
+        .any(|e| e.is_unavailable())
+}
+
 async fn handle(inner: &Inner, job: Job) {
     let Job { item, holds_permit } = job;
     let (seq, idx) = (item.seq, item.idx);
@@ -344,13 +369,28 @@ async fn handle(inner: &Inner, job: Job) {
         None => format!("log:{seq}:{idx}"),
     };
     let mut attempt = 0;
+    let mut pause = Duration::from_secs(1).min(inner.config.unavailable_pause);
     loop {
         let call = AssertUnwindSafe(inner.handler.on_event(&ctx)).catch_unwind();
-        let outcome = crate::client::txn::scope(&origin, call).await;
+        let (outcome, last_call_unavailable) =
+            crate::client::txn::scope_reporting(&origin, call).await;
         let err = match outcome {
             Ok(Ok(())) => {
                 inner.stats.handled.fetch_add(1, Ordering::Relaxed);
                 break;
+            }
+            Ok(Err(e)) if last_call_unavailable || homeserver_unavailable(&*e) => {
+                let ev = ctx.event();
+                tracing::warn!(
+                    room = ev.room_id().map(|r| r.as_str()).unwrap_or("-"),
+                    event_id = ev.event_id().map(|r| r.as_str()).unwrap_or("-"),
+                    pause_ms = pause.as_millis() as u64,
+                    error = %e,
+                    "the homeserver is unavailable; this event and the rest of its lane wait"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(inner.config.unavailable_pause);
+                continue;
             }
             Ok(Err(e)) => e.to_string(),
             Err(panic) => {

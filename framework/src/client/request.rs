@@ -170,7 +170,9 @@ impl Client {
         let url = format!("{}{}", self.inner.base, req.path);
         let policy = req.retry.as_ref().unwrap_or(&self.inner.config.retry);
         let hook = self.inner.config.on_retry.as_ref();
-        retry::run(policy, hook, req, || self.attempt(req, &url)).await
+        let res = retry::run(policy, hook, req, || self.attempt(req, &url)).await;
+        super::txn::note_call(res.as_ref().err().is_some_and(ClientError::is_unavailable));
+        res
     }
 
     async fn attempt(&self, req: &Request, url: &str) -> Result<RawResponse, ClientError> {

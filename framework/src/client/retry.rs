@@ -3,11 +3,19 @@
 //! - `429 M_LIMIT_EXCEEDED`: wait what the homeserver asked (`retry_after_ms`
 //!   in the body, else the `Retry-After` header), else back off; for every
 //!   request, since a rate-limited request was not acted on.
-//! - `502`, `503`, `504`, timeouts and broken connections: exponential backoff
-//!   with jitter, only for requests safe to repeat ([`super::Request::idempotent`]);
-//!   a failure to *connect* is retried for every request.
-//! - At most [`RetryPolicy::max_attempts`] attempts and
-//!   [`RetryPolicy::max_total`] in all; then the last error is returned.
+//! - `500`, `502`, `503`, `504`, timeouts and broken connections: exponential
+//!   backoff with jitter, only for requests safe to repeat
+//!   ([`super::Request::idempotent`]; sends carry a transaction ID, so they
+//!   are); a failure to *connect* is retried for every request.
+//! - Retries are budgeted by time: [`RetryPolicy::max_total`] in all, waits
+//!   included (five minutes by default, longer than a homeserver restart
+//!   takes), then the last error is returned. A wait the homeserver asks for
+//!   is honoured when it fits in what is left of the budget.
+//!   [`RetryPolicy::max_attempts`] can bound the count too; by default it
+//!   does not.
+//!
+//! A handler whose call still fails this way (the homeserver is down for
+//! longer than the budget) pauses its room: see [`crate::router`].
 //!
 //! Every retry is logged (`WARN`, with the method, path, attempt, wait and
 //! reason) and given to [`super::ClientConfig::on_retry`].
@@ -34,7 +42,8 @@ use super::ClientError;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1: never retry).
+    /// Attempts in all, the first included (1: never retry; `u32::MAX`, the
+    /// default: bounded by [`RetryPolicy::max_total`] only).
     pub max_attempts: u32,
     /// Time budget of one call, waits included: no retry starts past it.
     pub max_total: Duration,
@@ -47,20 +56,21 @@ pub struct RetryPolicy {
     /// Share of each backoff taken off at random (0: none, 1: "full jitter"),
     /// so that many clients do not retry in lockstep.
     pub jitter: f64,
-    /// Longest wait a `429` may ask for; a longer one is returned as the error.
+    /// Longest wait a `429` may ask for (within the time budget); a longer
+    /// one is returned as the error.
     pub max_rate_limit_wait: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 5,
-            max_total: Duration::from_secs(120),
+            max_attempts: u32::MAX,
+            max_total: Duration::from_secs(300),
             initial_backoff: Duration::from_millis(500),
             multiplier: 2.0,
             max_backoff: Duration::from_secs(20),
             jitter: 0.5,
-            max_rate_limit_wait: Duration::from_secs(60),
+            max_rate_limit_wait: Duration::from_secs(300),
         }
     }
 }
@@ -104,7 +114,7 @@ pub enum RetryReason {
         /// The wait the homeserver asked for, if it said.
         retry_after: Option<Duration>,
     },
-    /// `502`, `503` or `504`.
+    /// `500`, `502`, `503` or `504`.
     ServerError {
         /// The status.
         status: u16,
@@ -179,7 +189,7 @@ pub fn classify(err: &ClientError, idempotent: bool) -> Option<RetryReason> {
         ClientError::Matrix(m) if m.status == 429 => Some(RetryReason::RateLimited {
             retry_after: m.retry_after_ms.map(Duration::from_millis),
         }),
-        ClientError::Matrix(m) if idempotent && matches!(m.status, 502..=504) => {
+        ClientError::Matrix(m) if idempotent && matches!(m.status, 500 | 502..=504) => {
             Some(RetryReason::ServerError { status: m.status })
         }
         ClientError::Http { source, .. } if source.is_connect() => Some(RetryReason::Connect),
@@ -309,7 +319,11 @@ mod tests {
             Some(RetryReason::ServerError { status: 503 })
         );
         assert_eq!(classify(&matrix(503, None), false), None);
-        assert_eq!(classify(&matrix(500, None), true), None);
+        assert_eq!(
+            classify(&matrix(500, None), true),
+            Some(RetryReason::ServerError { status: 500 })
+        );
+        assert_eq!(classify(&matrix(501, None), true), None);
         assert_eq!(classify(&matrix(403, None), true), None);
     }
 

@@ -41,7 +41,7 @@
 //! ```
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -53,20 +53,39 @@ tokio::task_local! {
 struct Scope {
     origin: Box<str>,
     ordinal: AtomicU64,
+    /// The last homeserver call made in the scope failed because the
+    /// homeserver was unavailable.
+    unavailable: AtomicBool,
 }
 
 /// Runs `fut` in a scope whose txnIds derive from `origin` (an event ID, or
 /// any ID stable across replays of the same work).
 pub async fn scope<F: Future>(origin: &str, fut: F) -> F::Output {
+    scope_reporting(origin, fut).await.0
+}
+
+/// [`scope`], also saying whether the last homeserver call made in it
+/// failed because the homeserver was unavailable
+/// ([`super::ClientError::is_unavailable`]); seen this way whatever error
+/// type the work wrapped that failure in.
+pub(crate) async fn scope_reporting<F: Future>(origin: &str, fut: F) -> (F::Output, bool) {
+    let scope = Scope {
+        origin: origin.into(),
+        ordinal: AtomicU64::new(0),
+        unavailable: AtomicBool::new(false),
+    };
     SCOPE
-        .scope(
-            Scope {
-                origin: origin.into(),
-                ordinal: AtomicU64::new(0),
-            },
-            fut,
-        )
+        .scope(scope, async {
+            let out = fut.await;
+            let unavailable = SCOPE.with(|s| s.unavailable.load(Ordering::Relaxed));
+            (out, unavailable)
+        })
         .await
+}
+
+/// Notes how a homeserver call made in the current scope ended.
+pub(crate) fn note_call(unavailable: bool) {
+    let _ = SCOPE.try_with(|s| s.unavailable.store(unavailable, Ordering::Relaxed));
 }
 
 /// Whether the current task runs in a [`scope`].
