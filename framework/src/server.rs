@@ -31,6 +31,12 @@ pub struct ServerConfig {
     /// Also serve the legacy unprefixed routes (`/transactions/…`, `/users/…`,
     /// `/rooms/…`, `/_matrix/app/unstable/thirdparty/…`).
     pub legacy_routes: bool,
+    /// Longest time a request body may take to arrive in full (`408` past
+    /// it), so that slow senders cannot hold memory and connections.
+    pub body_timeout: std::time::Duration,
+    /// Longest transaction ID accepted, in bytes (`400 M_INVALID_PARAM`
+    /// past it). The spec sets none; Synapse's are a few digits.
+    pub max_txn_id_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +45,8 @@ impl Default for ServerConfig {
             // 100 events, 100 ephemeral and 100 to-device items of up to 64 KiB each.
             max_body_bytes: 32 * 1024 * 1024,
             legacy_routes: true,
+            body_timeout: std::time::Duration::from_secs(60),
+            max_txn_id_bytes: 1024,
         }
     }
 }
@@ -204,7 +212,18 @@ async fn put_transaction(
     payload: web::Payload,
     state: State,
 ) -> HttpResponse {
-    let body = match body::read(&req, payload, state.config.max_body_bytes).await {
+    if txn_id.len() > state.config.max_txn_id_bytes {
+        return matrix_error(
+            400,
+            "M_INVALID_PARAM",
+            &format!(
+                "the transaction ID is {} bytes long; at most {} are accepted",
+                txn_id.len(),
+                state.config.max_txn_id_bytes
+            ),
+        );
+    }
+    let body = match body::read(&req, payload, &state.config).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -293,8 +312,13 @@ async fn post_ping(
     _auth: auth::Authorized,
     req: HttpRequest,
     payload: web::Payload,
+    state: State,
 ) -> HttpResponse {
-    let body = match body::read(&req, payload, 64 * 1024).await {
+    let limits = ServerConfig {
+        max_body_bytes: 64 * 1024,
+        ..state.config.clone()
+    };
+    let body = match body::read(&req, payload, &limits).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };

@@ -14,6 +14,7 @@
 
 mod bounded;
 mod memory;
+pub(crate) mod private;
 mod sled;
 mod tree;
 
@@ -47,6 +48,15 @@ pub enum StoreError {
     /// A read or write failed.
     #[error("store operation failed: {0}")]
     Io(#[source] BackendError),
+    /// A file or folder of the store could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// The file or folder.
+        path: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value could not be (de)serialized.
     #[error("stored value under `{key}` is not the expected JSON: {source}")]
     Value {
@@ -104,9 +114,19 @@ impl Drop for StoreDir {
 
 impl Store {
     /// Opens (or creates) the store in the folder `path`, with sled.
+    ///
+    /// The folder and every file in it are made readable by the bot's own
+    /// user only (`0700` / `0600`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        Ok(Self::with_backend(path, SledBackend::open(path)?))
+        let file_error = |source| StoreError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        private::create_dir(path).map_err(file_error)?;
+        let backend = SledBackend::open(path)?;
+        private::tighten(path).map_err(file_error)?;
+        Ok(Self::with_backend(path, backend))
     }
 
     /// A store whose data lives in `backend`; the transaction log's files go

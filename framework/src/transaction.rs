@@ -116,13 +116,15 @@ pub(crate) fn parse_shared(body: Bytes) -> Result<ParsedTransaction, Transaction
         events: Vec::with_capacity(raw.events.len()),
         skipped: 0,
     };
+    // One warning per transaction, however many items are malformed.
+    let mut first_error = None;
     let mut push = |kind: EventKind, item: &RawValue| match Event::from_shared(
         kind,
         text.slice_ref(item.get()),
     ) {
         Ok(ev) => out.events.push(ev),
         Err(e) => {
-            tracing::warn!(error = %e, "skipping malformed item in transaction");
+            first_error.get_or_insert(e);
             out.skipped += 1;
         }
     };
@@ -163,5 +165,48 @@ pub(crate) fn parse_shared(body: Bytes) -> Result<ParsedTransaction, Transaction
             push(kind, item);
         }
     }
+    if let Some(e) = first_error {
+        tracing::warn!(
+            skipped = out.skipped,
+            first = %e,
+            "skipping malformed items in a transaction"
+        );
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Counts the warnings logged.
+    struct Warnings(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[test]
+    fn many_malformed_items_make_one_warning() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(Warnings(count.clone()));
+        let items = vec!["{}"; 10_000].join(",");
+        let body = format!("{{\"events\":[{items}]}}");
+        let parsed = tracing::subscriber::with_default(subscriber, || {
+            super::parse(body.as_bytes()).expect("parses")
+        });
+        assert_eq!(parsed.skipped, 10_000);
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+    }
 }

@@ -1,4 +1,5 @@
-//! Reading a request body with a size limit (`413 M_TOO_LARGE` past it).
+//! Reading a request body with a size limit (`413 M_TOO_LARGE` past it)
+//! and a time limit (`408` past it).
 
 use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::{HttpRequest, HttpResponse};
@@ -7,6 +8,26 @@ use futures_util::StreamExt;
 use super::errors::matrix_error;
 
 pub(crate) async fn read(
+    req: &HttpRequest,
+    payload: Payload,
+    config: &super::ServerConfig,
+) -> Result<Bytes, HttpResponse> {
+    let timeout = config.body_timeout;
+    tokio::time::timeout(timeout, read_all(req, payload, config.max_body_bytes))
+        .await
+        .unwrap_or_else(|_| {
+            Err(matrix_error(
+                408,
+                "M_UNKNOWN",
+                &format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs()
+                ),
+            ))
+        })
+}
+
+async fn read_all(
     req: &HttpRequest,
     mut payload: Payload,
     limit: usize,

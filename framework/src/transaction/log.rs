@@ -190,11 +190,14 @@ impl TransactionLog {
     /// Opens the log in `store` (segments in `txnlog/` of the store's folder)
     /// and reads back what a crash may have left unfinished.
     pub fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
-        let io = StoreError::from;
         let dir = store.path().join("txnlog");
+        let io = |source| StoreError::File {
+            path: dir.display().to_string(),
+            source,
+        };
         let done = store.tree("ghostkit.txn.done")?;
         let dropped = store.tree("ghostkit.txn.dropped")?;
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        crate::store::private::create_dir(&dir).map_err(io)?;
         let mut seen = SeenWindow::new(config.seen_transactions, config.seen_events);
         seen.load(&dir).map_err(io)?;
         // Sequence numbers go on after every one that may have been used:
@@ -339,7 +342,10 @@ impl TransactionLog {
         body: Bytes,
     ) -> Result<Accepted, AcceptError> {
         let parsed = parse_shared(body.clone())?;
-        let (seq, segment) = self.wal.append(txn_id, &body).map_err(StoreError::from)?;
+        let (seq, segment) = self
+            .wal
+            .append(txn_id, &body)
+            .map_err(|e| self.file_error(e))?;
         let fresh = lock(&self.seen).record(
             seq,
             txn_id,
@@ -389,9 +395,17 @@ impl TransactionLog {
             if let Err(e) = self.drop_undurable(seq, segment, pending) {
                 tracing::warn!(seq, error = %e, "cannot mark an undurable transaction dropped");
             }
-            return Err(StoreError::from(e).into());
+            return Err(self.file_error(e).into());
         }
         Ok(Accepted::New(items))
+    }
+
+    /// An I/O error of the log's files, naming their folder.
+    fn file_error(&self, source: std::io::Error) -> StoreError {
+        StoreError::File {
+            path: self.store.path().join("txnlog").display().to_string(),
+            source,
+        }
     }
 
     /// Marks an appended transaction that could not be made durable as

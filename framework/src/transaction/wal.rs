@@ -91,7 +91,7 @@ impl Wal {
         segment_bytes: u64,
         max_spares: usize,
     ) -> std::io::Result<Wal> {
-        std::fs::create_dir_all(dir)?;
+        crate::store::private::create_dir(dir)?;
         let segment = existing_segments(dir)?.last().copied().unwrap_or(0) + 1;
         let mut spares = segment::list(dir, "spare")?;
         while spares.len() > max_spares {
@@ -357,11 +357,7 @@ fn start_segment(
     let file = match reused {
         Some(f) => f,
         None => {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&target)?;
+            let mut file = crate::store::private::create_file(&target, true)?;
             file.write_all(&header)?;
             file
         }

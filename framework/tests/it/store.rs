@@ -120,3 +120,52 @@ async fn the_transaction_log_runs_on_the_memory_backend() {
     log.persist_progress().await.unwrap();
     assert_eq!(log.pending_transactions(), 0);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_and_every_file_in_it_are_private() {
+    use ghostkit::transaction::{LogConfig, TransactionLog};
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("store");
+    // A folder made earlier with the usual permissions is tightened too.
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    {
+        let store = Store::open(&dir).unwrap();
+        store.put_json("secrets", "k", &"hmac").unwrap();
+        let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+        let body = crate::common::txn(&[crate::common::message("$p", "!r:x.org", "x")]);
+        log.accept("t1", body.into()).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    // Reopened: files the backend made since are tightened as well.
+    drop(Store::open(&dir).unwrap());
+    let mut seen = 0;
+    let mut stack = vec![dir.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode, 0o600, "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 3,
+        "sled's files and the log's segment were checked ({seen})"
+    );
+}
+
+#[test]
+fn a_store_path_that_is_a_file_is_an_error_naming_it() {
+    let parent = tempfile::tempdir().unwrap();
+    let path = parent.path().join("not-a-folder");
+    std::fs::write(&path, b"x").unwrap();
+    let err = Store::open(&path).expect_err("a file is not a store");
+    let text = err.to_string();
+    assert!(text.contains("not-a-folder"), "{text}");
+}

@@ -162,6 +162,7 @@ async fn chunked_bodies_over_a_real_socket() {
     let rec = Arc::new(Recorder::default());
     let config = ServerConfig {
         max_body_bytes: 1024,
+        body_timeout: Duration::from_millis(400),
         ..ServerConfig::default()
     };
     let (_dir, stack) = stack_with(rec.clone(), config).await;
@@ -205,7 +206,35 @@ async fn chunked_bodies_over_a_real_socket() {
     rec.wait_for_event("$big").await;
     assert_eq!(rec.event_ids(), ["$big"]);
 
+    // A body that never ends: 408 once its time is up, and nothing kept.
+    let started = std::time::Instant::now();
+    let answer = raw_chunked(addr, &head("slow"), &body_of_size(500), false, "M_UNKNOWN").await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within"), "{answer}");
+    assert!(
+        started.elapsed() < PATIENCE,
+        "answered at the deadline, not at the test's"
+    );
+    assert_eq!(rec.event_ids(), ["$big"]);
+
     handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn an_overlong_transaction_id_is_400_invalid_param() {
+    let rec = Arc::new(Recorder::default());
+    let (_dir, stack) = stack_with(rec.clone(), ServerConfig::default()).await;
+    let app = service!(stack.state.clone());
+    let long = "t".repeat(1025);
+    let reply = call(&app, put_txn(&long, one_event("$long")).to_request()).await;
+    reply.assert_error(400, "M_INVALID_PARAM");
+    assert_eq!(stack.log.remembered_transactions(), 0, "nothing was logged");
+    // At the bound, accepted.
+    let at_bound = "t".repeat(1024);
+    call(&app, put_txn(&at_bound, one_event("$ok")).to_request())
+        .await
+        .assert_empty_ok();
+    rec.wait_for_event("$ok").await;
 }
 
 #[actix_web::test]
