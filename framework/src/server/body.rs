@@ -13,18 +13,17 @@ pub(crate) async fn read(
     config: &super::ServerConfig,
 ) -> Result<Bytes, HttpResponse> {
     let timeout = config.body_timeout;
-    tokio::time::timeout(timeout, read_all(req, payload, config.max_body_bytes))
-        .await
-        .unwrap_or_else(|_| {
-            Err(matrix_error(
-                408,
-                "M_UNKNOWN",
-                &format!(
-                    "the request body did not arrive within {} s",
-                    timeout.as_secs()
-                ),
-            ))
-        })
+    match tokio::time::timeout(timeout, read_all(req, payload, config.max_body_bytes)).await {
+        Ok(read) => read,
+        Err(_) => Err(matrix_error(
+            408,
+            "M_UNKNOWN",
+            &format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        )),
+    }
 }
 
 async fn read_all(
