@@ -36,4 +36,5 @@ mod modbot_fake;
 mod modbot_protections;
 mod modbot_support;
 mod webhooks;
+mod webhooks_security;
 mod webhooks_support;

@@ -12,8 +12,20 @@ use webhooks::WebhooksConfig;
 
 use crate::common::{enc, eventually, User};
 
-/// Test settings: an ephemeral port, a small burst, quick retries.
+/// The bot listens on the registration's port: one bot at a time.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Test settings: an ephemeral port, a small burst, quick retries, and
+/// 127.0.0.1 allowed for outbound hooks (the receivers here listen there).
 pub fn test_config() -> WebhooksConfig {
+    WebhooksConfig {
+        outbound_allow: vec!["127.0.0.1".parse().expect("an address")],
+        ..strict_config()
+    }
+}
+
+/// [`test_config`] without the allow-list: internal addresses refused.
+pub fn strict_config() -> WebhooksConfig {
     WebhooksConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         rate_per_sec: 0.2,
@@ -21,6 +33,24 @@ pub fn test_config() -> WebhooksConfig {
         outbound_backoff: Duration::from_millis(100),
         ..WebhooksConfig::default()
     }
+}
+
+/// POSTs `body` as JSON; the status, `Retry-After` and the JSON answer.
+pub async fn post(url: &str, body: &str) -> Result<(u16, Option<String>, Value)> {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    Ok((status, retry, v))
 }
 
 /// Joins the direct-message room the bot `bot` invited `user` to; returns its ID.
@@ -144,6 +174,53 @@ impl Receiver {
             refused,
             handle,
         })
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// A server that counts the requests it gets and answers each with one
+/// status (and a `Location` header, if given).
+pub struct Counter {
+    pub addr: SocketAddr,
+    pub hits: Arc<Mutex<u32>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Counter {
+    pub async fn start(status: u16, location: Option<String>) -> Result<Counter> {
+        let hits: Arc<Mutex<u32>> = Arc::default();
+        let h = hits.clone();
+        let server = HttpServer::new(move || {
+            let (h, location) = (h.clone(), location.clone());
+            App::new().default_service(web::to(move || {
+                let (h, location) = (h.clone(), location.clone());
+                async move {
+                    *h.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                    let code = actix_web::http::StatusCode::from_u16(status)
+                        .unwrap_or(actix_web::http::StatusCode::OK);
+                    let mut resp = HttpResponse::build(code);
+                    if let Some(l) = location {
+                        resp.insert_header(("Location", l));
+                    }
+                    resp.finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")?;
+        let addr = *server.addrs().first().context("no address")?;
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Counter { addr, hits, handle })
+    }
+
+    pub fn hits(&self) -> u32 {
+        *self.hits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub async fn stop(self) {

@@ -137,6 +137,7 @@ impl WebhookBot {
 #[ghostkit::async_trait]
 impl Bot for WebhookBot {
     async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        self.config.validate()?;
         let hooks = Hooks::load(app.store())?;
         let inbound = Arc::new(InboundState::new(app.clone(), hooks.clone(), &self.config));
         let server = InboundServer::start(inbound.clone(), &self.config)?;
@@ -273,6 +274,9 @@ async fn list(ctx: &Context, live: &Live, room: &RoomId) -> HandlerResult {
                     "\n- {} (outbound to {host}, by {})",
                     h.name, h.creator
                 ));
+                if let Some(why) = live.outbound.last_failure(&h.id) {
+                    text.push_str(&format!(": last delivery failed, {why}"));
+                }
             }
         }
     }
@@ -342,14 +346,14 @@ async fn outbound(
             return Ok(());
         }
     };
-    let ok = url::Url::parse(url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-    if ok.is_none() {
-        ctx.reply_notice(&format!("`{url}` is not an http(s) URL."))
-            .await?;
-        return Ok(());
-    }
+    let url = match live.outbound.guard().check_new(url).await {
+        Ok(u) => u.to_string(),
+        Err(e) => {
+            ctx.reply_notice(&format!("Cannot forward to `{url}`: {e}."))
+                .await?;
+            return Ok(());
+        }
+    };
     if live.hooks.find(room.as_str(), &name).is_some() {
         ctx.reply_notice(&format!("This room already has a webhook `{name}`."))
             .await?;
@@ -357,7 +361,7 @@ async fn outbound(
     }
     let secret = random_hex(32);
     let kind = HookKind::Outbound {
-        url: url.to_owned(),
+        url: url.clone(),
         secret: secret.clone(),
     };
     let hook = Hook::new(&name, room.as_str(), sender.as_str(), kind);

@@ -2,10 +2,18 @@
 //!
 //! `{"text": "…", "html": "…", "username": "…"}`: `text` is Markdown, sent as
 //! the plain body and rendered to HTML (raw HTML in it is shown as text);
-//! `html`, when given, is the formatted body as is. Any other JSON value is
-//! posted as a formatted code block.
+//! `html`, when given, is the formatted body. Any other JSON value is
+//! posted as a formatted code block. `username` is checked by
+//! [`crate::identity::display_name`].
+//!
+//! All HTML the bot sends goes through [`sanitize`]: only the tags,
+//! attributes and URL schemes the Matrix specification allows in
+//! `formatted_body` are kept (links to `http`, `https`, `ftp`, `mailto` and
+//! `magnet`; images from `mxc` only), so neither a caller's `html` nor a
+//! Markdown link can carry a script or a `javascript:` URL.
 
 use pulldown_cmark::{html, Event, Options, Parser};
+use ruma_html::{Html, NodeRef, SanitizerConfig};
 use serde_json::{json, Map, Value};
 
 /// The largest message content the bot sends (Matrix events are at most 64 KiB).
@@ -40,7 +48,7 @@ impl Inbound {
 /// let m = webhooks::format::parse(br#"{"text": "**hi**", "username": "CI"}"#).unwrap();
 /// assert_eq!(m.body, "**hi**");
 /// assert_eq!(m.html, "<p><strong>hi</strong></p>\n");
-/// assert_eq!(m.username.as_deref(), Some("CI"));
+/// assert_eq!(m.username.as_deref(), Some("CI (webhook)"));
 /// let m = webhooks::format::parse(br#"{"build": 7}"#).unwrap();
 /// assert!(m.html.starts_with("<pre><code class=\"language-json\">"));
 /// assert!(webhooks::format::parse(b"not json").is_err());
@@ -87,13 +95,7 @@ fn from_fields(obj: &Map<String, Value>) -> Result<Inbound, String> {
     let html_in = string_field(obj, "html")?.filter(|t| !t.trim().is_empty());
     let username = match string_field(obj, "username")? {
         None => None,
-        Some(u) => {
-            let u = u.trim().to_owned();
-            if u.is_empty() || u.chars().count() > 64 {
-                return Err("`username` must have 1 to 64 characters".into());
-            }
-            Some(u)
-        }
+        Some(u) => Some(crate::identity::display_name(&u).map_err(|e| e.to_string())?),
     };
     let (body, html) = match (text, html_in) {
         (None, None) => return Err("`text` (or `html`) is empty; send {\"text\": \"…\"}".into()),
@@ -101,8 +103,11 @@ fn from_fields(obj: &Map<String, Value>) -> Result<Inbound, String> {
             let h = markdown(&t);
             (t, h)
         }
-        (Some(t), Some(h)) => (t, h),
-        (None, Some(h)) => (strip_tags(&h), h),
+        (Some(t), Some(h)) => (t, sanitize(&h)),
+        (None, Some(h)) => {
+            let h = sanitize(&h);
+            (strip_tags(&h), h)
+        }
     };
     Ok(Inbound {
         body,
@@ -111,8 +116,74 @@ fn from_fields(obj: &Map<String, Value>) -> Result<Inbound, String> {
     })
 }
 
+/// HTML cut down to what the Matrix specification allows in a
+/// `formatted_body` (ruma-html's strict sanitizer, reply fallbacks removed):
+/// other elements are dropped (their text kept, except for `script`,
+/// `style` and the like), other attributes removed, a link or image whose
+/// URL scheme is not allowed loses its element.
+///
+/// ```
+/// use webhooks::format::sanitize;
+/// assert_eq!(sanitize(r#"<b onclick="x()">hi</b><script>alert(1)</script>"#), "<b>hi</b>");
+/// assert_eq!(sanitize(r#"<a href="javascript:alert(1)">x</a>"#), "x");
+/// assert_eq!(sanitize(r#"<a href="https://example.org">x</a>"#), r#"<a href="https://example.org">x</a>"#);
+/// ```
+pub fn sanitize(html: &str) -> String {
+    let doc = Html::parse(html);
+    let config = SanitizerConfig::strict()
+        .remove_reply_fallback()
+        .remove_elements(NOT_SHOWN);
+    doc.sanitize_with(&config);
+    // ruma-html 0.9 stops checking an element's URL schemes at the first
+    // of its attributes (in name order) that has no scheme rule, so
+    // `<img alt=… src=https://…>` or `<a data-x=… href=javascript:…>` would
+    // keep their URL: the schemes are enforced again here, on what is left.
+    for node in doc.children() {
+        enforce_schemes(&node);
+    }
+    doc.to_string()
+}
+
+/// Elements dropped with their content (other elements outside the
+/// specification's list are dropped but keep their text).
+const NOT_SHOWN: [&str; 11] = [
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "textarea", "select",
+    "svg", "math",
+];
+
+/// The URL schemes a link may have.
+const LINK_SCHEMES: &[&str] = &["http", "https", "ftp", "mailto", "magnet"];
+
+/// Removes a link's `href` or an image's `src` whose scheme is not allowed,
+/// in `node` and below.
+fn enforce_schemes(node: &NodeRef) {
+    if let Some(el) = node.as_element() {
+        let rule = match el.name.local.as_ref() {
+            "a" => Some(("href", LINK_SCHEMES)),
+            "img" => Some(("src", &["mxc"][..])),
+            _ => None,
+        };
+        if let Some((attr, schemes)) = rule {
+            el.attrs
+                .borrow_mut()
+                .retain(|a| a.name.local.as_ref() != attr || scheme_allowed(&a.value, schemes));
+        }
+    }
+    for child in node.children() {
+        enforce_schemes(&child);
+    }
+}
+
+/// Whether `url` starts with one of `schemes` and a colon (the scheme in
+/// any case; a relative URL or one with leading space has none).
+fn scheme_allowed(url: &str, schemes: &[&str]) -> bool {
+    url.split_once(':')
+        .is_some_and(|(scheme, _)| schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)))
+}
+
 /// Markdown to HTML (CommonMark with tables and strikethrough); HTML written
-/// in the Markdown is escaped, not passed through.
+/// in the Markdown is escaped, not passed through, and the result is
+/// [`sanitize`]d (a `[x](javascript:…)` link loses its element).
 pub fn markdown(text: &str) -> String {
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES);
@@ -123,7 +194,7 @@ pub fn markdown(text: &str) -> String {
     });
     let mut out = String::new();
     html::push_html(&mut out, events);
-    out
+    sanitize(&out)
 }
 
 /// Any JSON value as a pretty-printed code block.
@@ -131,10 +202,10 @@ pub fn code_block(value: &Value) -> Inbound {
     let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
     Inbound {
         body: format!("```json\n{pretty}\n```"),
-        html: format!(
+        html: sanitize(&format!(
             "<pre><code class=\"language-json\">{}</code></pre>",
             escape(&pretty)
-        ),
+        )),
         username: None,
     }
 }
@@ -185,6 +256,67 @@ mod tests {
     }
 
     #[test]
+    fn caller_html_is_sanitized() {
+        let m = parse(br#"{"html": "<img src=x onerror=alert(1)>ok"}"#).unwrap();
+        assert_eq!(m.html, "<img>ok");
+        let m = parse(br#"{"html": "<img alt=a src=\"https://tracker.example/p.gif\">"}"#).unwrap();
+        assert_eq!(m.html, r#"<img alt="a">"#);
+        let m =
+            parse(br#"{"html": "<a data-x=\"1\" href=\"javascript:alert(1)\">y</a>"}"#).unwrap();
+        assert_eq!(m.html, "<a>y</a>");
+        let m = parse(
+            br#"{"html": "<img src=\"mxc://example.org/abc\" onerror=\"alert(1)\" alt=\"pic\">"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.html, r#"<img alt="pic" src="mxc://example.org/abc">"#);
+        let m = parse(br#"{"html": "<a href=\"javascript:alert(1)\">click</a>"}"#).unwrap();
+        assert_eq!(m.html, "click");
+        let m = parse(br#"{"html": "<A HREF=\" JaVaScRiPt:alert(1)\">click</A>"}"#).unwrap();
+        assert!(!m.html.to_lowercase().contains("javascript"), "{}", m.html);
+        let m = parse(br#"{"text": "t", "html": "<script>alert(1)</script><b>b</b>"}"#).unwrap();
+        assert_eq!(m.html, "<b>b</b>");
+        assert!(!m.body.contains("script"));
+        let m = parse(br#"{"html": "<style>*{}</style><iframe src=\"https://x\"></iframe><p style=\"x\">p</p>"}"#)
+            .unwrap();
+        assert_eq!(m.html, "<p>p</p>");
+        let m = parse(br#"{"html": "<mx-reply><a href=\"https://matrix.to/#/x\">In reply</a></mx-reply>real"}"#)
+            .unwrap();
+        assert_eq!(m.html, "real");
+        let m = parse(br#"{"html": "<a href=\"mailto:a@example.org\" target=\"_blank\" onmouseover=\"x\">m</a>"}"#)
+            .unwrap();
+        assert_eq!(
+            m.html,
+            r#"<a href="mailto:a@example.org" target="_blank">m</a>"#
+        );
+    }
+
+    #[test]
+    fn markdown_links_keep_only_allowed_schemes() {
+        assert_eq!(markdown("[x](javascript:alert(1))"), "<p>x</p>\n");
+        assert_eq!(markdown("[x](data:text/html,hi)"), "<p>x</p>\n");
+        assert_eq!(
+            markdown("![i](https://example.org/i.png)"),
+            "<p><img alt=\"i\"></p>\n"
+        );
+        assert_eq!(
+            markdown("[x](https://example.org)"),
+            "<p><a href=\"https://example.org\">x</a></p>\n"
+        );
+        assert_eq!(
+            markdown("<script>alert(1)</script>"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn usernames_are_checked_and_marked() {
+        let m = parse(br#"{"text": "t", "username": "Room Admin"}"#).unwrap();
+        assert_eq!(m.username.as_deref(), Some("Room Admin (webhook)"));
+        let e = parse("{\"text\": \"t\", \"username\": \"ad\u{202e}nim\"}".as_bytes()).unwrap_err();
+        assert!(e.contains("U+202E"), "{e}");
+    }
+
+    #[test]
     fn html_only_gets_a_plain_fallback() {
         let m = parse(br#"{"html": "<b>bold</b> &amp; more"}"#).unwrap();
         assert_eq!(m.body, "bold & more");
@@ -204,7 +336,7 @@ mod tests {
     fn other_json_is_a_code_block() {
         let m = parse(br#"[1, "<x>"]"#).unwrap();
         assert!(m.body.starts_with("```json\n["), "{}", m.body);
-        assert!(m.html.contains("&quot;&lt;x&gt;&quot;"), "{}", m.html);
+        assert!(m.html.contains("\"&lt;x&gt;\""), "{}", m.html);
     }
 
     #[test]

@@ -73,12 +73,16 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(bytes)
 }
 
-/// Checks a hook name: 1 to 32 of `a-z 0-9 . _ -`, starting with a letter or
-/// digit (it becomes part of the ghost's user ID `@_webhook_<name>`).
+/// Checks a hook name: 1 to 32 of `a-z 0-9 -`, starting with a letter or
+/// digit; uppercase letters are lowered. It becomes part of the hook's
+/// ghost's user ID (see [`crate::identity`]), so it keeps to characters that
+/// read the same everywhere.
 ///
 /// ```
 /// assert_eq!(webhooks::hooks::check_name("CI-builds").unwrap(), "ci-builds");
 /// assert!(webhooks::hooks::check_name("has space").is_err());
+/// assert!(webhooks::hooks::check_name("a_b").is_err());
+/// assert!(webhooks::hooks::check_name("-x").is_err());
 /// assert!(webhooks::hooks::check_name("").is_err());
 /// ```
 pub fn check_name(name: &str) -> Result<String, String> {
@@ -87,12 +91,12 @@ pub fn check_name(name: &str) -> Result<String, String> {
         && lower.starts_with(|c: char| c.is_ascii_alphanumeric())
         && lower
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok {
         Ok(lower)
     } else {
         Err(format!(
-            "`{name}` is not a valid hook name: use 1 to 32 letters, digits, `.`, `_` or `-`, like `ci-builds`"
+            "`{name}` is not a valid hook name: use 1 to 32 letters, digits or `-`, starting with a letter or digit, like `ci-builds`"
         ))
     }
 }

@@ -1,5 +1,5 @@
 //! The webhook HTTP server: `POST|PUT /webhook/{id}` posts a message into the
-//! hook's room, as the bot or as the hook's ghost `@_webhook_<name>`.
+//! hook's room, as the bot or as the hook's own ghost (see [`crate::identity`]).
 //!
 //! Answers are JSON: `{"ok": true}`, or `{"ok": false, "error": "…"}` with
 //! 404 (no such hook), 400 (bad body), 413 (too large), 429 (rate limited,
@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::config::WebhooksConfig;
 use crate::format::{self, Inbound};
 use crate::hooks::{Hook, Hooks};
+use crate::identity::ghost_id;
 use crate::ratelimit::RateLimiter;
 
 /// What the request handlers share.
@@ -54,7 +55,7 @@ impl InboundState {
         let api = match &msg.username {
             None => self.app.client().as_bot(),
             Some(name) => {
-                let ghost = ghost_id(&hook.name, self.app.server_name())?;
+                let ghost = ghost_id(hook, self.app.server_name()).map_err(anyhow::Error::msg)?;
                 let intent = self.app.intent(&ghost)?;
                 if !self.has_room_name(room, &ghost, name) {
                     let _one = self.setup.lock().await;
@@ -102,13 +103,6 @@ impl InboundState {
             .insert(key, name.to_owned());
         Ok(())
     }
-}
-
-/// The ghost of a hook: `@_webhook_<name>:<server>`.
-pub fn ghost_id(hook_name: &str, server_name: &str) -> anyhow::Result<OwnedUserId> {
-    Ok(OwnedUserId::try_from(format!(
-        "@_webhook_{hook_name}:{server_name}"
-    ))?)
 }
 
 fn answer(status: StatusCode, error: &str) -> HttpResponse {

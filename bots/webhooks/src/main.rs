@@ -15,7 +15,13 @@ async fn main() {
     let config = match webhooks::WebhooksConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("webhooks: {e}");
+            let mut line = format!("webhooks: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                line.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{line}");
             std::process::exit(2);
         }
     };

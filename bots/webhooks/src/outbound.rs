@@ -10,6 +10,13 @@
 //! (network error, 5xx, 408, 429) with doubling waits, a bounded number of
 //! times. A full queue drops new events with a warning.
 //!
+//! Requests go only where [`crate::address`] allows: the URL's host is
+//! checked before every request and every address a name resolves to is
+//! checked by the client's resolver; no proxy is used. Redirects are not
+//! followed: a 3xx answer is a failed delivery, not retried. A refused
+//! address is not retried either. The last failure of each hook is kept
+//! for `!webhook list` ([`Outbound::last_failure`]).
+//!
 //! The queue is on disk too (store tree `webhooks.outbound`): an event is
 //! written there before its room event counts as handled, in the same store
 //! whose flush marks the room event done, and leaves it once delivered (or
@@ -18,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ghostkit::store::{Store, Tree};
@@ -27,6 +35,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::address::{AddressError, AddressGuard};
 use crate::config::WebhooksConfig;
 use crate::hooks::{Hook, HookKind, Hooks};
 
@@ -68,7 +77,12 @@ pub struct Outbound {
     task: tokio::task::JoinHandle<()>,
     queued: Tree,
     next_key: AtomicU64,
+    guard: AddressGuard,
+    failures: Failures,
 }
+
+/// The last failed delivery of each hook, by hook ID, in words.
+type Failures = Arc<Mutex<HashMap<String, String>>>;
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -78,6 +92,8 @@ struct Policy {
     backoff: Duration,
     per_hook_queue: usize,
     queued: Tree,
+    guard: AddressGuard,
+    failures: Failures,
 }
 
 /// A queued delivery as stored: the hook's ID (length first), then the body.
@@ -130,10 +146,15 @@ impl Outbound {
         store: &Store,
         hooks: &Hooks,
     ) -> anyhow::Result<Outbound> {
+        let guard = AddressGuard::new(&config.outbound_allow, &config.outbound_deny);
         let http = reqwest::Client::builder()
             .timeout(config.outbound_timeout)
             .user_agent(concat!("ghostkit-webhooks/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(guard.resolver())
             .build()?;
+        let failures = Failures::default();
         let queued = store.tree(TREE)?;
         let (left, next_key) = pending(&queued, hooks)?;
         if !left.is_empty() {
@@ -148,6 +169,8 @@ impl Outbound {
             backoff: config.outbound_backoff,
             per_hook_queue: config.outbound_queue.max(1),
             queued: queued.clone(),
+            guard: guard.clone(),
+            failures: failures.clone(),
         };
         let (tx, rx) = mpsc::channel(config.outbound_queue.max(1) * 4);
         let task = tokio::spawn(dispatch(rx, policy, left));
@@ -156,7 +179,23 @@ impl Outbound {
             task,
             queued,
             next_key: AtomicU64::new(next_key),
+            guard,
+            failures,
         })
+    }
+
+    /// The rules outbound URLs obey, to check a new hook's URL.
+    pub fn guard(&self) -> &AddressGuard {
+        &self.guard
+    }
+
+    /// How the last delivery to this hook failed, unless one succeeded since.
+    pub fn last_failure(&self, hook_id: &str) -> Option<String> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hook_id)
+            .cloned()
     }
 
     /// Queues `event` (the JSON text of a room event) for `hook`; never waits.
@@ -250,17 +289,39 @@ async fn deliver_all(mut rx: mpsc::Receiver<Delivery>, policy: Policy) {
     }
 }
 
-/// Delivers one event, retrying with backoff; logs the outcome.
+/// Delivers one event, retrying with backoff; logs the outcome and keeps
+/// a failure for [`Outbound::last_failure`].
 async fn deliver(d: &Delivery, policy: &Policy) {
+    let outcome = attempt_all(d, policy).await;
+    let mut failures = policy.failures.lock().unwrap_or_else(|p| p.into_inner());
+    match outcome {
+        Ok(()) => {
+            failures.remove(&d.hook.id);
+        }
+        Err(why) => {
+            tracing::warn!(hook = %d.hook.name, room = %d.hook.room_id, "outbound delivery failed, event dropped: {why}");
+            failures.insert(d.hook.id.clone(), why);
+        }
+    }
+}
+
+/// The attempts at one delivery; the error says why it failed.
+async fn attempt_all(d: &Delivery, policy: &Policy) -> Result<(), String> {
     let HookKind::Outbound { url, secret } = &d.hook.kind else {
-        return;
+        return Ok(());
     };
     let sig = signature(secret, &d.body);
     let mut wait = policy.backoff;
+    let mut last = String::new();
     for attempt in 1..=policy.attempts {
+        // An IP-literal host never reaches the resolver: check it here.
+        let target = policy
+            .guard
+            .check_url(url)
+            .map_err(|e| format!("the URL is refused: {e}"))?;
         let res = policy
             .http
-            .post(url)
+            .post(target)
             .header("Content-Type", "application/json")
             .header(SIGNATURE_HEADER, &sig)
             .header("X-Ghostkit-Hook", &d.hook.name)
@@ -268,14 +329,26 @@ async fn deliver(d: &Delivery, policy: &Policy) {
             .send()
             .await;
         let retry_after = match res {
-            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if r.status().is_redirection() => {
+                let to = r
+                    .headers()
+                    .get("Location")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|l| format!(" to {l}"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "the URL answered {} (a redirect{to}), and redirects are not followed",
+                    r.status().as_u16()
+                ));
+            }
             Ok(r) => {
                 let s = r.status().as_u16();
                 if !(s >= 500 || s == 408 || s == 429) {
-                    tracing::warn!(hook = %d.hook.name, status = s, "outbound webhook refused the event; not retrying");
-                    return;
+                    return Err(format!("the URL refused the event with status {s}"));
                 }
                 tracing::debug!(hook = %d.hook.name, status = s, attempt, "outbound delivery failed");
+                last = format!("status {s}");
                 r.headers()
                     .get("Retry-After")
                     .and_then(|v| v.to_str().ok())
@@ -283,7 +356,11 @@ async fn deliver(d: &Delivery, policy: &Policy) {
                     .map(Duration::from_secs)
             }
             Err(e) => {
+                if let Some(refused) = address_error(&e) {
+                    return Err(format!("the URL is refused: {refused}"));
+                }
                 tracing::debug!(hook = %d.hook.name, error = %e, attempt, "outbound delivery failed");
+                last = e.to_string();
                 None
             }
         };
@@ -294,5 +371,20 @@ async fn deliver(d: &Delivery, policy: &Policy) {
         tokio::time::sleep(pause).await;
         wait = (wait * 2).min(Duration::from_secs(30));
     }
-    tracing::warn!(hook = %d.hook.name, attempts = policy.attempts, "outbound webhook unreachable; event dropped");
+    Err(format!(
+        "the URL was unreachable in {} attempts ({last})",
+        policy.attempts
+    ))
+}
+
+/// The address refusal behind an HTTP client error, if it is one.
+fn address_error(e: &reqwest::Error) -> Option<&AddressError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<AddressError>() {
+            return Some(refused);
+        }
+        source = s.source();
+    }
+    None
 }
