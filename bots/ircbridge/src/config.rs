@@ -587,6 +587,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let c = parse(include_str!("../ircbridge.example.yaml")).expect("valid");
+        assert!(c.alias_channels.is_empty() && c.admin_commands_enabled());
+    }
+
+    #[test]
     fn no_admins_means_no_admin() {
         let c = BridgeConfig::default();
         assert!(!c.admin_commands_enabled());
