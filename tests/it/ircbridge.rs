@@ -8,12 +8,14 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use crate::common::{enc, eventually, unique, User};
-use crate::ircbridge_support::{ghost, portal_room, start_bridge, IrcClient, Ngircd, PORT};
+use crate::ircbridge_support::{
+    bridge_config, ghost, portal_room, start_bridge, start_bridge_with, IrcClient, Ngircd, PORT,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Joins the portal of `channel` through its alias; returns the room ID.
-async fn join_alias(user: &User, channel: &str) -> Result<String> {
+pub(crate) async fn join_alias(user: &User, channel: &str) -> Result<String> {
     let alias = ircbridge::names::Names::new("test", "localhost").alias(channel);
     let joined = user
         .call(
@@ -26,7 +28,12 @@ async fn join_alias(user: &User, channel: &str) -> Result<String> {
 }
 
 /// Waits for a message of `sender` in `room` with `body`; returns the event.
-async fn matrix_message(user: &User, room: &str, sender: &str, body: &str) -> Result<Value> {
+pub(crate) async fn matrix_message(
+    user: &User,
+    room: &str,
+    sender: &str,
+    body: &str,
+) -> Result<Value> {
     eventually(WAIT, &format!("`{body}` from {sender}"), || async {
         Ok(user.messages(room).await?.into_iter().find(|m| {
             m["type"] == "m.room.message" && m["sender"] == sender && m["content"]["body"] == body
@@ -35,13 +42,13 @@ async fn matrix_message(user: &User, room: &str, sender: &str, body: &str) -> Re
     .await
 }
 
-async fn is_member(user: &User, room: &str, who: &str) -> Result<bool> {
+pub(crate) async fn is_member(user: &User, room: &str, who: &str) -> Result<bool> {
     Ok(user.joined_members(room).await?["joined"]
         .get(who)
         .is_some())
 }
 
-async fn send_content(user: &User, room: &str, content: Value) -> Result<()> {
+pub(crate) async fn send_content(user: &User, room: &str, content: Value) -> Result<()> {
     user.call(
         reqwest::Method::PUT,
         &format!(
@@ -284,12 +291,16 @@ async fn admin_commands_and_portals_survive_a_restart() -> Result<()> {
     let _port = PORT.lock().await;
     let irc = Ngircd::start().await?;
     let store = tempfile::tempdir()?;
-    let running = start_bridge(irc.port, store.path()).await?;
+    let admin = User::register("ircadm").await?;
+    let config = ircbridge::BridgeConfig {
+        admins: vec![admin.user_id.clone()],
+        ..bridge_config(irc.port)
+    };
+    let running = start_bridge_with(config.clone(), store.path()).await?;
     let channel = format!("#{}", unique("r"));
     let nick = unique("d");
     let mut dave = IrcClient::connect(irc.port, &nick).await?;
     dave.join(&channel).await?;
-    let admin = User::register("ircadm").await?;
     let bot = "@ircbridge:localhost";
     let result = async {
         let dm = admin
@@ -350,7 +361,7 @@ async fn admin_commands_and_portals_survive_a_restart() -> Result<()> {
     })
     .await?;
 
-    let running = start_bridge(irc.port, store.path()).await?;
+    let running = start_bridge_with(config, store.path()).await?;
     let result = async {
         // The portal is remembered: the bridge rejoins and bridges the same room.
         dave.expect("the bridge to rejoin", |m| {
@@ -499,7 +510,7 @@ async fn the_irc_connection_speaks_tls_to_a_server_it_trusts() -> Result<()> {
             m.command == "JOIN" && m.prefix.as_ref().is_some_and(|p| p.nick == "tlsbot")
         })
         .await?;
-    irc.privmsg("#tls", "over TLS");
+    irc.privmsg("#tls", "over TLS")?;
     assert_eq!(
         watcher.expect_privmsg("#tls", "over TLS").await?,
         "over TLS"

@@ -237,13 +237,17 @@ impl IrcClient {
     }
 }
 
-/// The bridge's config for the test server.
+/// The bridge's config for the test server: every channel's alias makes
+/// a portal, up to 1000 an hour, and a message may be 20 lines long.
 pub fn bridge_config(port: u16) -> ircbridge::BridgeConfig {
     ircbridge::BridgeConfig {
         network: "test".into(),
         host: "127.0.0.1".into(),
         port,
         nick: "bridge".into(),
+        alias_channels: vec!["#*".into()],
+        alias_portals_per_hour: 1000,
+        max_lines_per_message: 20,
         flood_burst: 1000,
         flood_per_second: 1000.0,
         nick_reclaim_seconds: 1,
@@ -251,16 +255,24 @@ pub fn bridge_config(port: u16) -> ircbridge::BridgeConfig {
     }
 }
 
-/// Starts the bridge against Synapse and the IRC server, and has Synapse
-/// ping it until that gets through (a ping can fail on a Synapse restarted
-/// a moment ago).
+/// Starts the bridge with [`bridge_config`].
 pub async fn start_bridge(port: u16, store: &Path) -> Result<ghostkit::Running> {
+    start_bridge_with(bridge_config(port), store).await
+}
+
+/// Starts the bridge with `bridge_config` against Synapse and the IRC
+/// server, and has Synapse ping it until that gets through (a ping can
+/// fail on a Synapse restarted a moment ago).
+pub async fn start_bridge_with(
+    bridge_config: ircbridge::BridgeConfig,
+    store: &Path,
+) -> Result<ghostkit::Running> {
     let start = std::time::Instant::now();
     let running = loop {
         let reg = Registration::load(registration_path("ircbridge"))?;
         let mut config = Config::new(synapse_url(), store);
         config.server_name = Some("localhost".into());
-        let bridge = ircbridge::IrcBridge::new(bridge_config(port));
+        let bridge = ircbridge::IrcBridge::new(bridge_config.clone());
         match Appservice::new(reg, config).start(bridge).await {
             // A bridge just stopped in this process may hold the store a moment.
             Err(e)

@@ -30,6 +30,7 @@ mod homeserver_reset;
 mod intent;
 mod ircbridge;
 mod ircbridge_bench;
+mod ircbridge_security;
 mod ircbridge_support;
 mod modbot;
 mod modbot_fake;

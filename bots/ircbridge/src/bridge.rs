@@ -9,9 +9,9 @@ use ghostkit::ruma::common::RoomAliasId;
 use serde_json::json;
 
 use crate::config::BridgeConfig;
-use crate::irc::{IrcEvent, IrcHandle};
+use crate::irc::{check_channel, IrcEvent, IrcHandle};
 use crate::names::Names;
-use crate::portal::{Portal, Portals};
+use crate::portal::{AliasPolicy, Portal, Portals};
 
 /// The bridge, handed to [`ghostkit::cli::run`] or [`Appservice::start`].
 #[derive(Debug, Bot)]
@@ -41,6 +41,10 @@ pub struct Live {
     /// Nicks of the names list being received, by casefolded channel.
     pub(crate) names_seen:
         Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
+    /// Which aliases may make portals, and how many an hour.
+    pub alias_policy: AliasPolicy,
+    /// When each room was last told that the IRC queue is full, by room ID.
+    pub(crate) full_notices: Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// The task feeding IRC events to Matrix.
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -62,8 +66,10 @@ impl IrcBridge {
 
 impl Live {
     /// The portal room of `channel`, made (with its alias and bridge state)
-    /// and joined on IRC when there is none yet.
+    /// and joined on IRC when there is none yet. A channel name IRC would
+    /// misread (`#a,#b`, a control character) is refused, whoever asks.
     pub async fn ensure_portal(&self, channel: &str) -> anyhow::Result<OwnedRoomId> {
+        check_channel(channel)?;
         if let Some(p) = self.portals.by_channel(channel) {
             return Ok(p.room_id);
         }
@@ -123,6 +129,14 @@ impl Live {
 impl Bot for IrcBridge {
     async fn on_start(&self, app: &AppContext) -> HandlerResult {
         self.config.check()?;
+        if !self.config.admin_commands_enabled() {
+            tracing::warn!(
+                "no `admins` configured: the bot's commands (!join, !part, !nick, !list) are off"
+            );
+        }
+        if self.config.alias_channels.is_empty() {
+            tracing::info!("no `alias_channels` configured: joining an alias makes no portal");
+        }
         let portals = Portals::load(app.store())?;
         let (irc, mut events) = IrcHandle::spawn(self.config.irc());
         for p in portals.all() {
@@ -134,6 +148,11 @@ impl Bot for IrcBridge {
             irc,
             portals,
             names: Names::new(&self.config.network, app.server_name()),
+            alias_policy: AliasPolicy::new(
+                &self.config.alias_channels,
+                self.config.alias_portals_per_hour,
+            ),
+            full_notices: Mutex::default(),
             creating: tokio::sync::Mutex::new(()),
             display_names: Mutex::default(),
             names_seen: Mutex::default(),
@@ -182,6 +201,14 @@ impl Bot for IrcBridge {
         let Some(channel) = live.names.channel_of(alias.alias()) else {
             return Ok(false);
         };
+        if live.portals.by_channel(&channel).is_none() {
+            // Anyone who resolves an alias of the namespace makes the
+            // homeserver ask: only the operator's channels, so many an hour.
+            if let Err(refusal) = live.alias_policy.admit(&channel, std::time::Instant::now()) {
+                tracing::info!(alias = %alias, reason = %refusal, "no portal made for an alias");
+                return Ok(false);
+            }
+        }
         live.ensure_portal(&channel).await?;
         Ok(true)
     }

@@ -5,7 +5,7 @@ use ghostkit::command::{Command as _, Outcome};
 use ghostkit::prelude::*;
 
 use crate::bridge::Live;
-use crate::irc::is_channel;
+use crate::irc::{check_channel, check_nick};
 
 /// What the bridge bot understands.
 ///
@@ -44,6 +44,11 @@ pub(crate) async fn handle(live: &Live, ctx: &Context, body: &str) -> anyhow::Re
     let Some(outcome) = BridgeCommand::outcome("!", body) else {
         return Ok(false);
     };
+    if !live.config.admin_commands_enabled() {
+        ctx.reply_notice("Admin commands are disabled: the bridge's config lists no `admins`.")
+            .await?;
+        return Ok(true);
+    }
     let sender = ctx.event().sender().map(|s| s.to_owned());
     let allowed = sender
         .as_ref()
@@ -65,10 +70,8 @@ pub(crate) async fn handle(live: &Live, ctx: &Context, body: &str) -> anyhow::Re
 async fn run(live: &Live, cmd: BridgeCommand, sender: Option<&UserId>) -> anyhow::Result<String> {
     Ok(match cmd {
         BridgeCommand::Join { channel } => {
-            if !is_channel(&channel) || channel.contains([' ', ',', '\u{7}']) {
-                return Ok(format!(
-                    "`{channel}` is not a channel name, e.g. `#ghostkit`"
-                ));
+            if let Err(e) = check_channel(&channel) {
+                return Ok(format!("Not a channel name, e.g. `#ghostkit`: {e}."));
             }
             let room = live.ensure_portal(&channel).await?;
             if let Some(user) = sender {
@@ -101,8 +104,8 @@ async fn run(live: &Live, cmd: BridgeCommand, sender: Option<&UserId>) -> anyhow
             None => format!("{channel} is not bridged."),
         },
         BridgeCommand::Nick { nick } => {
-            if nick.is_empty() || nick.contains([' ', ',', '!', '@', '#', ':']) {
-                return Ok(format!("`{nick}` is not a valid nick"));
+            if let Err(e) = check_nick(&nick) {
+                return Ok(format!("Not a valid nick: {e}."));
             }
             live.irc.set_nick(&nick);
             format!("Asked IRC for the nick {nick} (now {}).", live.irc.nick())

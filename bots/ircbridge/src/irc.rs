@@ -1,14 +1,21 @@
 //! A small IRC client on tokio: message parsing and writing, flood control,
-//! TLS, and the reconnecting connection the bridge talks through.
+//! a bounded fair queue of outgoing lines, channel and nick syntax, TLS,
+//! and the reconnecting connection the bridge talks through.
 
 mod connection;
 mod flood;
 mod message;
+mod outbox;
+mod syntax;
 mod tls;
 
 pub use connection::{alternative_nick, alternative_nick_within, IrcConfig, IrcEvent, IrcHandle};
 pub use flood::TokenBucket;
 pub use message::{ctcp, Message, ParseError, Prefix};
+pub use outbox::{Outbox, QueueError, QueueLimits};
+pub use syntax::{
+    check_channel, check_nick, ChannelNameError, NickError, CHANNEL_MAX_BYTES, NICK_MAX_CHARS,
+};
 pub use tls::Tls;
 
 /// A nick or channel name as IRC compares them (the `rfc1459` casemapping:

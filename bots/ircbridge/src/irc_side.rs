@@ -34,7 +34,9 @@ impl Live {
                 };
                 if self.is_me(victim) {
                     tracing::warn!(%channel, "kicked from the channel; rejoining");
-                    self.irc.join(channel);
+                    if let Some(portal) = self.portals.by_channel(channel) {
+                        self.irc.join(&portal.channel);
+                    }
                     return Ok(());
                 }
                 let by = msg.source_nick().unwrap_or("the server");
@@ -261,10 +263,12 @@ impl Live {
     }
 }
 
-/// IRC text without its formatting codes (bold, colours, italics…).
+/// IRC text without its formatting codes (bold, colours, hex colours,
+/// italics…).
 ///
 /// ```
 /// assert_eq!(ircbridge::irc_side::strip_formatting("\u{2}bold\u{2} \u{3}04,12red\u{3} \u{1d}it"), "bold red it");
+/// assert_eq!(ircbridge::irc_side::strip_formatting("\u{4}ff0000,00ff00hex\u{4}"), "hex");
 /// ```
 pub fn strip_formatting(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -286,6 +290,24 @@ pub fn strip_formatting(text: &str) -> String {
                         if chars.peek().is_some_and(char::is_ascii_digit) {
                             chars.next();
                         }
+                    }
+                }
+            }
+            '\u{4}' => {
+                // Hex colour: six hex digits, then optionally `,` and six more.
+                let hex = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut ahead = chars.clone();
+                    if (0..6).all(|_| ahead.next().is_some_and(|c| c.is_ascii_hexdigit())) {
+                        *chars = ahead;
+                        true
+                    } else {
+                        false
+                    }
+                };
+                if hex(&mut chars) {
+                    let mut ahead = chars.clone();
+                    if ahead.next() == Some(',') && hex(&mut ahead) {
+                        chars = ahead;
                     }
                 }
             }

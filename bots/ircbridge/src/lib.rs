@@ -4,12 +4,14 @@
 //!   `@_irc_<network>_<nick>` (see [`names`]), registered, named and joined
 //!   lazily through intents.
 //! - Every bridged channel is a portal room with the alias
-//!   `#_irc_<network>_<channel>`, made when someone joins that alias or when
-//!   an admin says `!join #channel` to the bot (see [`portal`]).
+//!   `#_irc_<network>_<channel>`, made when someone joins that alias (for
+//!   the channels the operator allows, so many an hour) or when an admin
+//!   says `!join #channel` to the bot (see [`portal`]).
 //! - Matrix messages go to IRC through the bridge's own connection (relay
-//!   mode) as `<display name> text`, split to IRC's line limit.
+//!   mode) as `<display name [m]> text`, the name cleaned and marked, split
+//!   to IRC's line limit, a bounded number of lines (see [`relay`]).
 //!
-//! See `README.md` for deployment.
+//! See `README.md` for deployment and its Security section for who can do what.
 
 pub mod bridge;
 pub mod commands;

@@ -2,8 +2,9 @@
 //! another nick when the wanted one is taken (433), rejoins its channels,
 //! paces outgoing lines with a [`TokenBucket`] and reconnects with backoff.
 //!
-//! Lines to send queue in a channel that outlives a connection: what is
-//! queued while the server is away goes out after the reconnect.
+//! Lines to send wait in an [`Outbox`] that outlives a connection: what is
+//! queued while the server is away goes out after the reconnect. The
+//! outbox is bounded and drains the channels in turn.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,10 +15,14 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
+use super::outbox::{Outbox, QueueError, QueueLimits};
 use super::{casefold, Message, TokenBucket};
 
 /// The longest line read (IRCv3 tags included); longer lines are cut.
 const MAX_READ_LINE: u64 = 8191 + 512;
+
+/// The longest line written, CR LF not counted (IRC's 512 bytes with them).
+const MAX_WRITE_LINE: usize = 510;
 
 /// How to reach and behave on one IRC network.
 #[derive(Debug, Clone)]
@@ -48,6 +53,8 @@ pub struct IrcConfig {
     pub ping_interval: Duration,
     /// How often the wanted nick is asked for again while we have another.
     pub nick_reclaim: Duration,
+    /// How many lines may wait to be sent.
+    pub queue: QueueLimits,
 }
 
 impl IrcConfig {
@@ -68,6 +75,7 @@ impl IrcConfig {
             reconnect_max: Duration::from_secs(60),
             ping_interval: Duration::from_secs(120),
             nick_reclaim: Duration::from_secs(30),
+            queue: QueueLimits::default(),
         }
     }
 }
@@ -99,27 +107,39 @@ struct Shared {
     channels: BTreeMap<String, String>,
 }
 
+/// Closes the outbox when the last handle is gone.
+#[derive(Debug)]
+struct Alive(Arc<Outbox>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// The bridge's side of the connection: cheap to clone.
 #[derive(Debug, Clone)]
 pub struct IrcHandle {
-    out: mpsc::UnboundedSender<Message>,
+    out: Arc<Outbox>,
     shared: Arc<Mutex<Shared>>,
     task: Arc<tokio::task::JoinHandle<()>>,
+    _alive: Arc<Alive>,
 }
 
 impl IrcHandle {
     /// Starts the connection task; events arrive on the returned receiver.
     pub fn spawn(config: IrcConfig) -> (IrcHandle, mpsc::UnboundedReceiver<IrcEvent>) {
-        let (out, out_rx) = mpsc::unbounded_channel();
+        let out = Arc::new(Outbox::new(config.queue));
         let (events, events_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Mutex::new(Shared {
             nick: config.nick.clone(),
             wanted: config.nick.clone(),
             ..Default::default()
         }));
-        let task = tokio::spawn(run(config, shared.clone(), out_rx, events));
+        let task = tokio::spawn(run(config, shared.clone(), out.clone(), events));
         (
             IrcHandle {
+                _alive: Arc::new(Alive(out.clone())),
                 out,
                 shared,
                 task: Arc::new(task),
@@ -143,16 +163,32 @@ impl IrcHandle {
     }
 
     /// Queues a message (sent paced by flood control, after a reconnect if
-    /// the server is away).
-    pub fn send(&self, msg: Message) {
-        if self.out.send(msg).is_err() {
-            tracing::warn!("the IRC connection task has ended; message dropped");
+    /// the server is away); refused when its queue is full.
+    pub fn send(&self, msg: Message) -> Result<(), QueueError> {
+        self.out.push(msg)
+    }
+
+    /// Queues the lines of one message together: all of them, or none when
+    /// a queue lacks room for them.
+    pub fn send_all(&self, msgs: Vec<Message>) -> Result<(), QueueError> {
+        self.out.push_all(msgs)
+    }
+
+    /// Lines waiting to be said to channels.
+    pub fn queued(&self) -> usize {
+        self.out.queued()
+    }
+
+    /// Queues a line of the bridge's own; a full queue is logged.
+    fn send_own(&self, msg: Message) {
+        if let Err(e) = self.send(msg) {
+            tracing::warn!(error = %e, "an IRC command was dropped");
         }
     }
 
     /// Queues `PRIVMSG target :text`.
-    pub fn privmsg(&self, target: &str, text: &str) {
-        self.send(Message::new("PRIVMSG", [target, text]));
+    pub fn privmsg(&self, target: &str, text: &str) -> Result<(), QueueError> {
+        self.send(Message::new("PRIVMSG", [target, text]))
     }
 
     /// Joins `channel` now and after every reconnect.
@@ -164,28 +200,28 @@ impl IrcHandle {
         };
         // Not registered yet: the join after `001` covers it.
         if connected {
-            self.send(Message::new("JOIN", [channel]));
+            self.send_own(Message::new("JOIN", [channel]));
         }
     }
 
     /// Leaves `channel` and stops rejoining it.
     pub fn part(&self, channel: &str, reason: &str) {
         self.shared().channels.remove(&casefold(channel));
-        self.send(Message::new("PART", [channel, reason]));
+        self.send_own(Message::new("PART", [channel, reason]));
     }
 
     /// Asks for another nick.
     pub fn set_nick(&self, nick: &str) {
         self.shared().wanted = nick.to_owned();
-        self.send(Message::new("NICK", [nick]));
+        self.send_own(Message::new("NICK", [nick]));
     }
 
     /// Says QUIT and stops the connection task.
     pub async fn quit(&self, reason: &str) {
-        self.send(Message::new("QUIT", [reason]));
+        self.send_own(Message::new("QUIT", [reason]));
         // Give the writer a moment to send it; the task is aborted anyway.
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            while !self.out.is_closed() && self.is_connected() {
+            while !self.task.is_finished() && self.is_connected() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -197,7 +233,7 @@ impl IrcHandle {
 async fn run(
     config: IrcConfig,
     shared: Arc<Mutex<Shared>>,
-    mut out: mpsc::UnboundedReceiver<Message>,
+    out: Arc<Outbox>,
     events: mpsc::UnboundedSender<IrcEvent>,
 ) {
     let mut backoff = config.reconnect_min;
@@ -213,13 +249,13 @@ async fn run(
                     nick_tries: AtomicU32::new(0),
                     registered: Notify::new(),
                 };
-                session.run(stream, &mut out, &mut bucket).await
+                session.run(stream, &out, &mut bucket).await
             }
             Err(e) => e,
         };
         let was_connected =
             std::mem::take(&mut shared.lock().unwrap_or_else(|p| p.into_inner()).connected);
-        if events.is_closed() {
+        if events.is_closed() || reason == GONE {
             return;
         }
         tracing::warn!(%reason, "IRC connection lost");
@@ -272,7 +308,7 @@ impl Session<'_> {
     async fn run(
         &self,
         stream: Box<dyn ServerStream>,
-        out: &mut mpsc::UnboundedReceiver<Message>,
+        out: &Outbox,
         bucket: &mut TokenBucket,
     ) -> String {
         let (read, mut write) = tokio::io::split(stream);
@@ -310,13 +346,22 @@ impl Session<'_> {
                         if casefold(&nick) == casefold(&wanted) { continue }
                         Message::new("NICK", [wanted])
                     }
-                    m = out.recv(), if self.shared().connected => {
-                        let Some(m) = m else { return "the bridge is gone".to_owned() };
+                    m = out.next(), if self.shared().connected => {
+                        let Some(m) = m else { return GONE.to_owned() };
                         bucket.acquire().await;
                         m
                     }
                 };
                 let mut line = msg.to_line();
+                if line.len() > MAX_WRITE_LINE {
+                    // The bridge's lines are made to fit; this one did not.
+                    tracing::warn!(bytes = line.len(), command = %msg.command, "an IRC line too long was cut");
+                    let mut cut = MAX_WRITE_LINE;
+                    while !line.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    line.truncate(cut);
+                }
                 tracing::trace!(%line, "irc >>");
                 line.push_str("\r\n");
                 if let Err(e) = write.write_all(line.as_bytes()).await {
@@ -438,6 +483,9 @@ impl Session<'_> {
     }
 }
 
+/// Why a session ends when every [`IrcHandle`] was dropped.
+const GONE: &str = "the bridge is gone";
+
 /// The longest nick every server accepts (RFC 1459).
 const MIN_NICKLEN: usize = 9;
 
@@ -544,7 +592,7 @@ mod tests {
         let (handle, mut events) = IrcHandle::spawn(config);
         handle.join("#a");
         for i in 0..5 {
-            handle.privmsg("#a", &format!("m{i}"));
+            handle.privmsg("#a", &format!("m{i}")).expect("room");
         }
         let (stream, _) = listener.accept().await.expect("accept");
         let (read, mut write) = stream.into_split();
@@ -610,6 +658,83 @@ mod tests {
             read_msg_any(&mut read).await,
             Message::new("NICK", ["bridge"])
         );
+        handle.quit("bye").await;
+    }
+
+    #[tokio::test]
+    async fn a_flooded_channel_neither_grows_without_bound_nor_delays_another() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut config = IrcConfig::new("127.0.0.1", port, "bridge");
+        config.flood_burst = 1;
+        config.flood_per_second = 20.0;
+        config.queue = QueueLimits {
+            per_channel: 40,
+            total: 60,
+            control: 10,
+        };
+        let (handle, mut events) = IrcHandle::spawn(config);
+        for i in 0..40 {
+            handle
+                .privmsg("#busy", &format!("flood {i}"))
+                .expect("room");
+        }
+        assert!(matches!(
+            handle.privmsg("#busy", "one too many"),
+            Err(QueueError::ChannelFull { .. })
+        ));
+        handle.privmsg("#quiet", "hello").expect("room");
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        assert_eq!(read_msg(&mut read).await.command, "NICK");
+        assert_eq!(read_msg(&mut read).await.command, "USER");
+        write
+            .write_all(b":irc.test 001 bridge :Welcome\r\n")
+            .await
+            .expect("w");
+        assert!(matches!(
+            events.recv().await,
+            Some(IrcEvent::Connected { .. })
+        ));
+        // The quiet channel's line is the second one out, not the 41st.
+        let first = read_msg(&mut read).await;
+        let second = read_msg(&mut read).await;
+        assert_eq!(first, Message::new("PRIVMSG", ["#busy", "flood 0"]));
+        assert_eq!(second, Message::new("PRIVMSG", ["#quiet", "hello"]));
+        handle.quit("bye").await;
+    }
+
+    #[tokio::test]
+    async fn no_line_written_passes_512_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (handle, mut events) = IrcHandle::spawn(IrcConfig::new("127.0.0.1", port, "bridge"));
+        handle.privmsg("#a", &"é".repeat(400)).expect("room");
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        assert_eq!(read_msg(&mut read).await.command, "NICK");
+        assert_eq!(read_msg(&mut read).await.command, "USER");
+        write
+            .write_all(b":irc.test 001 bridge :Welcome\r\n")
+            .await
+            .expect("w");
+        assert!(matches!(
+            events.recv().await,
+            Some(IrcEvent::Connected { .. })
+        ));
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        assert!(
+            line.len() <= 512 && line.ends_with("\r\n"),
+            "{}",
+            line.len()
+        );
+        assert!(line.starts_with("PRIVMSG #a é"), "{line}");
         handle.quit("bye").await;
     }
 
