@@ -266,7 +266,11 @@ async fn total_time_is_bounded() {
 async fn a_rate_limit_longer_than_allowed_is_returned_at_once() {
     let hs = FakeHomeserver::start().await.unwrap();
     hs.script("/send/", [FakeReply::rate_limited_ms(120_000)]);
-    let (client, retries) = client_for(&hs, quick_policy());
+    let policy = RetryPolicy {
+        max_rate_limit_wait: Duration::from_secs(60),
+        ..quick_policy()
+    };
+    let (client, retries) = client_for(&hs, policy);
 
     let err = client
         .as_bot()
