@@ -24,10 +24,10 @@ pub(crate) fn create_dir(path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(path)
 }
 
-/// Opens `path` for writing, created `0600`: `truncate` empties it.
-pub(crate) fn create_file(path: &Path, truncate: bool) -> std::io::Result<File> {
+/// Creates (or empties) `path` for writing, `0600`.
+pub(crate) fn create_file(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(truncate);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -132,7 +132,7 @@ impl SeenWindow {
     /// once the new one is on disk.
     pub(crate) fn save(snapshot: &[u8], dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join("seen.snapshot.tmp");
-        let mut file = crate::store::private::create_file(&tmp, true)?;
+        let mut file = crate::store::private::create_file(&tmp)?;
         file.write_all(snapshot)?;
         file.sync_data()?;
         std::fs::rename(&tmp, dir.join("seen.snapshot"))?;
