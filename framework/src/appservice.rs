@@ -12,7 +12,7 @@ use crate::client::{Client, ClientConfig, ClientError};
 use crate::registration::Registration;
 use crate::router::{DispatchConfig, Router};
 use crate::server::{self, ServerConfig, ServerState};
-use crate::store::{Store, StoreError};
+use crate::store::{IfDamaged, Store, StoreError};
 use crate::transaction::{LogConfig, TransactionLog};
 
 /// Everything the appservice needs besides the registration.
@@ -24,6 +24,9 @@ pub struct Config {
     pub server_name: Option<String>,
     /// Folder of the on-disk store.
     pub store_path: PathBuf,
+    /// What to do when the store's database lost flushed writes: refuse
+    /// to start (the default) or start with an empty one.
+    pub if_damaged: IfDamaged,
     /// Where to listen; from the registration's `url` when `None`.
     pub bind: Option<SocketAddr>,
     /// HTTP worker threads.
@@ -47,6 +50,7 @@ impl Config {
             homeserver_url: homeserver_url.into(),
             server_name: None,
             store_path: store_path.into(),
+            if_damaged: IfDamaged::default(),
             bind: None,
             http_workers: 2,
             self_check: true,
@@ -162,7 +166,7 @@ impl Appservice {
         for warning in registration.warnings() {
             tracing::warn!(id = %registration.id, "registration: {warning}");
         }
-        let store = Store::open(&config.store_path)?;
+        let store = Store::open_with(&config.store_path, config.if_damaged)?;
         let client = Client::with_config(
             &config.homeserver_url,
             registration.clone(),
@@ -208,14 +212,32 @@ impl Appservice {
         }
         let progress = {
             let log = log.clone();
+            let store = store.clone();
             let every = config.log.progress_interval;
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut failing = false;
+                let mut last_recovery = std::time::Instant::now();
                 loop {
                     tick.tick().await;
-                    if let Err(e) = log.persist_progress().await {
-                        tracing::error!(error = %e, "cannot persist dispatch progress");
+                    // A failed store is reopened even when nothing uses it.
+                    if !store.healthy() && last_recovery.elapsed() >= Duration::from_secs(1) {
+                        last_recovery = std::time::Instant::now();
+                        store.recover().await;
+                    }
+                    match log.persist_progress().await {
+                        Ok(()) if failing => {
+                            failing = false;
+                            tracing::info!("dispatch progress is written again");
+                        }
+                        Ok(()) => {}
+                        // Logged once per outage; the marks wait in memory.
+                        Err(e) if !failing => {
+                            failing = true;
+                            tracing::error!(error = %e, "cannot persist dispatch progress; retrying");
+                        }
+                        Err(_) => {}
                     }
                 }
             })
@@ -319,8 +341,19 @@ async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>) {
     state.handler.on_stop(&state.app).await;
     progress.abort();
     let _ = progress.await;
+    let store = state.app.store();
+    if !store.healthy() {
+        store.recover().await;
+    }
     if let Err(e) = state.log.persist_progress().await {
-        tracing::error!(error = %e, "cannot persist dispatch progress");
+        tracing::error!(
+            error = %e,
+            unmarked = state.log.unflushed_marks(),
+            "cannot persist dispatch progress at stop; the events it holds will be handled again at the next start"
+        );
+    }
+    if let Err(e) = store.checkpoint().await {
+        tracing::error!(error = %e, "cannot record the store's flushes at stop");
     }
 }
 

@@ -2,7 +2,7 @@
 //! or check one.
 //!
 //! ```text
-//! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
+//! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR] [--start-empty-if-damaged]
 //! mybot generate-registration [--url URL] [--id ID] [--out PATH] [--force]
 //! mybot check-registration [FILE] [--user ID]… [--alias ALIAS]… [--room ID]…
 //! ```
@@ -16,6 +16,10 @@
 //! `--dispatch-order ORDER` (`GHOSTKIT_DISPATCH_ORDER`: `per_room`,
 //! `per_sender` or `unordered`) overrides the bot's
 //! [`DispatchOrder`](crate::router::DispatchOrder).
+//! `--start-empty-if-damaged` (`GHOSTKIT_START_EMPTY_IF_DAMAGED=true`) starts
+//! with an empty database when the store's lost flushed writes, keeping the
+//! damaged files aside ([`IfDamaged`](crate::store::IfDamaged)); without it
+//! such a store is refused.
 
 use std::path::PathBuf;
 
@@ -62,6 +66,11 @@ struct Cli {
     /// Folder of the on-disk store.
     #[arg(long, env = "GHOSTKIT_STORE")]
     store: Option<PathBuf>,
+    /// When the store's database lost writes it had flushed (a damaged,
+    /// truncated or deleted file), move it aside and start with an empty
+    /// one instead of refusing to start.
+    #[arg(long, env = "GHOSTKIT_START_EMPTY_IF_DAMAGED", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    start_empty_if_damaged: Option<bool>,
     /// In what order a room's events are handled, overriding the bot's
     /// choice: per_room, per_sender or unordered.
     #[arg(long, env = "GHOSTKIT_DISPATCH_ORDER", value_name = "ORDER")]
@@ -207,6 +216,9 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
             let mut config = Config::new(cli.homeserver_url, store);
             config.server_name = cli.homeserver_domain;
             config.dispatch.order = cli.dispatch_order;
+            if cli.start_empty_if_damaged == Some(true) {
+                config.if_damaged = crate::store::IfDamaged::StartEmpty;
+            }
             let running = Appservice::new(registration, config).start(handler).await?;
             running.wait().await?;
             Ok(())

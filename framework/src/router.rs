@@ -349,12 +349,15 @@ async fn run_free(inner: Arc<Inner>) {
     }
 }
 
-/// Whether a handler's error comes from a homeserver call that may work
-/// later as it is.
-fn homeserver_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
-    std::iter::successors(Some(err), |e| e.source())
-        .filter_map(|e| e.downcast_ref::<crate::client::ClientError>())
-        .any(|e| e.is_unavailable())
+/// Whether a handler's error comes from a homeserver call, or a store
+/// operation, that may work later as it is.
+fn unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |e| e.source()).any(|e| {
+        e.downcast_ref::<crate::client::ClientError>()
+            .is_some_and(|e| e.is_unavailable())
+            || e.downcast_ref::<crate::store::StoreError>()
+                .is_some_and(|e| e.is_unavailable())
+    })
 }
 
 async fn handle(inner: &Inner, job: Job) {
@@ -379,14 +382,14 @@ async fn handle(inner: &Inner, job: Job) {
                 inner.stats.handled.fetch_add(1, Ordering::Relaxed);
                 break;
             }
-            Ok(Err(e)) if last_call_unavailable || homeserver_unavailable(&*e) => {
+            Ok(Err(e)) if last_call_unavailable || unavailable(&*e) => {
                 let ev = ctx.event();
                 tracing::warn!(
                     room = ev.room_id().map(|r| r.as_str()).unwrap_or("-"),
                     event_id = ev.event_id().map(|r| r.as_str()).unwrap_or("-"),
                     pause_ms = pause.as_millis() as u64,
                     error = %e,
-                    "the homeserver is unavailable; this event and the rest of its lane wait"
+                    "the homeserver or the store is unavailable; this event and the rest of its lane wait"
                 );
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(inner.config.unavailable_pause);
@@ -415,9 +418,7 @@ async fn handle(inner: &Inner, job: Job) {
         inner.stats.failed.fetch_add(1, Ordering::Relaxed);
         break;
     }
-    if let Err(e) = inner.log.item_done(seq, idx) {
-        tracing::error!(error = %e, seq, idx, "cannot record a handled event in the store");
-    }
+    inner.log.item_done(seq, idx);
     if holds_permit {
         inner.backlog.add_permits(1);
     }

@@ -191,6 +191,13 @@ async fn live() -> HttpResponse {
 }
 
 async fn ready(state: State) -> HttpResponse {
+    if !state.app.store().healthy() {
+        // Transactions still go to the log; handlers wait for the store.
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "store_unavailable",
+            "backlog": state.router.backlog(),
+        }));
+    }
     if state.ready.load(Ordering::Acquire) {
         HttpResponse::Ok().json(json!({
             "status": "ready",

@@ -11,8 +11,13 @@
 //! Bots keep their own data in named trees, as JSON values
 //! ([`Store::get_json`], [`Store::put_json`]) or as bytes ([`Store::tree`]).
 //! [`Store::flush`] is a group commit: concurrent callers share one flush.
+//!
+//! A store opened from disk notices a database that lost flushed writes
+//! (see `store/integrity.rs`, [`IfDamaged`]), and a sled database that
+//! failed a write is reopened until it works again ([`Store::healthy`]).
 
 mod bounded;
+mod integrity;
 mod memory;
 pub(crate) mod private;
 mod sled;
@@ -27,6 +32,7 @@ use tokio::sync::{watch, Mutex};
 
 pub use self::sled::SledBackend;
 pub use bounded::BoundedSet;
+pub use integrity::IfDamaged;
 pub use memory::MemoryBackend;
 pub use tree::{Backend, Entry, Tree, TreeBackend};
 
@@ -37,7 +43,7 @@ pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened.
-    #[error("store at {path} failed: {source}; check the path is writable and not used by another process")]
+    #[error("store at {path} failed: {source}; check the path is writable and not used by another process (if the database is damaged, restore the folder from a backup or start empty with --start-empty-if-damaged)")]
     Open {
         /// The store's folder.
         path: String,
@@ -48,6 +54,27 @@ pub enum StoreError {
     /// A read or write failed.
     #[error("store operation failed: {0}")]
     Io(#[source] BackendError),
+    /// The database failed a write and cannot be used until it is reopened,
+    /// which is tried again and again; the operation may work later as it is.
+    #[error("the store at {path} cannot be written now ({source}); it is reopened until it can: free disk space or fix the file system")]
+    Unavailable {
+        /// The store's folder.
+        path: String,
+        /// The failure that stopped the database.
+        #[source]
+        source: BackendError,
+    },
+    /// The database lost writes it had flushed: its files were truncated,
+    /// damaged, deleted or replaced by an older copy.
+    #[error("the store database in {path} is damaged: it holds {found} of its {flushed} flushes (a file was truncated, damaged, deleted or replaced by an older copy). Restore the folder from a backup, or start with an empty database with --start-empty-if-damaged (GHOSTKIT_START_EMPTY_IF_DAMAGED=true), which keeps the damaged files in a damaged-<time> folder")]
+    Damaged {
+        /// The store's folder.
+        path: String,
+        /// How many flushes the database had made durable.
+        flushed: u64,
+        /// How many it holds.
+        found: u64,
+    },
     /// A file or folder of the store could not be read or written.
     #[error("{path}: {source}")]
     File {
@@ -66,6 +93,14 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl StoreError {
+    /// Whether the operation may work later as it is: the database failed
+    /// and is being reopened ([`StoreError::Unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
 }
 
 impl From<std::io::Error> for StoreError {
@@ -89,6 +124,7 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     flusher: Arc<Flusher>,
     dir: Arc<StoreDir>,
+    counter: Option<Arc<integrity::Counter>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -113,20 +149,72 @@ impl Drop for StoreDir {
 }
 
 impl Store {
-    /// Opens (or creates) the store in the folder `path`, with sled.
+    /// Opens (or creates) the store in the folder `path`, with sled;
+    /// refuses a damaged database ([`IfDamaged::Refuse`]).
     ///
     /// The folder and every file in it are made readable by the bot's own
     /// user only (`0700` / `0600`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, IfDamaged::Refuse)
+    }
+
+    /// Opens (or creates) the store in the folder `path`, with sled, doing
+    /// `if_damaged` when the database lost flushed writes or is corrupt.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ghostkit::store::StoreError> {
+    /// use ghostkit::store::{IfDamaged, Store};
+    /// let dir = std::env::temp_dir().join(format!("ghostkit-doc-open-with-{}", std::process::id()));
+    /// let store = Store::open_with(&dir, IfDamaged::Refuse)?;
+    /// store.put_json("t", "k", &1)?;
+    /// store.flush_blocking()?;
+    /// # drop(store); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(()) }
+    /// ```
+    pub fn open_with(path: impl AsRef<Path>, if_damaged: IfDamaged) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let file_error = |source| StoreError::File {
             path: path.display().to_string(),
             source,
         };
         private::create_dir(path).map_err(file_error)?;
-        let backend = SledBackend::open(path)?;
+        let flushed = integrity::in_file(path)?;
+        let (backend, counter) = match Self::open_checked(path, flushed) {
+            Err(e) if if_damaged == IfDamaged::StartEmpty && damaged(&e) => {
+                let aside = integrity::move_aside(path)?;
+                tracing::error!(
+                    path = %path.display(),
+                    kept = %aside.display(),
+                    error = %e,
+                    "the store database is damaged; starting with an empty one as configured"
+                );
+                Self::open_checked(path, None)?
+            }
+            other => other?,
+        };
         private::tighten(path).map_err(file_error)?;
-        Ok(Self::with_backend(path, backend))
+        let mut store = Self::with_backend(path, backend);
+        store.counter = Some(Arc::new(integrity::Counter::new(
+            store.tree(integrity::TREE)?,
+            path,
+            counter,
+        )));
+        Ok(store)
+    }
+
+    /// Opens sled in `path` and checks its flush counter against `flushed`.
+    fn open_checked(path: &Path, flushed: Option<u64>) -> Result<(SledBackend, u64), StoreError> {
+        let backend = SledBackend::open(path)?;
+        let meta = Tree::new(backend.open_tree(integrity::TREE)?);
+        let found = integrity::in_database(&meta)?;
+        match flushed {
+            Some(flushed) if found < flushed => Err(StoreError::Damaged {
+                path: path.display().to_string(),
+                flushed,
+                found,
+            }),
+            _ => Ok((backend, found)),
+        }
     }
 
     /// A store whose data lives in `backend`; the transaction log's files go
@@ -154,6 +242,7 @@ impl Store {
                 path: path.as_ref().to_owned(),
                 temporary: false,
             }),
+            counter: None,
         }
     }
 
@@ -231,7 +320,49 @@ impl Store {
     /// Concurrent callers are grouped: while one flush runs, later callers wait
     /// for the next one, which then covers all of them.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.flusher.flush(&self.backend).await
+        self.flusher
+            .flush(&self.backend, self.counter.as_ref(), false)
+            .await
+    }
+
+    /// A flush that also records, beside the database, how many flushes it
+    /// holds, so that a database losing them is found at the next open.
+    /// Run at a clean stop; [`Store::flush`] records it at most once a second.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if !self.backend.healthy() {
+            self.recover().await;
+        }
+        self.flusher
+            .flush(&self.backend, self.counter.as_ref(), true)
+            .await
+    }
+
+    /// Whether the store can write now; false while a failed database
+    /// waits to be reopened (see [`Backend::healthy`]).
+    pub fn healthy(&self) -> bool {
+        self.backend.healthy()
+    }
+
+    /// Tries to reopen a failed database now; true when the store can
+    /// write afterwards.
+    pub async fn recover(&self) -> bool {
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || backend.recover())
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Whether an open failed because the database is damaged (rather than,
+/// say, locked by another process or not writable).
+fn damaged(e: &StoreError) -> bool {
+    match e {
+        StoreError::Damaged { .. } => true,
+        StoreError::Open { source, .. } => matches!(
+            source.downcast_ref::<::sled::Error>(),
+            Some(::sled::Error::Corruption { .. } | ::sled::Error::ReportableBug(_))
+        ),
+        _ => false,
     }
 }
 
@@ -244,7 +375,12 @@ struct Flusher {
 }
 
 impl Flusher {
-    async fn flush(&self, backend: &Arc<dyn Backend>) -> Result<(), StoreError> {
+    async fn flush(
+        &self,
+        backend: &Arc<dyn Backend>,
+        counter: Option<&Arc<integrity::Counter>>,
+        always_record: bool,
+    ) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let mut rx = self.done.subscribe();
@@ -259,9 +395,17 @@ impl Flusher {
                 }
                 let covered = self.requested.load(Ordering::SeqCst);
                 let backend = backend.clone();
-                tokio::task::spawn_blocking(move || backend.flush())
-                    .await
-                    .map_err(|e| StoreError::Io(Box::new(e)))??;
+                let counter = counter.cloned();
+                tokio::task::spawn_blocking(move || {
+                    let value = counter.as_ref().map(|c| c.before_flush()).transpose()?;
+                    backend.flush()?;
+                    match (counter, value) {
+                        (Some(c), Some(v)) => c.after_flush(v, always_record),
+                        _ => Ok(()),
+                    }
+                })
+                .await
+                .map_err(|e| StoreError::Io(Box::new(e)))??;
                 self.done.send_modify(|d| *d = (*d).max(covered));
                 return Ok(());
             }

@@ -19,6 +19,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Makes every write made before the call durable. Called on a
     /// blocking thread; may take a while.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Whether the backend can write now. A backend that keeps failing
+    /// after an I/O error (and gets back by reopening, as
+    /// [`SledBackend`](super::SledBackend) does) says false until it has
+    /// recovered; readiness reports it.
+    fn healthy(&self) -> bool {
+        true
+    }
+
+    /// Tries to recover a failed backend now, without waiting for its next
+    /// attempt; true when it can write afterwards.
+    fn recover(&self) -> bool {
+        self.healthy()
+    }
 }
 
 /// One tree of a [`Backend`]: ordered byte keys, byte values. Each call is

@@ -80,6 +80,15 @@ pub struct LogItem {
     pub event: Event,
 }
 
+/// A record of the store's trees waiting for a flush.
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    /// Every item of the transaction is done.
+    Done(u64),
+    /// The transaction was never made durable; it is not read back.
+    Dropped(u64),
+}
+
 struct Progress {
     segment: u64,
     total: u32,
@@ -100,6 +109,11 @@ pub struct TransactionLog {
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
     unflushed: AtomicBool,
+    /// Done and dropped marks not yet held by a flush, oldest first.
+    marks: Mutex<Vec<Mark>>,
+    /// A mark's write or a flush failed since the last flush that held
+    /// every mark: the kept marks are written again.
+    rewrite_marks: AtomicBool,
     /// Whether "the homeserver's transaction IDs went back" was logged.
     reuse_logged: AtomicBool,
     config: LogConfig,
@@ -124,66 +138,6 @@ pub enum AcceptError {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Logs what a scan of `segment` could not read; says whether the segment
-/// is damaged (and so kept aside once handled). `next_first`: the first
-/// sequence number of the next segment, which bounds this one's.
-fn report_damage(
-    dir: &std::path::Path,
-    segment: u64,
-    scan: &wal::Scan,
-    next_first: Option<u64>,
-) -> bool {
-    let last = scan
-        .records
-        .last()
-        .map(|r| r.seq)
-        .or(scan.first_seq.map(|f| f.saturating_sub(1)));
-    // Records the next segment's start says this one had, but not read.
-    let lost_at_end = match (next_first, last) {
-        (Some(next), Some(last)) => next.saturating_sub(last + 1),
-        _ => 0,
-    };
-    let lost = scan.lost + lost_at_end;
-    if !scan.header_damaged && scan.damage.is_empty() && lost == 0 {
-        if scan.tail_bytes > 0 {
-            // A torn tail (a crash during an append that was never
-            // acknowledged) or old records of a file written over again.
-            tracing::debug!(
-                segment,
-                bytes = scan.tail_bytes,
-                "end of the sound records of a segment"
-            );
-        }
-        return false;
-    }
-    let path = dir.join(format!("{segment:016}.seg"));
-    let offsets: Vec<u64> = scan.damage.iter().map(|d| d.0).collect();
-    if scan.header_damaged {
-        tracing::error!(
-            path = %path.display(),
-            segment,
-            read = scan.records.len(),
-            damaged_at = ?offsets,
-            "a transaction log segment's header is damaged: its records were read by their own \
-             checksums, but how many were lost before the first sound one is unknown; the file \
-             is kept aside as .corrupt once handled"
-        );
-    } else {
-        tracing::error!(
-            path = %path.display(),
-            segment,
-            read = scan.records.len(),
-            lost,
-            damaged_at = ?offsets,
-            tail_bytes = scan.tail_bytes,
-            "a transaction log segment is damaged: records that were acknowledged could not be \
-             read and will not be handled; the rest are; the file is kept aside as .corrupt \
-             once handled"
-        );
-    }
-    true
 }
 
 impl TransactionLog {
@@ -224,7 +178,7 @@ impl TransactionLog {
             .chain([None])
             .collect();
         for ((segment, scan), next_first) in segments.into_iter().zip(scans).zip(next_firsts) {
-            if report_damage(&dir, segment, &scan, next_first) {
+            if damage::report_damage(&dir, segment, &scan, next_first) {
                 damaged.push(segment);
             }
             let records = scan.records;
@@ -287,6 +241,8 @@ impl TransactionLog {
             progress: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             unflushed: AtomicBool::new(true),
+            marks: Mutex::new(Vec::new()),
+            rewrite_marks: AtomicBool::new(false),
             reuse_logged: AtomicBool::new(false),
             config,
         })
@@ -371,7 +327,7 @@ impl TransactionLog {
             });
         }
         if items.is_empty() {
-            self.finish(seq, segment)?;
+            self.finish(seq, segment);
         } else {
             let done = total - items.len() as u32;
             lock(&self.progress).insert(
@@ -392,9 +348,7 @@ impl TransactionLog {
             // events, in again; this copy is never dispatched.
             lock(&self.seen).forget(seq);
             let pending = lock(&self.progress).remove(&seq).is_some();
-            if let Err(e) = self.drop_undurable(seq, segment, pending) {
-                tracing::warn!(seq, error = %e, "cannot mark an undurable transaction dropped");
-            }
+            self.drop_undurable(seq, segment, pending);
             return Err(self.file_error(e).into());
         }
         Ok(Accepted::New(items))
@@ -410,26 +364,48 @@ impl TransactionLog {
 
     /// Marks an appended transaction that could not be made durable as
     /// never to be read back, and releases it (`pending`: not released yet).
-    fn drop_undurable(&self, seq: u64, segment: u64, pending: bool) -> Result<(), StoreError> {
-        self.dropped.insert(seq.to_be_bytes(), [])?;
+    fn drop_undurable(&self, seq: u64, segment: u64, pending: bool) {
+        self.mark(Mark::Dropped(seq));
         if pending {
-            self.finish(seq, segment)?;
+            self.finish(seq, segment);
         }
-        Ok(())
     }
 
-    fn finish(&self, seq: u64, segment: u64) -> Result<(), StoreError> {
-        self.done.insert(seq.to_be_bytes(), [])?;
+    /// Marks a transaction done and releases its segment.
+    fn finish(&self, seq: u64, segment: u64) {
+        self.mark(Mark::Done(seq));
         self.wal.release(segment);
+    }
+
+    /// Writes `mark` to the store, and keeps it until a flush holds it: if
+    /// this write or a flush fails, the next
+    /// [`TransactionLog::persist_progress`] writes every kept mark again.
+    fn mark(&self, mark: Mark) {
+        lock(&self.marks).push(mark);
+        if let Err(e) = self.write_mark(mark) {
+            if !self.rewrite_marks.swap(true, Ordering::AcqRel) {
+                tracing::warn!(error = %e, "cannot write a done mark; it is written again later");
+            }
+        }
+        self.unflushed.store(true, Ordering::Release);
+    }
+
+    fn write_mark(&self, mark: Mark) -> Result<(), StoreError> {
+        match mark {
+            Mark::Done(seq) => self.done.insert(seq.to_be_bytes(), [])?,
+            Mark::Dropped(seq) => self.dropped.insert(seq.to_be_bytes(), [])?,
+        };
         Ok(())
     }
 
     /// Marks one item finished; the transaction leaves the log when all are.
-    pub fn item_done(&self, seq: u64, idx: u32) -> Result<(), StoreError> {
+    /// The mark is written at the next [`TransactionLog::persist_progress`],
+    /// and written again after a failed one until a flush holds it.
+    pub fn item_done(&self, seq: u64, idx: u32) {
         let finished: Option<u64> = {
             let mut map = lock(&self.progress);
             let Some(p) = map.get_mut(&seq) else {
-                return Ok(());
+                return;
             };
             let (byte, bit) = (idx as usize / 8, 1u8 << (idx % 8));
             if let Some(b) = p.bits.get_mut(byte) {
@@ -446,70 +422,9 @@ impl TransactionLog {
             }
         };
         if let Some(segment) = finished {
-            self.finish(seq, segment)?;
+            self.finish(seq, segment);
         }
         self.unflushed.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Writes the progress of partly-done transactions and flushes, if
-    /// anything changed since the last call. Run every `progress_interval`.
-    pub async fn persist_progress(&self) -> Result<(), StoreError> {
-        if !self.unflushed.swap(false, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let dirty: Vec<(u64, Vec<u8>)> = lock(&self.progress)
-            .iter_mut()
-            .filter(|(_, p)| p.dirty)
-            .map(|(seq, p)| {
-                p.dirty = false;
-                (*seq, p.bits.clone())
-            })
-            .collect();
-        for (seq, bits) in dirty {
-            self.done.insert(seq.to_be_bytes(), bits)?;
-        }
-        // What may go once this flush says its transactions are done.
-        let deletable = self.wal.take_deletable();
-        self.store.flush().await?;
-        if deletable.is_empty() {
-            return Ok(());
-        }
-        // The window's entries of these segments must outlive them.
-        let snapshot = lock(&self.seen).snapshot();
-        let dir = self.store.path().join("txnlog");
-        let saved = tokio::task::spawn_blocking(move || SeenWindow::save(&snapshot, &dir))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        if let Err(e) = saved {
-            tracing::warn!(error = %e, "cannot save the seen transactions; finished segments stay on disk for now");
-            self.wal.give_back_deletable(deletable);
-            return Ok(());
-        }
-        let mut retired = Vec::new();
-        for (segment, first, last) in deletable {
-            match self.wal.retire(segment) {
-                Ok(()) => retired.push((first, last)),
-                Err(e) => {
-                    tracing::warn!(segment, error = %e, "cannot retire a finished transaction segment")
-                }
-            }
-        }
-        if retired.is_empty() {
-            return Ok(());
-        }
-        // Their done marks go only once the segments are gone for good.
-        if let Err(e) = self.wal.sync_dir() {
-            tracing::warn!(error = %e, "cannot sync the transaction log's folder");
-            return Ok(());
-        }
-        for (first, last) in retired {
-            for seq in first..=last {
-                self.done.remove(seq.to_be_bytes())?;
-                self.dropped.remove(seq.to_be_bytes())?;
-            }
-        }
-        Ok(())
     }
 
     /// Everything in the log not yet done, in log order: what a crash left behind.
@@ -521,7 +436,7 @@ impl TransactionLog {
             let key = seq.to_be_bytes();
             let Ok(parsed) = parse_shared(Bytes::from(rec.body)) else {
                 tracing::error!(seq, "unparsable transaction in the log; dropping it");
-                self.finish(seq, segment)?;
+                self.finish(seq, segment);
                 continue;
             };
             let mut bits = match self.done.get(key)? {
@@ -554,7 +469,7 @@ impl TransactionLog {
                 });
             }
             if pending.is_empty() {
-                self.finish(seq, segment)?;
+                self.finish(seq, segment);
                 continue;
             }
             lock(&self.progress).insert(
@@ -593,5 +508,7 @@ impl TransactionLog {
     }
 }
 
+mod damage;
+mod progress;
 #[cfg(test)]
 mod tests;

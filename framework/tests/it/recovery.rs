@@ -95,7 +95,7 @@ async fn only_the_items_not_done_are_recovered() {
         let c = accept_new(&log, "c", &txn(&[message("$c1", "!q:x.org", "x")])).await;
         // a: first and last done; b: all done; c: nothing done.
         for i in [&a[0], &a[2], &b[0], &b[1]] {
-            log.item_done(i.seq, i.idx).unwrap();
+            log.item_done(i.seq, i.idx);
         }
         let _ = c;
         log.persist_progress().await.unwrap();
@@ -108,7 +108,7 @@ async fn only_the_items_not_done_are_recovered() {
         assert_eq!(ids(&rest), ["$a2", "$c1"]);
         // Finish them; nothing is left for the next run.
         for i in &rest {
-            log.item_done(i.seq, i.idx).unwrap();
+            log.item_done(i.seq, i.idx);
         }
         log.persist_progress().await.unwrap();
         assert_eq!(log.pending_transactions(), 0);
@@ -131,7 +131,7 @@ async fn recovery_does_not_redeliver_events_handled_in_an_earlier_run() {
         let store = open_store(dir.path()).await;
         let log = TransactionLog::open(&store, config.clone()).unwrap();
         for i in accept_new(&log, "1", &txn(&[message("$old", "!r:x.org", "x")])).await {
-            log.item_done(i.seq, i.idx).unwrap();
+            log.item_done(i.seq, i.idx);
         }
         log.persist_progress().await.unwrap();
         assert_eq!(log.pending_transactions(), 0);
@@ -221,7 +221,7 @@ async fn handled_segments_are_deleted_so_disk_use_stays_bounded() {
             panic!("transaction {i} taken for a duplicate");
         };
         for item in items {
-            log.item_done(item.seq, item.idx).unwrap();
+            log.item_done(item.seq, item.idx);
         }
         log.persist_progress().await.unwrap();
     }
@@ -264,7 +264,7 @@ async fn retire_twenty(dir: &std::path::Path, config: &LogConfig) {
     for i in 0..20 {
         let body = old_body(i);
         for item in accept_new(&log, &format!("t{i}"), &body).await {
-            log.item_done(item.seq, item.idx).unwrap();
+            log.item_done(item.seq, item.idx);
         }
         log.persist_progress().await.unwrap();
     }

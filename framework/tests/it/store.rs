@@ -116,7 +116,7 @@ async fn the_transaction_log_runs_on_the_memory_backend() {
         log.accept("t1", body.clone().into()).await.unwrap(),
         ghostkit::transaction::Accepted::Duplicate
     ));
-    log.item_done(items[0].seq, items[0].idx).unwrap();
+    log.item_done(items[0].seq, items[0].idx);
     log.persist_progress().await.unwrap();
     assert_eq!(log.pending_transactions(), 0);
 }
@@ -169,3 +169,5 @@ fn a_store_path_that_is_a_file_is_an_error_naming_it() {
     let text = err.to_string();
     assert!(text.contains("not-a-folder"), "{text}");
 }
+
+mod damage;
