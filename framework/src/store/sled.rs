@@ -6,7 +6,10 @@
 //! ([`Backend::healthy`] turns false, and every operation answers
 //! [`StoreError::Unavailable`]), and the next operation after a pause
 //! (200 ms, doubling up to 10 s) closes and reopens the database. sled's
-//! recovery then reads back everything flushed before the fault.
+//! recovery then reads back everything flushed before the fault, and the
+//! writes sled took since the last flush, which it lost with its buffers,
+//! are applied again from a copy kept until a flush holds them (the redo
+//! list). So a fault loses no write that was answered `Ok`.
 //!
 //! Trees are looked up in the open database at each call, so a reopen
 //! reaches every [`Tree`](super::Tree) handed out before it.
@@ -23,6 +26,9 @@ use super::{Backend, Entry, StoreError, TreeBackend};
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 /// The longest pause between two reopen attempts.
 const MAX_PAUSE: Duration = Duration::from_secs(10);
+/// Bytes of writes kept for a reopen past which a write flushes at once
+/// (the appservice flushes far more often).
+const REDO_LIMIT: usize = 32 * 1024 * 1024;
 
 /// sled as a [`Backend`]: what [`Store::open`](super::Store::open) uses.
 #[derive(Clone)]
@@ -45,6 +51,50 @@ struct Inner {
     open: RwLock<Option<Open>>,
     failed: AtomicBool,
     retry: Mutex<Retry>,
+    redo: Mutex<Redo>,
+}
+
+/// Writes sled answered `Ok` since the last flush began, in order.
+#[derive(Default)]
+struct Redo {
+    /// The number of `ops[0]` among every write ever kept.
+    first: u64,
+    ops: Vec<Op>,
+    bytes: usize,
+}
+
+impl Redo {
+    /// Forgets the writes numbered below `upto`.
+    fn forget_before(&mut self, upto: u64) {
+        let n = (upto.saturating_sub(self.first) as usize).min(self.ops.len());
+        let freed: usize = self.ops.drain(..n).map(|op| op.bytes()).sum();
+        self.first += n as u64;
+        self.bytes = self.bytes.saturating_sub(freed);
+    }
+}
+
+enum Op {
+    Insert(Arc<str>, Box<[u8]>, Box<[u8]>),
+    Remove(Arc<str>, Box<[u8]>),
+    Clear(Arc<str>),
+}
+
+impl Op {
+    fn apply(&self, db: &sled::Db) -> sled::Result<()> {
+        match self {
+            Op::Insert(tree, k, v) => db.open_tree(&**tree)?.insert(&**k, &**v).map(|_| ()),
+            Op::Remove(tree, k) => db.open_tree(&**tree)?.remove(&**k).map(|_| ()),
+            Op::Clear(tree) => db.open_tree(&**tree)?.clear(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Op::Insert(_, k, v) => k.len() + v.len() + 32,
+            Op::Remove(_, k) => k.len() + 32,
+            Op::Clear(_) => 32,
+        }
+    }
 }
 
 struct Open {
@@ -89,6 +139,7 @@ impl SledBackend {
                     next: Instant::now(),
                     pause: FIRST_PAUSE,
                 }),
+                redo: Mutex::new(Redo::default()),
             }),
         })
     }
@@ -136,6 +187,48 @@ impl Inner {
         })
     }
 
+    /// Keeps `op`, which sled answered `Ok`, until a flush holds it. Called
+    /// while the database that took it is open (under the read lock), so a
+    /// reopen sees it. True when the kept writes are over their limit.
+    fn record(&self, op: Op) -> bool {
+        let mut redo = lock(&self.redo);
+        redo.bytes += op.bytes();
+        redo.ops.push(op);
+        redo.bytes > REDO_LIMIT
+    }
+
+    /// Flushes, then forgets the writes kept from before it began.
+    fn flush(&self) -> Result<(), StoreError> {
+        let upto = {
+            let redo = lock(&self.redo);
+            redo.first + redo.ops.len() as u64
+        };
+        self.with_db(|open| open.db.flush().map(|_| ()))?;
+        lock(&self.redo).forget_before(upto);
+        Ok(())
+    }
+
+    /// Opens the database again and applies the kept writes.
+    fn open_and_redo(&self) -> sled::Result<sled::Db> {
+        let db = open_db(&self.path)?;
+        let mut redo = lock(&self.redo);
+        for op in &redo.ops {
+            op.apply(&db)?;
+        }
+        db.flush()?;
+        let applied = redo.ops.len();
+        let upto = redo.first + applied as u64;
+        redo.forget_before(upto);
+        drop(redo);
+        if applied > 0 {
+            tracing::info!(
+                writes = applied,
+                "writes lost with the failed store were applied again"
+            );
+        }
+        Ok(db)
+    }
+
     /// Turns a sled error into ours; an I/O error or damage marks the
     /// database failed, to be reopened.
     fn failure(&self, e: sled::Error) -> StoreError {
@@ -177,7 +270,7 @@ impl Inner {
             return true;
         }
         drop(open.take());
-        match open_db(&self.path) {
+        match self.open_and_redo() {
             Ok(db) => {
                 *open = Some(Open {
                     db,
@@ -200,13 +293,13 @@ impl Backend for SledBackend {
     fn open_tree(&self, name: &str) -> Result<Arc<dyn TreeBackend>, StoreError> {
         self.inner.with_tree(name, |_| Ok(()))?;
         Ok(Arc::new(SledTree {
-            name: name.to_owned(),
+            name: name.into(),
             inner: self.inner.clone(),
         }))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.inner.with_db(|open| open.db.flush().map(|_| ()))
+        self.inner.flush()
     }
 
     fn healthy(&self) -> bool {
@@ -220,8 +313,32 @@ impl Backend for SledBackend {
 
 /// One tree, found by name in the database open at each call.
 struct SledTree {
-    name: String,
+    name: Arc<str>,
     inner: Arc<Inner>,
+}
+
+impl SledTree {
+    /// Runs a write on the tree; `op` says what to keep for a reopen when
+    /// the write changed something (`None`: nothing to keep).
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&sled::Tree) -> sled::Result<T>,
+        op: impl FnOnce(&T, Arc<str>) -> Option<Op>,
+    ) -> Result<T, StoreError> {
+        let mut over = false;
+        let out = self.inner.with_tree(&self.name, |t| {
+            let out = f(t)?;
+            if let Some(op) = op(&out, self.name.clone()) {
+                over = self.inner.record(op);
+            }
+            Ok(out)
+        })?;
+        if over {
+            // A failure here is the next caller's.
+            let _ = self.inner.flush();
+        }
+        Ok(out)
+    }
 }
 
 fn owned(v: Option<sled::IVec>) -> Option<Vec<u8>> {
@@ -234,8 +351,10 @@ impl TreeBackend for SledTree {
     }
 
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner
-            .with_tree(&self.name, |t| t.insert(key, value).map(owned))
+        self.write(
+            |t| t.insert(key, value).map(owned),
+            |_, t| Some(Op::Insert(t, key.into(), value.into())),
+        )
     }
 
     fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -250,8 +369,10 @@ impl TreeBackend for SledTree {
     }
 
     fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner
-            .with_tree(&self.name, |t| t.remove(key).map(owned))
+        self.write(
+            |t| t.remove(key).map(owned),
+            |old, t| old.is_some().then(|| Op::Remove(t, key.into())),
+        )
     }
 
     fn scan_prefix<'a>(
@@ -292,6 +413,6 @@ impl TreeBackend for SledTree {
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        self.inner.with_tree(&self.name, |t| t.clear())
+        self.write(|t| t.clear(), |_, t| Some(Op::Clear(t)))
     }
 }

@@ -13,4 +13,5 @@ mod registration_interop;
 mod router;
 mod server;
 mod store;
+mod tmpfs;
 mod transaction;

@@ -170,4 +170,6 @@ fn a_store_path_that_is_a_file_is_an_error_naming_it() {
     assert!(text.contains("not-a-folder"), "{text}");
 }
 
+mod appservice;
 mod damage;
+mod disk_full;
