@@ -187,3 +187,10 @@ fn room_ids_of_every_version_and_aliases_are_accepted() {
         "0: every rule that bans anyone waits"
     );
 }
+
+#[test]
+fn the_example_file_is_valid() {
+    let c = parse(include_str!("../../modbot.example.yaml")).unwrap();
+    assert_eq!(c.management_room, "#moderators:example.org");
+    assert_eq!(c.command_power_level, 50);
+}
