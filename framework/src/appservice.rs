@@ -20,14 +20,17 @@ use crate::transaction::{LogConfig, TransactionLog};
 pub struct Config {
     /// The homeserver's client-server API base URL (`http://127.0.0.1:8008`).
     pub homeserver_url: String,
-    /// The homeserver's server name; asked of the homeserver (`whoami`) when `None`.
+    /// The homeserver's server name; asked of the homeserver (`whoami`) when
+    /// `None`. Must be a server name ([`check_server_name`]).
     pub server_name: Option<String>,
     /// Folder of the on-disk store.
     pub store_path: PathBuf,
     /// What to do when the store's database lost flushed writes: refuse
     /// to start (the default) or start with an empty one.
     pub if_damaged: IfDamaged,
-    /// Where to listen; from the registration's `url` when `None`.
+    /// Where to listen; from the registration's `url` when `None` (see
+    /// [`bind_address`]). The command line sets it with `--bind` /
+    /// `GHOSTKIT_BIND`.
     pub bind: Option<SocketAddr>,
     /// HTTP worker threads.
     pub http_workers: usize,
@@ -95,6 +98,11 @@ pub enum AppserviceError {
     /// The handler's [`Handler::on_start`] failed.
     #[error("the bot's on_start failed: {0}")]
     OnStart(#[source] crate::bot::HandlerError),
+    /// The server name given (`HOMESERVER_DOMAIN`, `--homeserver-domain`,
+    /// [`Config::server_name`]) is empty or not a server name: the bot
+    /// would be `@bot:` or worse.
+    #[error("the homeserver domain `{0}` is not a server name: set HOMESERVER_DOMAIN (or --homeserver-domain) to the homeserver's server name, e.g. `example.org`, or leave it unset to ask the homeserver")]
+    BadServerName(String),
     /// Listening failed.
     #[error("cannot listen on {addr}: {source}; is another process using the port?")]
     Bind {
@@ -165,6 +173,9 @@ impl Appservice {
         } = self;
         for warning in registration.warnings() {
             tracing::warn!(id = %registration.id, "registration: {warning}");
+        }
+        if let Some(name) = &config.server_name {
+            check_server_name(name)?;
         }
         let store = Store::open_with(&config.store_path, config.if_damaged)?;
         let client = Client::with_config(
@@ -245,7 +256,17 @@ impl Appservice {
 
         let addr = match config.bind {
             Some(a) => a,
-            None => bind_from_url(registration.url.as_deref())?,
+            None => {
+                let bind = bind_address(registration.url.as_deref())?;
+                if let Some(host) = &bind.host_name {
+                    tracing::warn!(
+                        addr = %bind.addr,
+                        "the registration's url names the host `{host}`, not an IP address, so the appservice listens on all interfaces; set the address to listen on with --bind or GHOSTKIT_BIND (Config::bind), e.g. 127.0.0.1:{}",
+                        bind.addr.port()
+                    );
+                }
+                bind.addr
+            }
         };
         let state = ServerState::new(app, handler, log, router, config.server.clone());
         let st = state.clone();
@@ -377,7 +398,31 @@ async fn learn_server_name(client: &Client) -> Result<String, AppserviceError> {
     }
 }
 
-fn bind_from_url(url: Option<&str>) -> Result<SocketAddr, AppserviceError> {
+/// Where the appservice listens when no bind address is given: the
+/// decision [`bind_address`] makes from the registration's `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindAddress {
+    /// The address to listen on.
+    pub addr: SocketAddr,
+    /// The url's host when it is a host name (not an IP literal nor
+    /// `localhost`): the address is then every interface (`0.0.0.0`), since
+    /// the name may resolve to any of them, and the start-up logs a warning.
+    pub host_name: Option<String>,
+}
+
+/// The address to listen on for the registration's `url`: its IP literal
+/// and port; `localhost` is `127.0.0.1`; any other host name is every
+/// interface (`0.0.0.0`), with [`BindAddress::host_name`] set.
+///
+/// ```
+/// use ghostkit::appservice::bind_address;
+/// let b = bind_address(Some("http://127.0.0.1:9000")).unwrap();
+/// assert_eq!((b.addr.to_string(), b.host_name), ("127.0.0.1:9000".into(), None));
+/// let b = bind_address(Some("http://bot.internal:9000")).unwrap();
+/// assert_eq!(b.addr.to_string(), "0.0.0.0:9000");
+/// assert_eq!(b.host_name.as_deref(), Some("bot.internal"));
+/// ```
+pub fn bind_address(url: Option<&str>) -> Result<BindAddress, AppserviceError> {
     let raw = url.unwrap_or("null");
     let parsed = url::Url::parse(raw).map_err(|_| AppserviceError::NoBind(raw.into()))?;
     let port = parsed
@@ -387,11 +432,33 @@ fn bind_from_url(url: Option<&str>) -> Result<SocketAddr, AppserviceError> {
         Some("localhost") | None => "127.0.0.1".to_owned(),
         Some(h) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
     };
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => Ok(SocketAddr::new(ip, port)),
-        // A host name (e.g. a container's): listen on all interfaces.
-        Err(_) => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
-    }
+    Ok(match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => BindAddress {
+            addr: SocketAddr::new(ip, port),
+            host_name: None,
+        },
+        Err(_) => BindAddress {
+            addr: SocketAddr::from(([0, 0, 0, 0], port)),
+            host_name: Some(host),
+        },
+    })
+}
+
+/// Refuses a server name that is empty or not one (`host` or `host:port`,
+/// an IPv4 address or a bracketed IPv6 one): the bot's user ID and every
+/// namespace are built from it.
+///
+/// ```
+/// use ghostkit::appservice::check_server_name;
+/// assert!(check_server_name("example.org").is_ok());
+/// assert!(check_server_name("localhost:8448").is_ok());
+/// assert!(check_server_name("").is_err());
+/// assert!(check_server_name(" example.org").is_err());
+/// ```
+pub fn check_server_name(name: &str) -> Result<(), AppserviceError> {
+    <&ruma_common::ServerName>::try_from(name)
+        .map(drop)
+        .map_err(|_| AppserviceError::BadServerName(name.to_owned()))
 }
 
 /// Asks the homeserver to ping us and logs the outcome in plain words.
@@ -435,3 +502,6 @@ pub fn explain_ping_error(e: &ClientError) -> &'static str {
         None => "the homeserver could not be reached at HOMESERVER_URL: is it running, and the URL right?",
     }
 }
+
+#[cfg(test)]
+mod tests;

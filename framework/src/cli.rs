@@ -2,7 +2,8 @@
 //! or check one.
 //!
 //! ```text
-//! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR] [--start-empty-if-damaged]
+//! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
+//!       [--bind ADDR] [--start-empty-if-damaged]
 //! mybot generate-registration [--url URL] [--id ID] [--out PATH] [--force]
 //! mybot check-registration [FILE] [--user ID]… [--alias ALIAS]… [--room ID]…
 //! ```
@@ -12,7 +13,12 @@
 //! (exclusive)`, `… (not exclusive)`, `… the appservice's own user` or
 //! `… not ours`. It exits 0 when the file loads, 1 with the error when not.
 //! Each flag also reads an environment variable: `REGISTRATION`,
-//! `HOMESERVER_URL`, `HOMESERVER_DOMAIN`, `GHOSTKIT_STORE`.
+//! `HOMESERVER_URL`, `HOMESERVER_DOMAIN`, `GHOSTKIT_STORE`, `GHOSTKIT_BIND`.
+//! `HOMESERVER_DOMAIN` set but empty, or not a server name, is an error
+//! (the bot would be `@bot:`); unset, the server name is asked of the
+//! homeserver. `--bind` is where the bot listens (`127.0.0.1:9000`); without
+//! it, the registration's `url` says (see
+//! [`bind_address`](crate::appservice::bind_address)).
 //! `--dispatch-order ORDER` (`GHOSTKIT_DISPATCH_ORDER`: `per_room`,
 //! `per_sender` or `unordered`) overrides the bot's
 //! [`DispatchOrder`](crate::router::DispatchOrder).
@@ -21,11 +27,13 @@
 //! damaged files aside ([`IfDamaged`](crate::store::IfDamaged)); without it
 //! such a store is refused.
 
+use std::ffi::OsStr;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::appservice::{Appservice, Config};
+use crate::appservice::{check_server_name, Appservice, AppserviceError, Config};
 use crate::bot::Handler;
 use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
@@ -71,6 +79,10 @@ struct Cli {
     /// one instead of refusing to start.
     #[arg(long, env = "GHOSTKIT_START_EMPTY_IF_DAMAGED", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     start_empty_if_damaged: Option<bool>,
+    /// Where to listen (`127.0.0.1:9000`); from the registration's `url`
+    /// when not given.
+    #[arg(long, env = "GHOSTKIT_BIND", value_name = "ADDR")]
+    bind: Option<SocketAddr>,
     /// In what order a room's events are handled, overriding the bot's
     /// choice: per_room, per_sender or unordered.
     #[arg(long, env = "GHOSTKIT_DISPATCH_ORDER", value_name = "ORDER")]
@@ -152,7 +164,11 @@ pub async fn run_or_exit<H: Handler>(info: BotInfo, handler: H) {
 ///
 /// Returns an error whose message says what to fix.
 pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.homeserver_domain = homeserver_domain(
+        cli.homeserver_domain.take(),
+        std::env::var_os("HOMESERVER_DOMAIN").as_deref(),
+    )?;
     let default_reg = PathBuf::from(format!("{}-registration.yaml", info.id));
     match cli.command {
         Some(Command::GenerateRegistration {
@@ -215,6 +231,7 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
                 .unwrap_or_else(|| PathBuf::from(format!("{}.store", info.id)));
             let mut config = Config::new(cli.homeserver_url, store);
             config.server_name = cli.homeserver_domain;
+            config.bind = cli.bind;
             config.dispatch.order = cli.dispatch_order;
             if cli.start_empty_if_damaged == Some(true) {
                 config.if_damaged = crate::store::IfDamaged::StartEmpty;
@@ -223,6 +240,23 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
             running.wait().await?;
             Ok(())
         }
+    }
+}
+
+/// The server name to use: `given` (from `--homeserver-domain` or
+/// `HOMESERVER_DOMAIN`) when it is one; an error when it is empty or not a
+/// server name, or when `env` (the variable's value) is set but empty and
+/// the parser took that for unset.
+fn homeserver_domain(
+    given: Option<String>,
+    env: Option<&OsStr>,
+) -> Result<Option<String>, AppserviceError> {
+    match given {
+        Some(name) => check_server_name(&name).map(|()| Some(name)),
+        None if env.is_some_and(OsStr::is_empty) => {
+            Err(AppserviceError::BadServerName(String::new()))
+        }
+        None => Ok(None),
     }
 }
 
@@ -237,3 +271,6 @@ fn load_registration(path: &std::path::Path) -> Result<Registration, Box<dyn std
     }
     Ok(Registration::load(path)?)
 }
+
+#[cfg(test)]
+mod tests;

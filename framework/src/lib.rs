@@ -5,6 +5,7 @@ pub mod bot;
 pub mod cli;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod event;
 pub mod intent;
 pub mod prelude;

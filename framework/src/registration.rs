@@ -397,7 +397,17 @@ impl Registration {
                 out.push(W::UrlNotHttp { url: url.clone() });
             }
         }
+        out.extend(warning::typos("", self.extra.keys(), parse::TOP_LEVEL_KEYS));
+        out.extend(warning::typos(
+            "namespaces.",
+            self.namespaces.extra.keys(),
+            parse::NAMESPACE_KEYS,
+        ));
         for kind in NamespaceKind::ALL {
+            for (i, ns) in self.namespaces.of(kind).iter().enumerate() {
+                let prefix = format!("namespaces.{kind}[{i}].");
+                out.extend(warning::typos(&prefix, ns.extra.keys(), parse::ENTRY_KEYS));
+            }
             for (index, (ns, m)) in self
                 .namespaces
                 .of(kind)

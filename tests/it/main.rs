@@ -35,6 +35,7 @@ mod ircbridge_support;
 mod modbot;
 mod modbot_fake;
 mod modbot_protections;
+mod modbot_security;
 mod modbot_support;
 mod webhooks;
 mod webhooks_security;

@@ -124,3 +124,115 @@ async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> 
     hs.stop().await;
     Ok(())
 }
+
+fn user_rule(entity: &str) -> PolicyChange {
+    PolicyChange::Set(Rule {
+        key: RuleKey {
+            list: "!list:fake".into(),
+            event_type: "m.policy.rule.user".into(),
+            state_key: format!("rule:{entity}"),
+        },
+        kind: EntityKind::User,
+        entity: entity.into(),
+        reason: "list says so".into(),
+    })
+}
+
+/// Remote members cannot join rooms of the real Synapse in the tests: the
+/// fake homeserver has seven members of `evil` in a protected room.
+#[tokio::test]
+async fn list_rules_reaching_more_than_the_limit_wait_and_small_ones_apply() -> Result<()> {
+    let hs = FakeHomeserver::start().await?;
+    let evil: Vec<String> = (1..=7).map(|i| format!("@bad{i}:evil")).collect();
+    let mut chunk: Vec<Value> = evil.iter().map(|u| member(u)).collect();
+    chunk.push(member("@ok:fake"));
+    hs.script(
+        "/rooms/%21r0%3Afake/members",
+        [FakeReply::ok(json!({ "chunk": chunk }))],
+    );
+    hs.script(
+        "/rooms/%21mgmt%3Afake/members",
+        [FakeReply::ok(json!({"chunk": [member("@mod:fake")]}))],
+    );
+    hs.script("/rooms/%21list%3Afake/state", [FakeReply::ok(json!([]))]);
+    let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);
+    let client = Client::with_config(&hs.url(), reg.clone(), ClientConfig::default())?;
+    client.set_server_name("fake");
+    let store = Store::temporary()?;
+    let mut model = Model {
+        protected_rooms: ["!r0:fake".to_owned()].into_iter().collect(),
+        ..Default::default()
+    };
+    model.lists.insert("!list:fake".into(), ListMeta::default());
+    save_model(&store, &model)?;
+    let app = AppContext::new(client, store, reg, "fake".into());
+    let bot = ModBot::new(ModConfig::new("!mgmt:fake"));
+    bot.init(&app).await;
+    hs.reset();
+
+    // Seven members: more than the default five, held.
+    bot.engine().apply_change(user_rule("@bad*:evil")).await;
+    assert!(hs.requests_to("/ban").is_empty(), "nobody banned yet");
+    let notices = || -> Vec<String> {
+        hs.requests_to("/send/m.room.message")
+            .iter()
+            .filter_map(|r| r.json())
+            .filter_map(|j| j["body"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let held = notices();
+    assert!(
+        held.iter().any(|n| n.contains("the rule `@bad*:evil`")
+            && n.contains("would ban 7 member(s) in 1 room(s)")
+            && n.contains("more than confirm_above_members (5)")
+            && !n.contains("own server")
+            && n.contains("say `!mod confirm @bad*:evil`")),
+        "{held:?}"
+    );
+    // The same rule again is not said again.
+    bot.engine().apply_change(user_rule("@bad*:evil")).await;
+    assert_eq!(notices().len(), held.len());
+    // A server rule cutting off the same seven is held too: no ACL written.
+    bot.engine()
+        .apply_change(PolicyChange::Set(Rule {
+            key: RuleKey {
+                list: "!list:fake".into(),
+                event_type: "m.policy.rule.server".into(),
+                state_key: "rule:evil".into(),
+            },
+            kind: EntityKind::Server,
+            entity: "evil".into(),
+            reason: String::new(),
+        }))
+        .await;
+    assert!(hs.requests_to("m.room.server_acl").is_empty());
+    assert!(notices()
+        .iter()
+        .any(|n| n.contains("the rule `evil`") && n.contains("cut off (server ACL) 7 member(s)")));
+
+    // One member: applied at once.
+    bot.engine().apply_change(user_rule("@bad1:evil")).await;
+    let bans = hs.requests_to("/ban");
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(
+        bans[0].json().map(|j| j["user_id"].clone()),
+        Some(json!("@bad1:evil"))
+    );
+
+    // Confirmed, the held user rule bans the six left.
+    let said = bot.engine().confirm_held(Some("@bad*:evil")).await;
+    assert_eq!(said.as_deref(), Ok("confirmed and applied `@bad*:evil`"));
+    assert_eq!(hs.requests_to("/ban").len(), 7);
+    assert_eq!(
+        bot.engine().confirm_held(Some("@bad*:evil")).await,
+        Err("no rule `@bad*:evil` waits for confirmation".to_owned())
+    );
+    // The confirmation is remembered for the rule as it is.
+    let confirmed = match user_rule("@bad*:evil") {
+        PolicyChange::Set(r) => bot.engine().model().is_confirmed(&r),
+        PolicyChange::Remove(_) => false,
+    };
+    assert!(confirmed);
+    hs.stop().await;
+    Ok(())
+}

@@ -183,24 +183,8 @@ impl Default for BridgeConfig {
     }
 }
 
-/// The number of single-character edits between `a` and `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            let cost = usize::from(ca != *cb);
-            row[j + 1] = (diagonal + cost).min(above + 1).min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-/// The known key nearest to `key`, if one is near enough to be meant.
+/// The known key nearest to `key`, if one is near enough to be meant
+/// ([`ghostkit::config::nearest`] over [`KNOWN_KEYS`]).
 ///
 /// ```
 /// assert_eq!(ircbridge::config::nearest_key("admin"), Some("admins"));
@@ -208,14 +192,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// assert_eq!(ircbridge::config::nearest_key("zzzzzz"), None);
 /// ```
 pub fn nearest_key(key: &str) -> Option<&'static str> {
-    let key = key.to_ascii_lowercase().replace('-', "_");
-    let limit = (key.chars().count() / 3).max(2);
-    KNOWN_KEYS
-        .iter()
-        .map(|k| (edit_distance(&key, k), *k))
-        .filter(|(d, k)| *d <= limit || (key.len() >= 4 && k.starts_with(&key)))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    ghostkit::config::nearest(key, KNOWN_KEYS)
 }
 
 /// Refuses `key` unless `ok`, saying `reason`.

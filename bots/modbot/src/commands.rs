@@ -134,8 +134,13 @@ pub enum Command {
         #[command(option)]
         room: Option<String>,
     },
-    /// Confirms the wildcard ban waiting for confirmation.
-    Confirm,
+    /// Applies what waits for confirmation: your wildcard ban, or a rule
+    /// from a list that the bot held because of its reach.
+    #[command(example = "@*:evil.org")]
+    Confirm {
+        /// The held rule's entity (needed when several wait).
+        entity: Option<String>,
+    },
 }
 
 /// The help: every command, from the derive.
@@ -312,10 +317,16 @@ mod tests {
             ("sync", Command::Sync),
             ("status", Command::Status),
             ("protections", Command::Protections),
-            ("confirm", Command::Confirm),
+            ("confirm", Command::Confirm { entity: None }),
         ] {
             assert_eq!(parse(text), Ok(cmd));
         }
+        assert_eq!(
+            parse("confirm @*:x"),
+            Ok(Command::Confirm {
+                entity: Some("@*:x".into())
+            })
+        );
         assert!(parse("").is_err_and(|h| h.starts_with("help: ")));
         assert!(matches!(
             interpret("!mod", "frobnicate"),

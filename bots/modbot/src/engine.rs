@@ -8,7 +8,7 @@
 //! match per cached member. Bans are sorted busiest room first and run with
 //! at most `max_concurrent_requests` in flight; the client retries on 429.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
@@ -21,10 +21,11 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::config::ModConfig;
 use crate::glob::Glob;
+use crate::intake::Held;
 use crate::log::ManagementLog;
 use crate::model::{self, Model};
 use crate::protections::Runtime;
-use crate::rules::{EntityKind, PolicyChange, Rule, RuleIndex};
+use crate::rules::{EntityKind, PolicyChange, Rule, RuleIndex, RuleKey};
 
 /// A user's membership as last seen.
 pub type MemberCache = HashMap<String, HashMap<String, String>>;
@@ -73,11 +74,13 @@ pub struct Engine {
     pub stats: Stats,
     /// Wildcard bans waiting for `confirm`, by moderator.
     pub pending: Mutex<HashMap<String, crate::commands::Command>>,
+    /// Rules from lists waiting for `confirm` (see `intake.rs`).
+    pub held: Mutex<BTreeMap<RuleKey, Held>>,
     /// Protections' short-term memory.
     pub runtime: Mutex<Runtime>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -96,6 +99,7 @@ impl Engine {
             throttle: Semaphore::new(permits),
             stats: Stats::default(),
             pending: Mutex::new(HashMap::new()),
+            held: Mutex::new(BTreeMap::new()),
             runtime: Mutex::new(Runtime::default()),
         }
     }
@@ -122,7 +126,7 @@ impl Engine {
         self.rules.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn rules_write(&self) -> std::sync::RwLockWriteGuard<'_, RuleIndex> {
+    pub(crate) fn rules_write(&self) -> std::sync::RwLockWriteGuard<'_, RuleIndex> {
         self.rules.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -306,46 +310,10 @@ impl Engine {
         self.model().lists.contains_key(room)
     }
 
-    /// Re-reads a list's state (one request) and replaces its rules.
-    pub async fn sync_list(&self, list: &str) {
-        let Some(app) = self.app() else { return };
-        let Ok(id) = <&RoomId>::try_from(list) else {
-            return;
-        };
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let state = match app.client().as_bot().state(id).await {
-            Ok(s) => s,
-            Err(e) => {
-                return self
-                    .report(
-                        &format!("list:{list}:{}", e.errcode().unwrap_or("")),
-                        &format!("cannot read the policy list {list}: {e}"),
-                    )
-                    .await
-            }
-        };
-        let mut idx = self.rules_write();
-        idx.remove_list(list);
-        if let Err(e) = model::remove_list_rules(app.store(), list) {
-            tracing::error!("cannot clear stored rules of {list}: {e}");
-        }
-        for ev in state {
-            let Some(key) = ev.state_key.as_deref() else {
-                continue;
-            };
-            if let Some(PolicyChange::Set(rule)) =
-                crate::rules::parse_policy_event(list, &ev.event_type, key, &ev.content)
-            {
-                if let Err(e) = model::save_rule(app.store(), &rule) {
-                    tracing::error!("cannot store a rule: {e}");
-                }
-                idx.apply(PolicyChange::Set(rule));
-            }
-        }
-    }
-
-    /// Applies a rule change from a list event: stores it and enforces it.
-    pub async fn apply_change(&self, change: PolicyChange) {
+    /// Puts a rule change in force, as it is: stores it and enforces it.
+    /// Changes from lists go through [`Engine::apply_change`], which holds
+    /// the rules that need confirming.
+    pub(crate) async fn enforce_change(&self, change: PolicyChange) {
         let Some(app) = self.app() else { return };
         let (added, server_changed) = {
             let mut idx = self.rules_write();

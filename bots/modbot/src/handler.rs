@@ -72,11 +72,19 @@ impl ModBot {
         let bot = ctx.client().as_bot();
         let is_mgmt = e.log.room().as_deref() == Some(room.as_str());
         if !is_mgmt {
-            if e.config.invites_from_management_only && !self.is_moderator(&sender) {
-                e.say(&format!(
-                    "ignored an invite to {room} from {sender}, who is not in the management room"
-                ))
-                .await;
+            let refusal = if !e.config.invites_from_management_only {
+                None
+            } else if !self.is_moderator(&sender) {
+                Some("who is not in the management room".to_owned())
+            } else {
+                e.may_command(&sender)
+                    .await
+                    .err()
+                    .map(|why| format!("who may not command me ({why})"))
+            };
+            if let Some(why) = refusal {
+                e.say(&format!("ignored an invite to {room} from {sender}, {why}"))
+                    .await;
                 bot.leave(room, Some("invites are accepted from moderators only"))
                     .await?;
                 return Ok(());
@@ -194,6 +202,12 @@ impl Handler for ModBot {
             let bot = ctx.bot_user_id();
             if let Some(text) = commands::strip_address(msg.body(), &e.config.command_prefix, &bot)
             {
+                // Power first: who may not command hears nothing of the
+                // commands, not even the help or a syntax error.
+                if let Err(refusal) = e.may_command(sender.as_str()).await {
+                    e.say(&format!("✗ {refusal}")).await;
+                    return Ok(());
+                }
                 match commands::interpret(&e.config.command_prefix, text) {
                     Outcome::Command(cmd) => e.run_command(sender.as_str(), cmd).await,
                     Outcome::Help(help) => e.say(&help).await,

@@ -8,11 +8,12 @@ use ghostkit::ruma::common::RoomOrAliasId;
 use serde_json::json;
 
 use crate::commands::Command;
+use crate::engine::lock;
 use crate::engine::Engine;
 use crate::glob::{has_wildcard, Glob};
 use crate::model::ListMeta;
 use crate::protections::{is_protection, validate_setting, PROTECTIONS};
-use crate::rules::{parse_policy_event, EntityKind};
+use crate::rules::{parse_policy_event, EntityKind, Rule, RuleKey};
 
 mod moderation;
 
@@ -35,19 +36,27 @@ impl Engine {
     async fn execute(&self, sender: &str, cmd: Command) -> Reply {
         let app = self.app().ok_or("not started yet")?.clone();
         match cmd {
-            Command::Confirm => {
-                let pending = self
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(sender);
+            Command::Confirm { entity } => {
+                let pending = {
+                    let mut pending = lock(&self.pending);
+                    let mine = match (pending.get(sender), entity.as_deref()) {
+                        (Some(Command::Ban { entity: e, .. }), Some(asked)) => e == asked,
+                        (Some(_), None) => true,
+                        _ => false,
+                    };
+                    if mine {
+                        pending.remove(sender)
+                    } else {
+                        None
+                    }
+                };
                 match pending {
                     Some(Command::Ban {
                         entity,
                         list,
                         reason,
-                    }) => self.ban(&app, &entity, &list, reason, true).await,
-                    _ => Err("nothing waits for confirmation".into()),
+                    }) => self.ban(&app, &entity, &list, reason).await,
+                    _ => self.confirm_held(entity.as_deref()).await,
                 }
             }
             Command::Ban {
@@ -55,24 +64,38 @@ impl Engine {
                 list,
                 reason,
             } => {
-                if has_wildcard(&entity) {
-                    self.pending
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(
-                            sender.to_owned(),
-                            Command::Ban {
-                                entity: entity.clone(),
-                                list,
-                                reason,
-                            },
-                        );
+                let probe = Rule {
+                    key: RuleKey {
+                        list: String::new(),
+                        event_type: String::new(),
+                        state_key: String::new(),
+                    },
+                    kind: EntityKind::of_entity(&entity),
+                    entity: entity.clone(),
+                    reason: String::new(),
+                };
+                let reach = self.reach(&probe);
+                let wildcard = has_wildcard(&entity);
+                if wildcard || reach.members > self.config.confirm_above_members {
+                    lock(&self.pending).insert(
+                        sender.to_owned(),
+                        Command::Ban {
+                            entity: entity.clone(),
+                            list,
+                            reason,
+                        },
+                    );
+                    let what = if wildcard {
+                        "is a wildcard ban"
+                    } else {
+                        "reaches many members"
+                    };
                     return Ok(format!(
-                        "`{entity}` is a wildcard ban; say `{} confirm` to apply it",
-                        self.config.command_prefix
+                        "`{entity}` {what}: it would reach {} member(s) in {} room(s) now; say `{} confirm` to apply it",
+                        reach.members, reach.rooms, self.config.command_prefix
                     ));
                 }
-                self.ban(&app, &entity, &list, reason, false).await
+                self.ban(&app, &entity, &list, reason).await
             }
             Command::Unban { entity, invite } => self.unban(&app, &entity, invite).await,
             Command::Kick {
@@ -240,7 +263,7 @@ impl Engine {
         let stats = &self.stats;
         use std::sync::atomic::Ordering::Relaxed;
         format!(
-            "modbot{}: {} protected room(s), {} list(s) ({}), {} rule(s); {} ban(s), {} redaction(s), {} error(s) so far",
+            "modbot{}: {} protected room(s), {} list(s) ({}), {} rule(s) ({} waiting for confirmation); {} ban(s), {} redaction(s), {} error(s) so far",
             if self.config.dry_run { " (dry-run)" } else { "" },
             m.protected_rooms.len(),
             m.lists.len(),
@@ -254,6 +277,7 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(", "),
             self.rules_read().len(),
+            lock(&self.held).len(),
             stats.bans.load(Relaxed),
             stats.redactions.load(Relaxed),
             stats.errors.load(Relaxed),
@@ -423,7 +447,6 @@ impl Engine {
         entity: &str,
         list: &str,
         reason: Option<String>,
-        _confirmed: bool,
     ) -> Reply {
         let list_id = self
             .model()
@@ -459,6 +482,17 @@ impl Engine {
         let reason = reason.unwrap_or_default();
         let content = json!({"entity": entity, "recommendation": "m.ban", "reason": reason});
         let state_key = format!("rule:{entity}");
+        // Typed (and, when needed, confirmed) by a moderator: the rule is
+        // not held when it comes back from the list.
+        let key = RuleKey {
+            list: list_id.clone(),
+            event_type: kind.event_type().to_owned(),
+            state_key: state_key.clone(),
+        };
+        self.model()
+            .confirmed_rules
+            .insert(key.store_key(), entity.to_owned());
+        self.save().await;
         let room = <&RoomId>::try_from(list_id.as_str()).map_err(|e| e.to_string())?;
         app.client()
             .as_bot()

@@ -84,6 +84,11 @@ pub struct Model {
     /// The last `m.room.server_acl` content written, per room.
     #[serde(default)]
     pub acl_written: BTreeMap<String, Value>,
+    /// Rules confirmed in the management room (or written by a command),
+    /// by [`RuleKey::store_key`], with the entity confirmed: a list changing
+    /// the rule's entity needs a new confirmation.
+    #[serde(default)]
+    pub confirmed_rules: BTreeMap<String, String>,
 }
 
 impl Model {
@@ -97,6 +102,11 @@ impl Model {
                     || m.alias.as_deref() == Some(name)
             })
             .map(|(id, _)| id.as_str())
+    }
+
+    /// Whether `rule` was confirmed as it is now.
+    pub fn is_confirmed(&self, rule: &Rule) -> bool {
+        self.confirmed_rules.get(&rule.key.store_key()) == Some(&rule.entity)
     }
 
     /// A protection's state (default: off, no settings).

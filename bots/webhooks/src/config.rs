@@ -238,7 +238,7 @@ impl WebhooksConfig {
             if name.starts_with("WEBHOOKS_") && !VARIABLES.contains(&name.as_str()) {
                 return Err(ConfigError::UnknownVariable {
                     name: name.clone(),
-                    suggestion: nearest(name, VARIABLES),
+                    suggestion: ghostkit::config::nearest(name, VARIABLES),
                 });
             }
         }
@@ -307,7 +307,7 @@ impl WebhooksConfig {
                 if !FILE_KEYS.contains(&key.as_str()) {
                     return Err(ConfigError::UnknownKey {
                         path: path.to_owned(),
-                        suggestion: nearest(&key, FILE_KEYS),
+                        suggestion: ghostkit::config::nearest(&key, FILE_KEYS),
                         key,
                     });
                 }
@@ -449,36 +449,6 @@ fn check_server_name(domain: &str) -> Result<(), ConfigError> {
     <&ghostkit::ruma::common::ServerName>::try_from(domain)
         .map(|_| ())
         .map_err(|_| invalid())
-}
-
-/// The known name nearest to `name` (by edit distance, ignoring case),
-/// when it is near enough to be a typo of it.
-fn nearest(name: &str, known: &[&'static str]) -> Option<&'static str> {
-    let name = name.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (distance(&name, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// The Levenshtein distance between two strings, in characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

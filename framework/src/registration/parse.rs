@@ -19,6 +19,48 @@ const KNOWN_SCOPES: &[&str] = &["urn:matrix:client:io.element.msc4502:rooms:is_j
 /// Proxy prefixes Synapse lets an appservice claim (`ALLOWED_PROXY_PREFIXES`).
 const ALLOWED_PROXY_PREFIXES: &[&str] = &["rtc/livekit"];
 
+/// Every top-level key Synapse 1.163 reads from a registration; the first
+/// [`READ_INTO_FIELDS`] are read into [`Registration`]'s fields, the others
+/// are checked and kept among its extra keys.
+pub(super) const TOP_LEVEL_KEYS: &[&str] = &[
+    "id",
+    "url",
+    "as_token",
+    "hs_token",
+    "sender_localpart",
+    "namespaces",
+    "rate_limited",
+    "protocols",
+    "receive_ephemeral",
+    "de.sorunome.msc2409.push_ephemeral",
+    "org.matrix.msc3202",
+    "io.element.msc4190",
+    "ip_range_whitelist",
+    "io.element.msc4502.scopes",
+    "io.element.msc4512.proxy_prefix",
+    "io.element.msc4512.proxy_url",
+];
+
+/// How many of [`TOP_LEVEL_KEYS`] have a field of their own.
+const READ_INTO_FIELDS: usize = 12;
+
+/// The keys Synapse reads in `namespaces`.
+pub(super) const NAMESPACE_KEYS: &[&str] = &["users", "aliases", "rooms"];
+
+/// The keys Synapse reads in one namespace entry.
+pub(super) const ENTRY_KEYS: &[&str] = &["regex", "exclusive"];
+
+/// For a missing `field`: a note on a key of `map` (not in `known`) that
+/// looks like a typo of it, to add to the fix.
+fn misspelt(map: &Mapping, field: &str, known: &[&'static str]) -> String {
+    map.keys()
+        .filter_map(Value::as_str)
+        .filter(|k| !known.contains(k))
+        .find(|k| crate::config::nearest(k, known) == Some(field))
+        .map(|k| format!(" (the file has `{k}`, which nobody reads: rename it to `{field}`)"))
+        .unwrap_or_default()
+}
+
 /// What a YAML value is, in the words an error message needs.
 fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -117,7 +159,10 @@ pub(crate) fn registration(doc: Value) -> Result<Registration, RegistrationError
             return Err(invalid(
                 "url",
                 "is missing",
-                "add `url: http://127.0.0.1:9000` (where the appservice listens), or `url: null` if the homeserver should send it nothing",
+                format!(
+                    "add `url: http://127.0.0.1:9000` (where the appservice listens), or `url: null` if the homeserver should send it nothing{}",
+                    misspelt(&map, "url", TOP_LEVEL_KEYS)
+                ),
             ))
         }
         Some(Value::Null) => None,
@@ -153,7 +198,10 @@ pub(crate) fn registration(doc: Value) -> Result<Registration, RegistrationError
             return Err(invalid(
                 "namespaces",
                 "is missing",
-                "add `namespaces:` with `users:`, `aliases:` and `rooms:` lists (each may be `[]`)",
+                format!(
+                    "add `namespaces:` with `users:`, `aliases:` and `rooms:` lists (each may be `[]`){}",
+                    misspelt(&map, "namespaces", TOP_LEVEL_KEYS)
+                ),
             ))
         }
         Some(Value::Mapping(m)) => namespaces(m)?,
@@ -228,21 +276,9 @@ pub(crate) fn registration(doc: Value) -> Result<Registration, RegistrationError
     // appservice.py / __init__.py: MSC4512 proxy settings.
     proxy(&map)?;
 
-    let known = [
-        "id",
-        "url",
-        "as_token",
-        "hs_token",
-        "sender_localpart",
-        "namespaces",
-        "rate_limited",
-        "protocols",
-        "receive_ephemeral",
-        "de.sorunome.msc2409.push_ephemeral",
-        "org.matrix.msc3202",
-        "io.element.msc4190",
-    ];
-    let extra = leftovers(&map, &known);
+    // The keys read into fields; the others Synapse reads (ip ranges,
+    // scopes, proxy) were checked above and are kept as they are written.
+    let extra = leftovers(&map, &TOP_LEVEL_KEYS[..READ_INTO_FIELDS]);
 
     let mut reg = Registration {
         id,
@@ -272,7 +308,11 @@ pub(crate) fn registration(doc: Value) -> Result<Registration, RegistrationError
 fn required_string(map: &Mapping, field: &str, fix: &str) -> Result<String, RegistrationError> {
     match map.get(field) {
         Some(Value::String(s)) => Ok(s.clone()),
-        None => Err(invalid(field, "is missing", fix)),
+        None => Err(invalid(
+            field,
+            "is missing",
+            format!("{fix}{}", misspelt(map, field, TOP_LEVEL_KEYS)),
+        )),
         Some(other) => Err(invalid(
             field,
             format!("is {}, not a string", kind_of(other)),
@@ -330,7 +370,10 @@ fn namespaces(map: &Mapping) -> Result<Namespaces, RegistrationError> {
                     None => return Err(invalid(
                         format!("{field}.regex"),
                         "is missing",
-                        "add `regex: '…'` (in single quotes, so `\\.` stays a backslash and a dot)",
+                        format!(
+                            "add `regex: '…'` (in single quotes, so `\\.` stays a backslash and a dot){}",
+                            misspelt(entry, "regex", ENTRY_KEYS)
+                        ),
                     )),
                     Some(other) => return Err(invalid(
                         format!("{field}.regex"),
@@ -344,7 +387,10 @@ fn namespaces(map: &Mapping) -> Result<Namespaces, RegistrationError> {
                     return Err(invalid(
                         format!("{field}.exclusive"),
                         "is missing (Synapse has no default for it)",
-                        "add `exclusive: true` (only this appservice may use these IDs) or `exclusive: false`",
+                        format!(
+                            "add `exclusive: true` (only this appservice may use these IDs) or `exclusive: false`{}",
+                            misspelt(entry, "exclusive", ENTRY_KEYS)
+                        ),
                     ))
                 }
                 Some(other) => {

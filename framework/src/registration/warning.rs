@@ -90,6 +90,16 @@ pub enum RegistrationWarning {
     /// `fancy-regex` (slower), and homeservers using Go's or Rust's `regex`
     /// (Dendrite, Conduit) refuse it.
     FancyRegex(NamespaceRef),
+    /// A key nobody reads that looks like a typo of one that is read
+    /// (`namespace:` for `namespaces:`). It is kept in the file's extra keys
+    /// and written back; the key meant is not set by it.
+    LikelyTypo {
+        /// Where the key is: `namespace`, `namespaces.user`,
+        /// `namespaces.users[0].exclusiv`.
+        field: String,
+        /// The key it is probably meant to be.
+        meant: &'static str,
+    },
 }
 
 impl fmt::Display for RegistrationWarning {
@@ -147,8 +157,31 @@ impl fmt::Display for RegistrationWarning {
                 f,
                 "{ns} needs look-around or backreferences: Synapse reads it, but homeservers using Go's or Rust's regex (Dendrite, Conduit) refuse it"
             ),
+            RegistrationWarning::LikelyTypo { field, meant } => write!(
+                f,
+                "`{field}` is not a key Synapse reads, so it is ignored (and kept); did you mean `{meant}`?"
+            ),
         }
     }
+}
+
+/// One [`RegistrationWarning::LikelyTypo`] for every key of `extra` (at
+/// `prefix`, e.g. `namespaces.`) that is not in `known` but near one of them.
+pub(crate) fn typos<'a>(
+    prefix: &str,
+    extra: impl IntoIterator<Item = &'a String>,
+    known: &[&'static str],
+) -> Vec<RegistrationWarning> {
+    extra
+        .into_iter()
+        .filter(|key| !known.contains(&key.as_str()))
+        .filter_map(|key| {
+            crate::config::nearest(key, known).map(|meant| RegistrationWarning::LikelyTypo {
+                field: format!("{prefix}{key}"),
+                meant,
+            })
+        })
+        .collect()
 }
 
 /// Whether `pattern` ends in a way that makes a trailing `$` pointless.

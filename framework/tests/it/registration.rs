@@ -369,3 +369,94 @@ fn a_registration_deserializes_only_through_validation() {
     let err = serde_yaml::from_str::<Registration>(&bad).unwrap_err();
     assert!(err.to_string().contains("`id`"), "{err}");
 }
+
+#[test]
+fn typos_of_known_keys_load_with_a_warning_and_are_kept() {
+    let yaml = with(
+        "sender_localpart: bot\n",
+        "sender_localpart: bot\nrate_limit: false\nas_tokn: x\nx_custom: 1\n",
+    )
+    .replace("  aliases:\n", "  user: []\n  aliases:\n")
+    .replace(
+        "    - regex: '^@bot:x\\.org$'\n      exclusive: true\n",
+        "    - regex: '^@bot:x\\.org$'\n      exclusive: true\n      exlusive: false\n",
+    );
+    let reg = Registration::from_yaml(&yaml).unwrap();
+    let typos: Vec<(String, &str)> = reg
+        .warnings()
+        .iter()
+        .filter_map(|w| match w {
+            RegistrationWarning::LikelyTypo { field, meant } => Some((field.clone(), *meant)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        typos,
+        [
+            ("as_tokn".to_owned(), "as_token"),
+            ("rate_limit".to_owned(), "rate_limited"),
+            ("namespaces.user".to_owned(), "users"),
+            ("namespaces.users[1].exlusive".to_owned(), "exclusive"),
+        ],
+        "{:?}",
+        reg.warnings()
+    );
+    let text = reg.warnings()[0].to_string();
+    assert!(
+        text.contains("`as_tokn`") && text.contains("did you mean `as_token`?"),
+        "{text}"
+    );
+    // Kept for the round trip, and the real keys are untouched.
+    assert!(reg.extra.contains_key("rate_limit") && reg.extra.contains_key("x_custom"));
+    assert!(reg.namespaces.extra.contains_key("user"));
+    assert_eq!(reg.rate_limited, None);
+    let again = Registration::from_yaml(&reg.to_yaml()).unwrap();
+    assert_eq!(again.warnings(), reg.warnings());
+    // Keys Synapse reads although they have no field are not typos.
+    let known = with(
+        "sender_localpart: bot\n",
+        "sender_localpart: bot\nip_range_whitelist: ['10.0.0.0/8']\n",
+    );
+    assert!(Registration::from_yaml(&known)
+        .unwrap()
+        .warnings()
+        .is_empty());
+}
+
+#[test]
+fn a_missing_key_names_the_typo_that_was_meant_for_it() {
+    for (old, new, field, typo) in [
+        ("namespaces:\n", "namespace:\n", "namespaces", "namespace"),
+        ("as_token: ", "as_tokn: ", "as_token", "as_tokn"),
+        ("url: ", "ur1: ", "url", "ur1"),
+    ] {
+        let (got, msg) = invalid_field(&with(old, new));
+        assert_eq!(got, field);
+        assert!(
+            msg.contains(&format!("the file has `{typo}`"))
+                && msg.contains(&format!("rename it to `{field}`")),
+            "{msg}"
+        );
+    }
+    let (_, msg) = invalid_field(&with(
+        "exclusive: true\n    - regex",
+        "exclusiv: true\n    - regex",
+    ));
+    assert!(msg.contains("the file has `exclusiv`"), "{msg}");
+}
+
+#[test]
+fn check_registration_prints_the_typo_warnings() {
+    use ghostkit::registration::check::{report, Ids};
+    let reg = Registration::from_yaml(&with(
+        "sender_localpart: bot\n",
+        "sender_localpart: bot\nrate_limit: false\n",
+    ))
+    .unwrap();
+    let text = report(&reg, &Ids::default(), Some("x.org"));
+    assert!(
+        text.contains("warning: `rate_limit` is not a key Synapse reads")
+            && text.contains("`rate_limited`"),
+        "{text}"
+    );
+}

@@ -168,6 +168,7 @@ fn settings_made_in_code_are_checked_too() {
 
 #[test]
 fn nearest_finds_typos_only() {
+    use ghostkit::config::nearest;
     assert_eq!(nearest("max_bdy", FILE_KEYS), Some("max_body"));
     assert_eq!(nearest("Listen", FILE_KEYS), Some("listen"));
     assert_eq!(nearest("zzzzzz", FILE_KEYS), None);
