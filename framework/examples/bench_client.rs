@@ -78,6 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hs = FakeHomeserver::start_with(FakeOptions {
         workers: 1,
         record: false,
+        ..FakeOptions::default()
     })
     .await?;
     let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);

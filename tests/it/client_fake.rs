@@ -8,7 +8,7 @@ use ghostkit::client::{
     Client, ClientConfig, ClientError, RetryEvent, RetryHook, RetryPolicy, RetryReason,
 };
 use ghostkit::ruma::common::{room_id, user_id};
-use ghostkit::testing::{FakeHomeserver, FakeReply};
+use ghostkit::testing::{FakeHomeserver, FakeOptions, FakeReply};
 use serde_json::{json, Value};
 
 use crate::client_support::registration;
@@ -316,6 +316,44 @@ async fn connection_errors_are_retried_even_for_posts() {
     let retries = retries.lock().unwrap().clone();
     assert_eq!(retries.len(), 2);
     assert!(retries.iter().all(|r| r.reason == RetryReason::Connect));
+}
+
+#[tokio::test]
+async fn thirty_seconds_of_refused_connections_are_ridden_out_by_the_default_policy() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (client, retries) = client_with(
+        &format!("http://127.0.0.1:{port}"),
+        RetryPolicy::default(),
+        Duration::from_secs(10),
+    );
+    let send = tokio::spawn(async move {
+        client
+            .as_bot()
+            .send_text(room_id!("!r:localhost"), "through the outage")
+            .await
+    });
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!send.is_finished(), "still retrying after 30 s");
+    let hs = FakeHomeserver::start_with(FakeOptions {
+        port,
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let sent = tokio::time::timeout(Duration::from_secs(60), send)
+        .await
+        .expect("the send ends once the homeserver is back")
+        .unwrap();
+    assert!(sent.is_ok(), "{sent:?}");
+    assert_eq!(hs.requests_to("/send/").len(), 1, "one send reached it");
+    let retries = retries.lock().unwrap().clone();
+    assert!(retries.len() >= 5, "{} retries", retries.len());
+    assert!(retries.iter().all(|r| r.reason == RetryReason::Connect));
+    hs.stop().await;
 }
 
 #[tokio::test]
