@@ -51,6 +51,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::registration::Registration;
+use crate::ErrorCode;
 
 pub use as_user::AsUser;
 pub use request::{Request, RequestBody};
@@ -81,6 +82,11 @@ pub struct MatrixError {
 }
 
 impl MatrixError {
+    /// The error code as a type.
+    pub fn kind(&self) -> ErrorCode {
+        ErrorCode::parse(&self.errcode)
+    }
+
     /// Reads an error answer: `status`, the `Retry-After` header if any
     /// (seconds, or an HTTP date), and the body (JSON or not).
     ///
@@ -162,7 +168,8 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The Matrix error code, when the homeserver sent one.
+    /// The Matrix error code as sent, when the homeserver sent one (for
+    /// logs; compare [`ClientError::kind`]).
     pub fn errcode(&self) -> Option<&str> {
         match self {
             ClientError::Matrix(m) => Some(&m.errcode),
@@ -170,10 +177,24 @@ impl ClientError {
         }
     }
 
+    /// The Matrix error code, when the homeserver sent one.
+    ///
+    /// ```
+    /// use ghostkit::{ClientError, ErrorCode, MatrixError};
+    /// let e = ClientError::from(MatrixError::from_response(404, None, br#"{"errcode":"M_NOT_FOUND"}"#));
+    /// assert_eq!(e.kind(), Some(ErrorCode::NotFound));
+    /// ```
+    pub fn kind(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Matrix(m) => Some(m.kind()),
+            _ => None,
+        }
+    }
+
     /// Whether the homeserver refused the call as not allowed (`403
     /// M_FORBIDDEN`): not a member, not registered, no power.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, ClientError::Matrix(m) if m.status == 403 && m.errcode == "M_FORBIDDEN")
+        matches!(self, ClientError::Matrix(m) if m.status == 403 && m.kind() == ErrorCode::Forbidden)
     }
 
     /// Whether the homeserver could not be reached or could not serve the
