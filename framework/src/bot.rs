@@ -21,19 +21,18 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use ruma_common::{RoomAliasId, UserId};
+
+pub use crate::app::AppContext;
 use ruma_events::reaction::ReactionEventContent;
 use ruma_events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma_events::room::message::RoomMessageEventContent;
 
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 use crate::event::{Event, EventKind};
-use crate::registration::Registration;
 use crate::router::DispatchOrder;
-use crate::store::Store;
 
 pub(crate) mod derived;
 pub use derived::{Bot, BoxFuture, Commands};
@@ -43,91 +42,6 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler returns.
 pub type HandlerResult = Result<(), HandlerError>;
-
-/// The parts of the running appservice every handler can use.
-#[derive(Clone, Debug)]
-pub struct AppContext {
-    inner: Arc<AppShared>,
-}
-
-#[derive(Debug)]
-struct AppShared {
-    client: Client,
-    store: Store,
-    registration: Arc<Registration>,
-    server_name: String,
-}
-
-impl AppContext {
-    /// Puts the shared parts together (done by [`crate::Appservice`]).
-    pub fn new(
-        client: Client,
-        store: Store,
-        registration: Arc<Registration>,
-        server_name: String,
-    ) -> Self {
-        AppContext {
-            inner: Arc::new(AppShared {
-                client,
-                store,
-                registration,
-                server_name,
-            }),
-        }
-    }
-
-    /// The as_token client.
-    pub fn client(&self) -> &Client {
-        &self.inner.client
-    }
-
-    /// The on-disk store, for the bot's own data too.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// The registration in force.
-    pub fn registration(&self) -> &Registration {
-        &self.inner.registration
-    }
-
-    /// The homeserver's server name (`example.org`).
-    pub fn server_name(&self) -> &str {
-        &self.inner.server_name
-    }
-
-    /// The appservice's own bot user ID.
-    pub fn bot_user_id(&self) -> String {
-        self.registration().bot_user_id(self.server_name())
-    }
-
-    /// Whether `user_id` is the bot or one of its ghosts.
-    pub fn is_ours(&self, user_id: &str) -> bool {
-        self.registration()
-            .may_act_as(user_id, Some(self.server_name()))
-    }
-}
-
-// Intents (issue 3): acting as a ghost or the bot with preconditions made true.
-impl AppContext {
-    /// An [`Intent`](crate::intent::Intent) acting as `user_id` (a ghost or
-    /// the bot); refused before any request when the user is not ours.
-    pub fn intent(
-        &self,
-        user_id: &UserId,
-    ) -> Result<crate::intent::Intent, crate::intent::IntentError> {
-        crate::intent::Intent::new(self.client(), self.store(), user_id)
-    }
-
-    /// An [`Intent`](crate::intent::Intent) acting as the appservice's bot user.
-    pub fn intent_for_bot(&self) -> Result<crate::intent::Intent, crate::intent::IntentError> {
-        let bot = self.bot_user_id();
-        let bot = <&UserId>::try_from(bot.as_str()).map_err(|e| {
-            crate::client::ClientError::InvalidArgument(format!("bot user ID `{bot}`: {e}"))
-        })?;
-        self.intent(bot)
-    }
-}
 
 /// What one handler call gets: the shared parts and the event.
 #[derive(Clone, Debug)]

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod app;
 pub mod appservice;
 pub mod bot;
 pub mod cli;

@@ -364,7 +364,7 @@ async fn handle(inner: &Inner, job: Job) {
     let Job { item, holds_permit } = job;
     let (seq, idx) = (item.seq, item.idx);
     let ctx = Context::new(inner.app.clone(), item.event);
-    crate::intent::observe_event(&inner.app, ctx.event());
+    inner.app.observe(ctx.event());
     // Sends made by the handler get txnIds derived from the event, so a
     // call replayed (a retry, or after a crash) makes no second event.
     let origin = match ctx.event().event_id_str() {
