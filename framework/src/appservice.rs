@@ -380,7 +380,7 @@ async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>) {
 }
 
 async fn learn_server_name(client: &Client) -> Result<String, AppserviceError> {
-    let who = client.whoami(None).await.map_err(|source| {
+    let who = client.whoami().await.map_err(|source| {
         let hint = match source.kind() {
             Some(ErrorCode::UnknownToken | ErrorCode::Forbidden) => {
                 "the homeserver does not know this as_token: add the registration file to its app_service_config_files and restart it"

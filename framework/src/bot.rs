@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use ruma_common::{RoomAliasId, UserId};
+use ruma_common::{OwnedEventId, RoomAliasId, UserId};
 
 pub use crate::app::AppContext;
 use ruma_events::reaction::ReactionEventContent;
@@ -74,19 +74,16 @@ impl Context {
     }
 
     /// Sends a plain-text message as the bot into the event's room.
-    pub async fn reply_text(&self, body: &str) -> Result<String, ClientError> {
+    pub async fn reply_text(&self, body: &str) -> Result<OwnedEventId, ClientError> {
         let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
-        self.client().send_text(room.as_str(), body, None).await
+        self.client().as_bot().send_text(room, body).await
     }
 
     /// Sends a notice (`m.notice`: bots do not answer notices, so no loops)
     /// as the bot into the event's room.
-    pub async fn reply_notice(&self, body: &str) -> Result<String, ClientError> {
+    pub async fn reply_notice(&self, body: &str) -> Result<OwnedEventId, ClientError> {
         let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
-        let content = serde_json::json!({ "msgtype": "m.notice", "body": body });
-        self.client()
-            .send_event(room.as_str(), "m.room.message", &content, None)
-            .await
+        self.client().as_bot().send_notice(room, body).await
     }
 }
 

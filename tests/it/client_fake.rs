@@ -410,10 +410,9 @@ async fn acting_outside_the_namespace_fails_locally() {
         msg.contains("@alice:localhost") && msg.contains("namespace"),
         "{msg}"
     );
-    // A ghost of another appservice's namespace, through the raw call.
+    // A ghost of another appservice's namespace.
     let err = client
-        .send_text("!r:localhost", "x", Some("@_ghost_bob:localhost"))
-        .await
+        .as_user(user_id!("@_ghost_bob:localhost"))
         .unwrap_err();
     assert!(matches!(err, ClientError::NotInNamespace { .. }));
     // And through an intent.
