@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use ruma_common::thirdparty::{Location, Protocol, User};
 use ruma_common::{OwnedEventId, RoomAliasId, UserId};
 
 pub use crate::app::AppContext;
@@ -223,9 +224,9 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         app: &AppContext,
         protocol: &str,
-    ) -> Option<serde_json::Value> {
+    ) -> Result<Option<Protocol>, HandlerError> {
         let _ = (app, protocol);
-        None
+        Ok(None)
     }
 
     /// `GET /thirdparty/location[/{protocol}]`: portal rooms matching the
@@ -235,9 +236,9 @@ pub trait Handler: Send + Sync + 'static {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<Location>, HandlerError> {
         let _ = (app, protocol, fields);
-        Vec::new()
+        Ok(Vec::new())
     }
 
     /// `GET /thirdparty/user[/{protocol}]`: remote users matching the fields
@@ -247,9 +248,9 @@ pub trait Handler: Send + Sync + 'static {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<User>, HandlerError> {
         let _ = (app, protocol, fields);
-        Vec::new()
+        Ok(Vec::new())
     }
 }
 

@@ -17,7 +17,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use ruma_common::{RoomAliasId, UserId};
 use serde_json::json;
 
-use crate::bot::{AppContext, Handler};
+use crate::bot::{AppContext, Handler, HandlerError};
 use crate::router::Router;
 use crate::transaction::{AcceptError, Accepted, TransactionError, TransactionLog};
 use crate::ErrorCode;
@@ -355,12 +355,18 @@ fn query_fields(req: &HttpRequest) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn found_list(list: Vec<serde_json::Value>) -> HttpResponse {
-    if list.is_empty() {
-        matrix_error(404, ErrorCode::NotFound, "no results")
-    } else {
-        HttpResponse::Ok().json(list)
+fn found_list<T: serde::Serialize>(answer: Result<Vec<T>, HandlerError>) -> HttpResponse {
+    match answer {
+        Ok(list) if list.is_empty() => matrix_error(404, ErrorCode::NotFound, "no results"),
+        Ok(list) => HttpResponse::Ok().json(list),
+        Err(e) => lookup_failed(&e),
     }
+}
+
+/// `500 M_UNKNOWN` for a lookup whose handler failed (logged with its error).
+fn lookup_failed(e: &HandlerError) -> HttpResponse {
+    tracing::error!(error = %e, "third-party lookup failed");
+    matrix_error(500, ErrorCode::Unknown, "the lookup failed")
 }
 
 /// `GET /_matrix/app/v1/thirdparty/protocol/{protocol}`
@@ -374,8 +380,9 @@ async fn get_protocol(
         .thirdparty_protocol(&state.app, &protocol)
         .await
     {
-        Some(v) => HttpResponse::Ok().json(v),
-        None => matrix_error(404, ErrorCode::NotFound, "no such protocol"),
+        Ok(Some(v)) => HttpResponse::Ok().json(v),
+        Ok(None) => matrix_error(404, ErrorCode::NotFound, "no such protocol"),
+        Err(e) => lookup_failed(&e),
     }
 }
 
