@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod appservice;
+pub mod backoff;
 pub mod bot;
 pub mod cli;
 pub mod client;

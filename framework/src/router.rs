@@ -28,6 +28,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
+use crate::backoff::Backoff;
 use crate::bot::{AppContext, Context, Handler};
 use crate::transaction::log::LogItem;
 use crate::transaction::TransactionLog;
@@ -372,7 +373,8 @@ async fn handle(inner: &Inner, job: Job) {
         None => format!("log:{seq}:{idx}"),
     };
     let mut attempt = 0;
-    let mut pause = Duration::from_secs(1).min(inner.config.unavailable_pause);
+    let mut pauses = Backoff::new(Duration::from_secs(1), inner.config.unavailable_pause).steps();
+    let retries = Backoff::new(inner.config.retry_backoff, Duration::MAX);
     loop {
         let call = AssertUnwindSafe(inner.handler.on_event(&ctx)).catch_unwind();
         let (outcome, last_call_unavailable) =
@@ -384,6 +386,7 @@ async fn handle(inner: &Inner, job: Job) {
             }
             Ok(Err(e)) if last_call_unavailable || unavailable(&*e) => {
                 let ev = ctx.event();
+                let pause = pauses.next_delay();
                 tracing::warn!(
                     room = ev.room_id().map(|r| r.as_str()).unwrap_or("-"),
                     event_id = ev.event_id().map(|r| r.as_str()).unwrap_or("-"),
@@ -392,7 +395,6 @@ async fn handle(inner: &Inner, job: Job) {
                     "the homeserver or the store is unavailable; this event and the rest of its lane wait"
                 );
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(inner.config.unavailable_pause);
                 continue;
             }
             Ok(Err(e)) => e.to_string(),
@@ -411,7 +413,7 @@ async fn handle(inner: &Inner, job: Job) {
         if attempt < inner.config.handler_retries {
             attempt += 1;
             tracing::warn!(room, event_id, attempt, error = %err, "handler failed; retrying");
-            tokio::time::sleep(inner.config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+            tokio::time::sleep(retries.nominal(attempt)).await;
             continue;
         }
         tracing::error!(room, event_id, event_type = ev.event_type(), error = %err, "handler failed");
