@@ -45,6 +45,22 @@ impl Tmpfs {
         self.dir.path()
     }
 
+    /// Remounts it read-only, or writable again (nothing may be open for
+    /// writing on it to go read-only).
+    pub fn remount(&self, read_only: bool) {
+        let mode = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
+        let status = Command::new("mount")
+            .args(["-o", mode])
+            .arg(self.dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mount -o {mode} failed");
+    }
+
     /// Fills the file system with a file of zeros until a write fails;
     /// returns the file (delete it to free the space).
     pub fn fill(&self) -> PathBuf {

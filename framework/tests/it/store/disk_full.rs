@@ -1,4 +1,4 @@
-//! A full disk under a real sled store: the failure is reported as
+//! A full disk, and a read-only file system, under a real sled store: the failure is reported as
 //! "unavailable", the store reopens by itself once there is room, and no
 //! write that was answered `Ok` is lost, also across a reopen and a restart.
 
@@ -91,4 +91,25 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
         &lost[..lost.len().min(5)]
     );
     assert!(tree.contains_key("after").unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_file_system_is_refused_at_open_naming_the_folder_and_loses_nothing() {
+    let Some(fs) = Tmpfs::mount(16) else { return };
+    let dir = fs.path().join("store");
+    {
+        let store = Store::open(&dir).unwrap();
+        store.put_json("bot", "kept", &42).unwrap();
+        store.checkpoint().await.unwrap();
+    }
+    fs.remount(true);
+    let err = Store::open(&dir).expect_err("a read-only store cannot be opened for writing");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&dir.display().to_string()),
+        "names the folder: {msg}"
+    );
+    fs.remount(false);
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.get_json::<i32>("bot", "kept").unwrap(), Some(42));
 }
