@@ -37,6 +37,7 @@ mod modbot_fake;
 mod modbot_protections;
 mod modbot_security;
 mod modbot_support;
+mod signals;
 mod webhooks;
 mod webhooks_security;
 mod webhooks_support;
