@@ -16,7 +16,7 @@ use crate::crash::{
 };
 
 /// Sends `signal` (`TERM`, `INT`) to the process.
-fn send(child: &Child, signal: &str) -> Result<()> {
+pub(crate) fn send(child: &Child, signal: &str) -> Result<()> {
     let status = std::process::Command::new("kill")
         .args(["-s", signal, &child.id().to_string()])
         .status()
@@ -28,7 +28,7 @@ fn send(child: &Child, signal: &str) -> Result<()> {
 }
 
 /// Waits for the process to end, at most `limit`.
-async fn exited(child: &mut Child, limit: Duration) -> Result<ExitStatus> {
+pub(crate) async fn exited(child: &mut Child, limit: Duration) -> Result<ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait()? {

@@ -11,6 +11,7 @@
 //! appservice calls its `on_stop`, so a test can tell a drain from a kill.
 //!
 //! ```text
+//! ghostkit-testbot --version
 //! ghostkit-testbot --registration R --store DIR --record FILE --bind ADDR [--slow-ms N]
 //!                  [--segment-bytes N] [--homeserver URL [--after-reply-ms N]]
 //!                  [--on-stop FILE]
@@ -106,8 +107,13 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("warn").init();
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        println!("ghostkit-testbot {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    // RUST_LOG and GHOSTKIT_LOG_FORMAT as for every bot; quiet by default.
+    ghostkit::cli::init_logging_as(ghostkit::cli::LogFormat::from_env()?, "warn");
     let need = |n: &str| arg(&args, n).ok_or_else(|| anyhow::anyhow!("missing {n}"));
     let registration = Registration::load(need("--registration")?)?;
     let record = PathBuf::from(need("--record")?);
