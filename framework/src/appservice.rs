@@ -335,7 +335,8 @@ impl Running {
     /// exits 0). A second signal during the drain ends the process at once
     /// with status 128 + the signal's number (143 for SIGTERM, 130 for
     /// SIGINT); what was acknowledged is on disk and handled at the next
-    /// start.
+    /// start. From the first call on, the process catches both signals:
+    /// once this returns, they no longer end it.
     pub async fn wait(self) -> std::io::Result<()> {
         let signals = signals::StopSignals::listen();
         let stopper = tokio::spawn(signals::stop_on_signals(
