@@ -14,6 +14,7 @@ use crate::router::{DispatchConfig, Router};
 use crate::server::{self, ServerConfig, ServerState};
 use crate::store::{IfDamaged, Store, StoreError};
 use crate::transaction::{LogConfig, TransactionLog};
+use crate::ErrorCode;
 
 /// Everything the appservice needs besides the registration.
 #[derive(Debug, Clone)]
@@ -398,9 +399,9 @@ async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>, drai
 }
 
 async fn learn_server_name(client: &Client) -> Result<String, AppserviceError> {
-    let who = client.whoami(None).await.map_err(|source| {
-        let hint = match source.errcode() {
-            Some("M_UNKNOWN_TOKEN") | Some("M_FORBIDDEN") => {
+    let who = client.whoami().await.map_err(|source| {
+        let hint = match source.kind() {
+            Some(ErrorCode::UnknownToken | ErrorCode::Forbidden) => {
                 "the homeserver does not know this as_token: add the registration file to its app_service_config_files and restart it"
             }
             Some(_) => "check the homeserver's log",
@@ -504,19 +505,19 @@ pub async fn self_check(client: &Client) -> Result<Duration, ClientError> {
 /// assert!(ghostkit::appservice::explain_ping_error(&e).contains("no `url`"));
 /// ```
 pub fn explain_ping_error(e: &ClientError) -> &'static str {
-    match e.errcode() {
-        Some("M_URL_NOT_SET") => "the registration has no `url`, so the homeserver sends us nothing; set `url` to where the bot listens",
-        Some("M_CONNECTION_FAILED") => {
+    match e.kind() {
+        Some(ErrorCode::UrlNotSet) => "the registration has no `url`, so the homeserver sends us nothing; set `url` to where the bot listens",
+        Some(ErrorCode::ConnectionFailed) => {
             "the homeserver cannot connect to the registration's `url`: is it the address the bot listens on, and reachable from the homeserver?"
         }
-        Some("M_CONNECTION_TIMEOUT") => "the homeserver's ping to us timed out: is the bot overloaded, or a firewall dropping packets?",
-        Some("M_BAD_STATUS") => {
+        Some(ErrorCode::ConnectionTimeout) => "the homeserver's ping to us timed out: is the bot overloaded, or a firewall dropping packets?",
+        Some(ErrorCode::BadStatus) => {
             "the bot answered the homeserver's ping with an error: does the homeserver have the same hs_token as the bot?"
         }
-        Some("M_FORBIDDEN") | Some("M_UNKNOWN_TOKEN") => {
+        Some(ErrorCode::Forbidden | ErrorCode::UnknownToken) => {
             "the homeserver does not accept our as_token for this appservice id: is the registration file loaded by the homeserver?"
         }
-        Some("M_UNRECOGNIZED") => "the homeserver does not support the appservice ping (older than Matrix 1.7); nothing is wrong",
+        Some(ErrorCode::Unrecognized) => "the homeserver does not support the appservice ping (older than Matrix 1.7); nothing is wrong",
         Some(_) => "the homeserver refused the ping; see its log",
         None => "the homeserver could not be reached at HOMESERVER_URL: is it running, and the URL right?",
     }

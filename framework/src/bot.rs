@@ -21,19 +21,19 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use ruma_common::{RoomAliasId, UserId};
+use ruma_common::thirdparty::{Location, Protocol, User};
+use ruma_common::{OwnedEventId, RoomAliasId, UserId};
+
+pub use crate::app::AppContext;
 use ruma_events::reaction::ReactionEventContent;
 use ruma_events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma_events::room::message::RoomMessageEventContent;
 
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 use crate::event::{Event, EventKind};
-use crate::registration::Registration;
 use crate::router::DispatchOrder;
-use crate::store::Store;
 
 pub(crate) mod derived;
 pub use derived::{Bot, BoxFuture, Commands};
@@ -43,91 +43,6 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler returns.
 pub type HandlerResult = Result<(), HandlerError>;
-
-/// The parts of the running appservice every handler can use.
-#[derive(Clone, Debug)]
-pub struct AppContext {
-    inner: Arc<AppShared>,
-}
-
-#[derive(Debug)]
-struct AppShared {
-    client: Client,
-    store: Store,
-    registration: Arc<Registration>,
-    server_name: String,
-}
-
-impl AppContext {
-    /// Puts the shared parts together (done by [`crate::Appservice`]).
-    pub fn new(
-        client: Client,
-        store: Store,
-        registration: Arc<Registration>,
-        server_name: String,
-    ) -> Self {
-        AppContext {
-            inner: Arc::new(AppShared {
-                client,
-                store,
-                registration,
-                server_name,
-            }),
-        }
-    }
-
-    /// The as_token client.
-    pub fn client(&self) -> &Client {
-        &self.inner.client
-    }
-
-    /// The on-disk store, for the bot's own data too.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// The registration in force.
-    pub fn registration(&self) -> &Registration {
-        &self.inner.registration
-    }
-
-    /// The homeserver's server name (`example.org`).
-    pub fn server_name(&self) -> &str {
-        &self.inner.server_name
-    }
-
-    /// The appservice's own bot user ID.
-    pub fn bot_user_id(&self) -> String {
-        self.registration().bot_user_id(self.server_name())
-    }
-
-    /// Whether `user_id` is the bot or one of its ghosts.
-    pub fn is_ours(&self, user_id: &str) -> bool {
-        self.registration()
-            .may_act_as(user_id, Some(self.server_name()))
-    }
-}
-
-// Intents (issue 3): acting as a ghost or the bot with preconditions made true.
-impl AppContext {
-    /// An [`Intent`](crate::intent::Intent) acting as `user_id` (a ghost or
-    /// the bot); refused before any request when the user is not ours.
-    pub fn intent(
-        &self,
-        user_id: &UserId,
-    ) -> Result<crate::intent::Intent, crate::intent::IntentError> {
-        crate::intent::Intent::new(self.client(), self.store(), user_id)
-    }
-
-    /// An [`Intent`](crate::intent::Intent) acting as the appservice's bot user.
-    pub fn intent_for_bot(&self) -> Result<crate::intent::Intent, crate::intent::IntentError> {
-        let bot = self.bot_user_id();
-        let bot = <&UserId>::try_from(bot.as_str()).map_err(|e| {
-            crate::client::ClientError::InvalidArgument(format!("bot user ID `{bot}`: {e}"))
-        })?;
-        self.intent(bot)
-    }
-}
 
 /// What one handler call gets: the shared parts and the event.
 #[derive(Clone, Debug)]
@@ -160,19 +75,16 @@ impl Context {
     }
 
     /// Sends a plain-text message as the bot into the event's room.
-    pub async fn reply_text(&self, body: &str) -> Result<String, ClientError> {
+    pub async fn reply_text(&self, body: &str) -> Result<OwnedEventId, ClientError> {
         let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
-        self.client().send_text(room.as_str(), body, None).await
+        self.client().as_bot().send_text(room, body).await
     }
 
     /// Sends a notice (`m.notice`: bots do not answer notices, so no loops)
     /// as the bot into the event's room.
-    pub async fn reply_notice(&self, body: &str) -> Result<String, ClientError> {
+    pub async fn reply_notice(&self, body: &str) -> Result<OwnedEventId, ClientError> {
         let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
-        let content = serde_json::json!({ "msgtype": "m.notice", "body": body });
-        self.client()
-            .send_event(room.as_str(), "m.room.message", &content, None)
-            .await
+        self.client().as_bot().send_notice(room, body).await
     }
 }
 
@@ -312,9 +224,9 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         app: &AppContext,
         protocol: &str,
-    ) -> Option<serde_json::Value> {
+    ) -> Result<Option<Protocol>, HandlerError> {
         let _ = (app, protocol);
-        None
+        Ok(None)
     }
 
     /// `GET /thirdparty/location[/{protocol}]`: portal rooms matching the
@@ -324,9 +236,9 @@ pub trait Handler: Send + Sync + 'static {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<Location>, HandlerError> {
         let _ = (app, protocol, fields);
-        Vec::new()
+        Ok(Vec::new())
     }
 
     /// `GET /thirdparty/user[/{protocol}]`: remote users matching the fields
@@ -336,9 +248,9 @@ pub trait Handler: Send + Sync + 'static {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<User>, HandlerError> {
         let _ = (app, protocol, fields);
-        Vec::new()
+        Ok(Vec::new())
     }
 }
 

@@ -46,11 +46,11 @@ use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 use ruma_common::UserId;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::registration::Registration;
+use crate::ErrorCode;
 
 pub use as_user::AsUser;
 pub use request::{Request, RequestBody};
@@ -81,6 +81,11 @@ pub struct MatrixError {
 }
 
 impl MatrixError {
+    /// The error code as a type.
+    pub fn kind(&self) -> ErrorCode {
+        ErrorCode::parse(&self.errcode)
+    }
+
     /// Reads an error answer: `status`, the `Retry-After` header if any
     /// (seconds, or an HTTP date), and the body (JSON or not).
     ///
@@ -162,7 +167,8 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The Matrix error code, when the homeserver sent one.
+    /// The Matrix error code as sent, when the homeserver sent one (for
+    /// logs; compare [`ClientError::kind`]).
     pub fn errcode(&self) -> Option<&str> {
         match self {
             ClientError::Matrix(m) => Some(&m.errcode),
@@ -170,10 +176,24 @@ impl ClientError {
         }
     }
 
+    /// The Matrix error code, when the homeserver sent one.
+    ///
+    /// ```
+    /// use ghostkit::{ClientError, ErrorCode, MatrixError};
+    /// let e = ClientError::from(MatrixError::from_response(404, None, br#"{"errcode":"M_NOT_FOUND"}"#));
+    /// assert_eq!(e.kind(), Some(ErrorCode::NotFound));
+    /// ```
+    pub fn kind(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Matrix(m) => Some(m.kind()),
+            _ => None,
+        }
+    }
+
     /// Whether the homeserver refused the call as not allowed (`403
     /// M_FORBIDDEN`): not a member, not registered, no power.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, ClientError::Matrix(m) if m.status == 403 && m.errcode == "M_FORBIDDEN")
+        matches!(self, ClientError::Matrix(m) if m.status == 403 && m.kind() == ErrorCode::Forbidden)
     }
 
     /// Whether the homeserver could not be reached or could not serve the
@@ -431,41 +451,14 @@ impl Client {
         })
     }
 
-    /// Makes one call. `path` starts with `/_matrix/…`, already percent-encoded;
-    /// `as_user` masquerades as that user (checked against the namespace).
-    /// GET, PUT and DELETE are retried on 5xx and network errors; every call
-    /// is retried on `429`.
-    pub async fn request<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        as_user: Option<&str>,
-        body: Option<&Value>,
-    ) -> Result<T, ClientError> {
-        let mut req = Request::new(method, path);
-        for (k, v) in query {
-            req = req.query(k.to_string(), *v);
-        }
-        if let Some(user) = as_user {
-            self.check_user(user)?;
-            req = req.query("user_id", user);
-        }
-        if let Some(body) = body {
-            req = req.json(body)?;
-        }
-        self.execute(req).await
-    }
-
-    /// `GET /_matrix/client/v3/account/whoami`: who the as_token (or `as_user`) is.
-    pub async fn whoami(&self, as_user: Option<&str>) -> Result<WhoAmI, ClientError> {
-        self.request(
+    /// `GET /_matrix/client/v3/account/whoami` for the as_token itself
+    /// (no `user_id`): how the appservice learns the server name before it
+    /// knows its bot's ID. Afterwards, [`AsUser::whoami`] asks as a user.
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.execute(Request::new(
             Method::GET,
             "/_matrix/client/v3/account/whoami",
-            &[],
-            as_user,
-            None,
-        )
+        ))
         .await
     }
 
@@ -485,7 +478,7 @@ impl Client {
             None => json!({}),
         };
         let pong: Pong = self
-            .request(Method::POST, &path, &[], None, Some(&body))
+            .execute(Request::new(Method::POST, path).json(&body)?)
             .await?;
         Ok(Duration::from_millis(pong.duration_ms))
     }
@@ -494,92 +487,6 @@ impl Client {
     /// `M_USER_IN_USE` counts as success.
     pub async fn register(&self, localpart: &str) -> Result<(), ClientError> {
         account::register_localpart(self, localpart, None).await
-    }
-
-    /// `POST /_matrix/client/v3/join/{roomIdOrAlias}`; returns the room ID.
-    pub async fn join(
-        &self,
-        room_or_alias: &str,
-        as_user: Option<&str>,
-    ) -> Result<String, ClientError> {
-        #[derive(Deserialize)]
-        struct Joined {
-            room_id: String,
-        }
-        let path = format!("/_matrix/client/v3/join/{}", encode(room_or_alias));
-        let j: Joined = self
-            .request(Method::POST, &path, &[], as_user, Some(&json!({})))
-            .await?;
-        Ok(j.room_id)
-    }
-
-    /// `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`; returns
-    /// the event ID. Retries reuse the same txnId, so they never duplicate.
-    pub async fn send_event(
-        &self,
-        room_id: &str,
-        event_type: &str,
-        content: &Value,
-        as_user: Option<&str>,
-    ) -> Result<String, ClientError> {
-        #[derive(Deserialize)]
-        struct Sent {
-            event_id: String,
-        }
-        let actor = match as_user {
-            Some(u) => u.to_owned(),
-            None => self
-                .bot_user_id()
-                .unwrap_or_else(|| self.inner.registration.sender_localpart.clone()),
-        };
-        let path = format!(
-            "/_matrix/client/v3/rooms/{}/send/{}/{}",
-            encode(room_id),
-            encode(event_type),
-            encode(&self.txn_id_for(&actor))
-        );
-        let s: Sent = self
-            .request(Method::PUT, &path, &[], as_user, Some(content))
-            .await?;
-        Ok(s.event_id)
-    }
-
-    /// Sends an `m.text` message; returns the event ID.
-    pub async fn send_text(
-        &self,
-        room_id: &str,
-        body: &str,
-        as_user: Option<&str>,
-    ) -> Result<String, ClientError> {
-        self.send_event(
-            room_id,
-            "m.room.message",
-            &json!({"msgtype": "m.text", "body": body}),
-            as_user,
-        )
-        .await
-    }
-
-    /// `POST /_matrix/client/v3/createRoom` with `body` as given; returns the room ID.
-    pub async fn create_room(
-        &self,
-        body: &Value,
-        as_user: Option<&str>,
-    ) -> Result<String, ClientError> {
-        #[derive(Deserialize)]
-        struct Created {
-            room_id: String,
-        }
-        let c: Created = self
-            .request(
-                Method::POST,
-                "/_matrix/client/v3/createRoom",
-                &[],
-                as_user,
-                Some(body),
-            )
-            .await?;
-        Ok(c.room_id)
     }
 }
 

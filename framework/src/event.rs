@@ -10,7 +10,7 @@ mod lenient;
 pub use lenient::Lenient;
 
 use bytestring::ByteString;
-use ruma_common::{EventId, RoomId, UserId};
+use ruma_common::{EventId, MilliSecondsSinceUnixEpoch, RoomId, UserId};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -242,6 +242,27 @@ impl Event {
     /// The state key, for state events.
     pub fn state_key(&self) -> Option<&str> {
         self.state_key.get(&self.raw)
+    }
+
+    /// When the sender's server says the event was sent
+    /// (`origin_server_ts`; timeline events), read on demand.
+    ///
+    /// ```
+    /// use ghostkit::event::{Event, EventKind};
+    /// let raw = serde_json::value::RawValue::from_string(r#"{"type":"m.room.message",
+    ///   "event_id":"$e","room_id":"!r","sender":"@a:x","origin_server_ts":1700000000000,
+    ///   "content":{}}"#.into()).unwrap();
+    /// let ev = Event::from_raw(EventKind::Timeline, &raw).unwrap();
+    /// assert_eq!(ev.origin_server_ts().map(|t| u64::from(t.get())), Some(1_700_000_000_000));
+    /// ```
+    pub fn origin_server_ts(&self) -> Option<MilliSecondsSinceUnixEpoch> {
+        #[derive(Deserialize)]
+        struct Ts {
+            origin_server_ts: Option<MilliSecondsSinceUnixEpoch>,
+        }
+        serde_json::from_str::<Ts>(&self.raw)
+            .ok()
+            .and_then(|t| t.origin_server_ts)
     }
 
     /// Whether this is a state event.

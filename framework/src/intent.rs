@@ -39,7 +39,6 @@ use ruma_common::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, RoomOrAliasId,
 use ruma_events::room::member::MembershipState;
 use serde_json::Value;
 
-use crate::bot::AppContext;
 use crate::client::{AsUser, Client, ClientError};
 use crate::event::{Event, EventKind};
 use crate::store::{Store, StoreError, Tree};
@@ -209,6 +208,8 @@ impl std::ops::Deref for Intent {
 impl Intent {
     /// An intent acting as `user_id` (refused with
     /// [`ClientError::NotInNamespace`] when not ours), remembering in `store`.
+    /// In a handler, [`AppContext::intent`](crate::AppContext::intent) reuses
+    /// the cache it opened once.
     pub fn new(client: &Client, store: &Store, user_id: &UserId) -> Result<Self, IntentError> {
         Self::with_cache(client, IntentCache::open(store)?, user_id)
     }
@@ -436,52 +437,45 @@ impl Intent {
     }
 }
 
-/// Feeds the intent cache from one received event: an `m.room.member` event
-/// about the bot or one of its ghosts records that user's membership.
-/// Call it for every event of every transaction, in order, before the handler.
-/// Store failures are logged, not returned: the cache is only a hint.
-///
-/// ```
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use ghostkit::event::{Event, EventKind};
-/// use ghostkit::intent::IntentCache;
-/// use ghostkit::ruma::common::{room_id, user_id};
-/// use ghostkit::prelude::*;
-/// let reg = Registration::from_yaml("id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces:\n  users: [{regex: '@_t_.*:example\\.org', exclusive: true}, {regex: '@bot:example\\.org', exclusive: true}]\n")?;
-/// let reg = std::sync::Arc::new(reg);
-/// let store = Store::temporary()?;
-/// let client = Client::new("http://127.0.0.1:1", reg.clone())?;
-/// let app = AppContext::new(client, store.clone(), reg, "example.org".into());
-/// let raw = serde_json::value::RawValue::from_string(r#"{"type":"m.room.member","state_key":"@_t_a:example.org",
-///   "event_id":"$e","room_id":"!r:example.org","sender":"@_t_a:example.org","content":{"membership":"join"}}"#.into())?;
-/// ghostkit::intent::observe_event(&app, &Event::from_raw(EventKind::Timeline, &raw)?);
-/// let cache = IntentCache::open(&store)?;
-/// assert_eq!(cache.membership(room_id!("!r:example.org"), user_id!("@_t_a:example.org"))?, Some(MembershipState::Join));
-/// # Ok(()) }
-/// ```
-pub fn observe_event(app: &AppContext, event: &Event) {
-    if event.kind() != EventKind::Timeline || event.event_type() != "m.room.member" {
-        return;
-    }
-    let (Some(room), Some(key)) = (event.room_id(), event.state_key()) else {
-        return;
-    };
-    let Ok(user) = <&UserId>::try_from(key) else {
-        return;
-    };
-    if !app.is_ours(user.as_str()) {
-        return;
-    }
-    #[derive(serde::Deserialize)]
-    struct Member {
-        membership: MembershipState,
-    }
-    let Ok(member) = event.content::<Member>() else {
-        return;
-    };
-    let res = IntentCache::open(app.store())
-        .and_then(|c| c.set_membership(room, user, &member.membership));
-    if let Err(e) = res {
-        tracing::warn!(error = %e, room = %room, user = %user, "cannot record a membership in the intent cache");
+impl IntentCache {
+    /// Learns from one received event: an `m.room.member` event about a
+    /// user `is_ours` says is the bot or a ghost records that membership.
+    /// [`AppContext::observe`](crate::AppContext::observe) calls it for every
+    /// event of every transaction, in order, before the handler.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ghostkit::event::{Event, EventKind};
+    /// use ghostkit::intent::IntentCache;
+    /// use ghostkit::ruma::common::{room_id, user_id};
+    /// use ghostkit::prelude::MembershipState;
+    /// let cache = IntentCache::open(&ghostkit::Store::temporary()?)?;
+    /// let raw = serde_json::value::RawValue::from_string(r#"{"type":"m.room.member","state_key":"@_t_a:example.org",
+    ///   "event_id":"$e","room_id":"!r:example.org","sender":"@_t_a:example.org","content":{"membership":"join"}}"#.into())?;
+    /// cache.observe(&Event::from_raw(EventKind::Timeline, &raw)?, |u| u.starts_with("@_t_"))?;
+    /// assert_eq!(cache.membership(room_id!("!r:example.org"), user_id!("@_t_a:example.org"))?, Some(MembershipState::Join));
+    /// # Ok(()) }
+    /// ```
+    pub fn observe(&self, event: &Event, is_ours: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+        if event.kind() != EventKind::Timeline || event.event_type() != "m.room.member" {
+            return Ok(());
+        }
+        let (Some(room), Some(key)) = (event.room_id(), event.state_key()) else {
+            return Ok(());
+        };
+        let Ok(user) = <&UserId>::try_from(key) else {
+            return Ok(());
+        };
+        if !is_ours(user.as_str()) {
+            return Ok(());
+        }
+        #[derive(serde::Deserialize)]
+        struct Member {
+            membership: MembershipState,
+        }
+        let Ok(member) = event.content::<Member>() else {
+            return Ok(());
+        };
+        self.set_membership(room, user, &member.membership)
     }
 }

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+pub mod app;
 pub mod appservice;
+pub mod backoff;
 pub mod bot;
 pub mod cli;
 pub mod client;
 pub mod command;
 pub mod config;
+pub mod errcode;
 pub mod event;
 pub mod intent;
 pub mod prelude;
@@ -22,6 +25,7 @@ pub use async_trait::async_trait;
 pub use bot::{AppContext, Bot, Commands, Context, Handler, HandlerError, HandlerResult};
 pub use client::{AsUser, Client, ClientError, MatrixError};
 pub use command::{Command, CommandError};
+pub use errcode::ErrorCode;
 pub use event::{Event, EventKind};
 pub use intent::{Intent, IntentError};
 pub use registration::{Registration, RegistrationError};

@@ -29,6 +29,7 @@ use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::bot::{AppContext, Context, Handler};
 use crate::transaction::log::LogItem;
 use crate::transaction::TransactionLog;
@@ -385,7 +386,7 @@ async fn handle(inner: &Inner, job: Job) {
 /// the retries configured) or panics; waits while the homeserver or the
 /// store is unavailable.
 async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
-    crate::intent::observe_event(&inner.app, ctx.event());
+    inner.app.observe(ctx.event());
     // Sends made by the handler get txnIds derived from the event, so a
     // call replayed (a retry, or after a crash) makes no second event.
     let origin = match ctx.event().event_id_str() {
@@ -393,7 +394,8 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
         None => format!("log:{seq}:{idx}"),
     };
     let mut attempt = 0;
-    let mut pause = Duration::from_secs(1).min(inner.config.unavailable_pause);
+    let mut pauses = Backoff::new(Duration::from_secs(1), inner.config.unavailable_pause).steps();
+    let retries = Backoff::new(inner.config.retry_backoff, Duration::MAX);
     let started = std::time::Instant::now();
     loop {
         let call = AssertUnwindSafe(inner.handler.on_event(ctx)).catch_unwind();
@@ -407,6 +409,7 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
             }
             Ok(Err(e)) if last_call_unavailable || unavailable(&*e) => {
                 let ev = ctx.event();
+                let pause = pauses.next_delay();
                 tracing::warn!(
                     room = ev.room_id().map(|r| r.as_str()).unwrap_or("-"),
                     event_id = ev.event_id().map(|r| r.as_str()).unwrap_or("-"),
@@ -415,7 +418,6 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
                     "the homeserver or the store is unavailable; this event and the rest of its lane wait"
                 );
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(inner.config.unavailable_pause);
                 continue;
             }
             Ok(Err(e)) => e.to_string(),
@@ -434,7 +436,7 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
         if attempt < inner.config.handler_retries {
             attempt += 1;
             tracing::warn!(room, event_id, attempt, error = %err, "handler failed; retrying");
-            tokio::time::sleep(inner.config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+            tokio::time::sleep(retries.nominal(attempt)).await;
             continue;
         }
         tracing::error!(room, event_id, event_type = ev.event_type(), error = %err, "handler failed");

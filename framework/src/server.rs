@@ -17,9 +17,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use ruma_common::{RoomAliasId, UserId};
 use serde_json::json;
 
-use crate::bot::{AppContext, Handler};
+use crate::bot::{AppContext, Handler, HandlerError};
 use crate::router::Router;
 use crate::transaction::{AcceptError, Accepted, TransactionError, TransactionLog};
+use crate::ErrorCode;
 
 pub use errors::matrix_error;
 
@@ -175,13 +176,17 @@ fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
     web::resource(path)
         .route(route)
         .default_service(web::to(|| async {
-            matrix_error(405, "M_UNRECOGNIZED", "method not allowed on this endpoint")
+            matrix_error(
+                405,
+                ErrorCode::Unrecognized,
+                "method not allowed on this endpoint",
+            )
         }))
 }
 
 /// `404 M_UNRECOGNIZED`: the default service of `/_matrix/app` and of [`crate::Appservice::serve`].
 pub async fn unrecognized() -> HttpResponse {
-    matrix_error(404, "M_UNRECOGNIZED", "unrecognized request")
+    matrix_error(404, ErrorCode::Unrecognized, "unrecognized request")
 }
 
 type State = web::Data<ServerState>;
@@ -222,7 +227,7 @@ async fn put_transaction(
     if txn_id.len() > state.config.max_txn_id_bytes {
         return matrix_error(
             400,
-            "M_INVALID_PARAM",
+            ErrorCode::InvalidParam,
             &format!(
                 "the transaction ID is {} bytes long; at most {} are accepted",
                 txn_id.len(),
@@ -242,16 +247,16 @@ async fn put_transaction(
             HttpResponse::Ok().json(json!({}))
         }
         Err(AcceptError::Parse(TransactionError::NotJson(e))) => {
-            matrix_error(400, "M_NOT_JSON", &e)
+            matrix_error(400, ErrorCode::NotJson, &e)
         }
         Err(AcceptError::Parse(TransactionError::BadJson(e))) => {
-            matrix_error(400, "M_BAD_JSON", &e)
+            matrix_error(400, ErrorCode::BadJson, &e)
         }
         Err(AcceptError::Store(e)) => {
             tracing::error!(error = %e, txn_id = %txn_id, "cannot store transaction");
             matrix_error(
                 500,
-                "M_UNKNOWN",
+                ErrorCode::Unknown,
                 "cannot store the transaction; retry later",
             )
         }
@@ -265,21 +270,21 @@ async fn get_user(
     state: State,
 ) -> HttpResponse {
     let Ok(user) = <&UserId>::try_from(user_id.as_str()) else {
-        return matrix_error(400, "M_INVALID_PARAM", "not a valid user ID");
+        return matrix_error(400, ErrorCode::InvalidParam, "not a valid user ID");
     };
     if !state.app.registration().is_user_in_namespace(user.as_str()) {
         return matrix_error(
             404,
-            "M_NOT_FOUND",
+            ErrorCode::NotFound,
             "user is not in this appservice's namespace",
         );
     }
     match state.handler.query_user(&state.app, user).await {
         Ok(true) => HttpResponse::Ok().json(json!({})),
-        Ok(false) => matrix_error(404, "M_NOT_FOUND", "no such user"),
+        Ok(false) => matrix_error(404, ErrorCode::NotFound, "no such user"),
         Err(e) => {
             tracing::error!(user_id = %user, error = %e, "user query handler failed");
-            matrix_error(500, "M_UNKNOWN", "user query failed")
+            matrix_error(500, ErrorCode::Unknown, "user query failed")
         }
     }
 }
@@ -291,7 +296,7 @@ async fn get_room_alias(
     state: State,
 ) -> HttpResponse {
     let Ok(alias) = <&RoomAliasId>::try_from(alias.as_str()) else {
-        return matrix_error(400, "M_INVALID_PARAM", "not a valid room alias");
+        return matrix_error(400, ErrorCode::InvalidParam, "not a valid room alias");
     };
     if !state
         .app
@@ -300,16 +305,16 @@ async fn get_room_alias(
     {
         return matrix_error(
             404,
-            "M_NOT_FOUND",
+            ErrorCode::NotFound,
             "alias is not in this appservice's namespace",
         );
     }
     match state.handler.query_room_alias(&state.app, alias).await {
         Ok(true) => HttpResponse::Ok().json(json!({})),
-        Ok(false) => matrix_error(404, "M_NOT_FOUND", "no such room alias"),
+        Ok(false) => matrix_error(404, ErrorCode::NotFound, "no such room alias"),
         Err(e) => {
             tracing::error!(alias = %alias, error = %e, "room alias query handler failed");
-            matrix_error(500, "M_UNKNOWN", "room alias query failed")
+            matrix_error(500, ErrorCode::Unknown, "room alias query failed")
         }
     }
 }
@@ -331,9 +336,9 @@ async fn post_ping(
     };
     if !body.is_empty() {
         match serde_json::from_slice::<serde_json::Value>(&body) {
-            Err(e) => return matrix_error(400, "M_NOT_JSON", &e.to_string()),
+            Err(e) => return matrix_error(400, ErrorCode::NotJson, &e.to_string()),
             Ok(v) if !v.is_object() => {
-                return matrix_error(400, "M_BAD_JSON", "body must be an object")
+                return matrix_error(400, ErrorCode::BadJson, "body must be an object")
             }
             Ok(v) => {
                 tracing::debug!(transaction_id = ?v.get("transaction_id"), "pinged by the homeserver")
@@ -350,12 +355,18 @@ fn query_fields(req: &HttpRequest) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn found_list(list: Vec<serde_json::Value>) -> HttpResponse {
-    if list.is_empty() {
-        matrix_error(404, "M_NOT_FOUND", "no results")
-    } else {
-        HttpResponse::Ok().json(list)
+fn found_list<T: serde::Serialize>(answer: Result<Vec<T>, HandlerError>) -> HttpResponse {
+    match answer {
+        Ok(list) if list.is_empty() => matrix_error(404, ErrorCode::NotFound, "no results"),
+        Ok(list) => HttpResponse::Ok().json(list),
+        Err(e) => lookup_failed(&e),
     }
+}
+
+/// `500 M_UNKNOWN` for a lookup whose handler failed (logged with its error).
+fn lookup_failed(e: &HandlerError) -> HttpResponse {
+    tracing::error!(error = %e, "third-party lookup failed");
+    matrix_error(500, ErrorCode::Unknown, "the lookup failed")
 }
 
 /// `GET /_matrix/app/v1/thirdparty/protocol/{protocol}`
@@ -369,8 +380,9 @@ async fn get_protocol(
         .thirdparty_protocol(&state.app, &protocol)
         .await
     {
-        Some(v) => HttpResponse::Ok().json(v),
-        None => matrix_error(404, "M_NOT_FOUND", "no such protocol"),
+        Ok(Some(v)) => HttpResponse::Ok().json(v),
+        Ok(None) => matrix_error(404, ErrorCode::NotFound, "no such protocol"),
+        Err(e) => lookup_failed(&e),
     }
 }
 
@@ -416,7 +428,7 @@ async fn get_location_reverse(
     if !fields.contains_key("alias") {
         return matrix_error(
             400,
-            "M_MISSING_PARAM",
+            ErrorCode::MissingParam,
             "the `alias` query parameter is required",
         );
     }
@@ -438,7 +450,7 @@ async fn get_tp_user_reverse(
     if !fields.contains_key("userid") {
         return matrix_error(
             400,
-            "M_MISSING_PARAM",
+            ErrorCode::MissingParam,
             "the `userid` query parameter is required",
         );
     }

@@ -127,6 +127,8 @@ pub struct FakeOptions {
     pub workers: usize,
     /// Whether to record requests (turn off for benchmarks).
     pub record: bool,
+    /// The loopback port to listen on; 0 for any free one.
+    pub port: u16,
 }
 
 impl Default for FakeOptions {
@@ -134,6 +136,7 @@ impl Default for FakeOptions {
         FakeOptions {
             workers: 1,
             record: true,
+            port: 0,
         }
     }
 }
@@ -188,7 +191,7 @@ impl FakeHomeserver {
         .workers(options.workers.max(1))
         .disable_signals()
         .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))?;
+        .bind(("127.0.0.1", options.port))?;
         let addr = server
             .addrs()
             .first()

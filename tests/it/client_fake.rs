@@ -8,7 +8,7 @@ use ghostkit::client::{
     Client, ClientConfig, ClientError, RetryEvent, RetryHook, RetryPolicy, RetryReason,
 };
 use ghostkit::ruma::common::{room_id, user_id};
-use ghostkit::testing::{FakeHomeserver, FakeReply};
+use ghostkit::testing::{FakeHomeserver, FakeOptions, FakeReply};
 use serde_json::{json, Value};
 
 use crate::client_support::registration;
@@ -319,6 +319,44 @@ async fn connection_errors_are_retried_even_for_posts() {
 }
 
 #[tokio::test]
+async fn thirty_seconds_of_refused_connections_are_ridden_out_by_the_default_policy() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (client, retries) = client_with(
+        &format!("http://127.0.0.1:{port}"),
+        RetryPolicy::default(),
+        Duration::from_secs(10),
+    );
+    let send = tokio::spawn(async move {
+        client
+            .as_bot()
+            .send_text(room_id!("!r:localhost"), "through the outage")
+            .await
+    });
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!send.is_finished(), "still retrying after 30 s");
+    let hs = FakeHomeserver::start_with(FakeOptions {
+        port,
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let sent = tokio::time::timeout(Duration::from_secs(60), send)
+        .await
+        .expect("the send ends once the homeserver is back")
+        .unwrap();
+    assert!(sent.is_ok(), "{sent:?}");
+    assert_eq!(hs.requests_to("/send/").len(), 1, "one send reached it");
+    let retries = retries.lock().unwrap().clone();
+    assert!(retries.len() >= 5, "{} retries", retries.len());
+    assert!(retries.iter().all(|r| r.reason == RetryReason::Connect));
+    hs.stop().await;
+}
+
+#[tokio::test]
 async fn masquerading_parameters_are_sent() {
     let hs = FakeHomeserver::start().await.unwrap();
     let (client, _) = client_for(&hs, quick_policy());
@@ -372,10 +410,9 @@ async fn acting_outside_the_namespace_fails_locally() {
         msg.contains("@alice:localhost") && msg.contains("namespace"),
         "{msg}"
     );
-    // A ghost of another appservice's namespace, through the raw call.
+    // A ghost of another appservice's namespace.
     let err = client
-        .send_text("!r:localhost", "x", Some("@_ghost_bob:localhost"))
-        .await
+        .as_user(user_id!("@_ghost_bob:localhost"))
         .unwrap_err();
     assert!(matches!(err, ClientError::NotInNamespace { .. }));
     // And through an intent.

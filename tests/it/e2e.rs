@@ -55,7 +55,8 @@ impl Handler for Recorder {
         self.push(ctx, None, Some(invitee.to_string()));
         if let Some(room) = ctx.event().room_id() {
             ctx.client()
-                .join(room.as_str(), Some(invitee.as_str()))
+                .as_user(invitee)?
+                .join_room(room.into(), &[])
                 .await?;
         }
         Ok(())

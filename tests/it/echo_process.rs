@@ -23,6 +23,8 @@ pub struct EchoSpec<'a> {
     pub store: &'a Path,
     pub port: u16,
     pub after_reply_ms: u64,
+    /// How long the bot sleeps before handling each event.
+    pub slow_ms: u64,
     pub log: PathBuf,
 }
 
@@ -48,6 +50,7 @@ impl EchoBot {
             .args(["--bind", &format!("127.0.0.1:{}", spec.port)])
             .args(["--homeserver", spec.homeserver])
             .args(["--after-reply-ms", &spec.after_reply_ms.to_string()])
+            .args(["--slow-ms", &spec.slow_ms.to_string()])
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)

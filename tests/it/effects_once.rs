@@ -34,6 +34,7 @@ async fn killed_between_reply_and_done_many_times_every_message_gets_one_reply()
         // The handler lingers after its reply: a kill then lands after the
         // reply was sent and before the event was marked handled.
         after_reply_ms: 400,
+        slow_ms: 0,
         log: dir.path().join("bot.log"),
     };
     let user = User::register("effects").await?;

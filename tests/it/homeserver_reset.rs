@@ -6,67 +6,15 @@
 //! restarted under the running echo test bot, then replaced by a fresh one
 //! while the bot keeps its store.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::common::User;
 use crate::echo_process::{assert_one_reply_each, room_with, send_burst, EchoBot, EchoSpec};
+use crate::own_synapse::OwnSynapse;
 
 const SYNAPSE_PORT: u16 = 18108;
 const BOT_PORT: u16 = 9042;
 const BOT: &str = "@resetbot:localhost";
-
-/// A Synapse of this test's own, in `dir`.
-struct OwnSynapse {
-    dir: PathBuf,
-    regs: PathBuf,
-}
-
-impl OwnSynapse {
-    fn url() -> String {
-        format!("http://127.0.0.1:{SYNAPSE_PORT}")
-    }
-
-    fn script(&self, action: &str) -> Result<()> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/synapse.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg(action)
-            .env("SYNAPSE_PORT", SYNAPSE_PORT.to_string())
-            .env("SYNAPSE_DIR", &self.dir)
-            .env("SYNAPSE_REGS", &self.regs)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "synapse.sh {action} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    }
-
-    fn start(dir: PathBuf, regs: &Path) -> Result<Self> {
-        let s = OwnSynapse {
-            dir,
-            regs: regs.to_owned(),
-        };
-        s.script("start")?;
-        Ok(s)
-    }
-
-    fn restart(&self) -> Result<()> {
-        self.script("stop")?;
-        self.script("start")
-    }
-}
-
-impl Drop for OwnSynapse {
-    fn drop(&mut self) {
-        let _ = self.script("stop");
-    }
-}
 
 fn texts(tag: &str) -> Vec<String> {
     (0..6).map(|i| format!("{tag} {i}")).collect()
@@ -86,7 +34,7 @@ async fn a_restarted_then_a_fresh_homeserver_get_every_message_handled_once() ->
              namespaces:\n  users: [{{regex: '@resetbot:localhost', exclusive: true}}]\n"
         ),
     )?;
-    let homeserver = OwnSynapse::url();
+    let homeserver = OwnSynapse::url(SYNAPSE_PORT);
     let bot_dir = dir.path().join("bot");
     std::fs::create_dir_all(&bot_dir)?;
     let spec = EchoSpec {
@@ -95,11 +43,12 @@ async fn a_restarted_then_a_fresh_homeserver_get_every_message_handled_once() ->
         store: &bot_dir,
         port: BOT_PORT,
         after_reply_ms: 0,
+        slow_ms: 0,
         log: dir.path().join("bot.log"),
     };
 
     // The first homeserver, restarted under the running bot.
-    let synapse = OwnSynapse::start(dir.path().join("synapse-1"), &regs)?;
+    let synapse = OwnSynapse::start(SYNAPSE_PORT, dir.path().join("synapse-1"), &regs)?;
     let bot = EchoBot::spawn(&spec)?;
     let user = User::register_at(&homeserver, "reset").await?;
     let room = room_with(&user, BOT).await?;
@@ -118,7 +67,7 @@ async fn a_restarted_then_a_fresh_homeserver_get_every_message_handled_once() ->
 
     // A fresh homeserver (a new database), the bot's store kept: invited
     // again, it joins, and answers everything once.
-    let _fresh = OwnSynapse::start(dir.path().join("synapse-2"), &regs)?;
+    let _fresh = OwnSynapse::start(SYNAPSE_PORT, dir.path().join("synapse-2"), &regs)?;
     let bot = EchoBot::spawn(&spec)?;
     let user = User::register_at(&homeserver, "fresh").await?;
     let room = room_with(&user, BOT).await?;

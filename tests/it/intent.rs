@@ -3,7 +3,6 @@
 
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use ghostkit::event::{Event, EventKind};
-use ghostkit::intent::observe_event;
 use ghostkit::ruma::common::{room_id, user_id, RoomId, UserId};
 use ghostkit::testing::{FakeHomeserver, FakeReply};
 use ghostkit::{AppContext, Client, Intent, IntentError, Store};
@@ -73,12 +72,9 @@ async fn memberships_from_transactions_feed_the_cache() -> anyhow::Result<()> {
     let room = room_id!("!fed:localhost");
     let ghost = user_id!("@_client_fed:localhost");
 
-    observe_event(&app, &member_event(room, ghost, "join"));
+    app.observe(&member_event(room, ghost, "join"));
     // Someone else's membership is not ours to remember.
-    observe_event(
-        &app,
-        &member_event(room, user_id!("@alice:localhost"), "join"),
-    );
+    app.observe(&member_event(room, user_id!("@alice:localhost"), "join"));
     let intent = app.intent(ghost)?;
     intent.ensure_joined(room).await?;
     assert_eq!(hs.request_count(), 0);
@@ -90,7 +86,7 @@ async fn memberships_from_transactions_feed_the_cache() -> anyhow::Result<()> {
     );
 
     // Kicked (seen in a transaction): the next ensure_joined joins again.
-    observe_event(&app, &member_event(room, ghost, "leave"));
+    app.observe(&member_event(room, ghost, "leave"));
     intent.ensure_joined(room).await?;
     assert_eq!(hs.requests_to("/join/").len(), 1);
 

@@ -30,6 +30,7 @@ async fn one_run(env: &[(&str, &str)]) -> Result<String> {
         store: dir.path(),
         port: PORT,
         after_reply_ms: 0,
+        slow_ms: 0,
         log: log.clone(),
     };
     let user = User::register("logs").await?;

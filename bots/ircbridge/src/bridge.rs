@@ -12,6 +12,7 @@ use crate::config::BridgeConfig;
 use crate::irc::{check_channel, IrcEvent, IrcHandle};
 use crate::names::Names;
 use crate::portal::{AliasPolicy, Portal, Portals};
+use ghostkit::ErrorCode;
 
 /// The bridge, handed to [`ghostkit::cli::run`] or [`Appservice::start`].
 #[derive(Debug, Bot)]
@@ -101,7 +102,7 @@ impl Live {
         let room_id = match created {
             Ok(room) => room,
             // The alias exists already (a portal forgotten by `!part`): reuse its room.
-            Err(e) if e.errcode() == Some("M_ROOM_IN_USE") => {
+            Err(e) if e.kind() == Some(ErrorCode::RoomInUse) => {
                 let alias = RoomAliasId::parse(self.names.alias(channel))?;
                 bot.resolve_alias(&alias).await?.room_id
             }

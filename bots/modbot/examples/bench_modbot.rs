@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let hs = FakeHomeserver::start_with(FakeOptions {
         workers: 2,
         record: false,
+        ..FakeOptions::default()
     })
     .await?;
     let mgmt = "!mgmt:bench".to_owned();

@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use ghostkit::client::members::MembersQuery;
 use ghostkit::prelude::*;
+use ghostkit::ruma::events::room::member::MembershipState;
 use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -28,7 +29,7 @@ use crate::protections::Runtime;
 use crate::rules::{EntityKind, PolicyChange, Rule, RuleIndex, RuleKey};
 
 /// A user's membership as last seen.
-pub type MemberCache = HashMap<String, HashMap<String, String>>;
+pub type MemberCache = HashMap<String, HashMap<String, MembershipState>>;
 
 /// One ban to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,7 +265,7 @@ impl Engine {
                         ev.state_key.clone(),
                         ev.content.get("membership").and_then(Value::as_str),
                     ) {
-                        map.insert(user, m.to_owned());
+                        map.insert(user, MembershipState::from(m));
                     }
                 }
                 self.member_cache().insert(room.to_owned(), map);
@@ -280,10 +281,15 @@ impl Engine {
     }
 
     /// Notes a membership change seen in a transaction; returns the previous one.
-    pub fn note_membership(&self, room: &str, user: &str, membership: &str) -> Option<String> {
+    pub fn note_membership(
+        &self,
+        room: &str,
+        user: &str,
+        membership: MembershipState,
+    ) -> Option<MembershipState> {
         let mut cache = self.member_cache();
         let room_members = cache.get_mut(room)?;
-        room_members.insert(user.to_owned(), membership.to_owned())
+        room_members.insert(user.to_owned(), membership)
     }
 
     /// Users the bot must never ban: itself and management-room members.
@@ -297,7 +303,7 @@ impl Engine {
         self.member_cache()
             .get(&mgmt)
             .and_then(|m| m.get(user))
-            .is_some_and(|m| m == "join" || m == "invite")
+            .is_some_and(|m| matches!(m, MembershipState::Join | MembershipState::Invite))
     }
 
     /// Whether `room` is protected.
@@ -391,7 +397,7 @@ impl Engine {
                     })
                 };
                 if glob.is_literal() {
-                    if members.get(&rule.entity).is_some_and(|m| bannable(m)) {
+                    if members.get(&rule.entity).is_some_and(bannable) {
                         push(&rule.entity);
                     }
                 } else {
@@ -508,7 +514,7 @@ impl Engine {
         match client.as_bot().ban(room, user, reason).await {
             Ok(()) => {
                 self.stats.bans.fetch_add(1, Ordering::Relaxed);
-                self.note_membership(&t.room, &t.user, "ban");
+                self.note_membership(&t.room, &t.user, MembershipState::Ban);
                 true
             }
             Err(e) => {
@@ -523,6 +529,10 @@ impl Engine {
     }
 }
 
-fn bannable(membership: &str) -> bool {
-    matches!(membership, "join" | "invite" | "knock")
+/// Whether a member with `membership` can be banned (is in, or on the way in).
+pub(crate) fn bannable(membership: &MembershipState) -> bool {
+    matches!(
+        membership,
+        MembershipState::Join | MembershipState::Invite | MembershipState::Knock
+    )
 }

@@ -10,6 +10,7 @@ use crate::config::ModConfig;
 use crate::engine::{self, Engine};
 use crate::{commands, rules};
 use ghostkit::command::Outcome;
+use ghostkit::ruma::events::room::member::MembershipState;
 
 /// The bot: a handle on its [`Engine`]; cheap to clone.
 #[derive(Debug, Clone)]
@@ -39,9 +40,8 @@ impl ModBot {
 
 fn origin_ts(ctx: &Context) -> u64 {
     ctx.event()
-        .deserialize::<Value>()
-        .ok()
-        .and_then(|v| v["origin_server_ts"].as_u64())
+        .origin_server_ts()
+        .map(|t| u64::from(t.get()))
         .unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -59,7 +59,7 @@ impl ModBot {
         e.member_cache()
             .get(&mgmt)
             .and_then(|m| m.get(user))
-            .is_some_and(|m| m == "join")
+            .is_some_and(|m| *m == MembershipState::Join)
     }
 
     async fn invited(&self, ctx: &Context, room: &RoomId) -> HandlerResult {
@@ -141,9 +141,12 @@ impl Handler for ModBot {
             return Ok(());
         };
         let (room, user) = (room.as_str(), user.to_owned());
-        let membership = content.membership.as_str();
-        let before = e.note_membership(room, &user, membership);
-        if membership != "join" || before.as_deref() == Some("join") || !e.is_protected(room) {
+        let membership = content.membership;
+        let before = e.note_membership(room, &user, membership.clone());
+        if membership != MembershipState::Join
+            || before == Some(MembershipState::Join)
+            || !e.is_protected(room)
+        {
             return Ok(());
         }
         if e.is_untouchable(&user) {

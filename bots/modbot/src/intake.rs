@@ -99,7 +99,7 @@ impl Engine {
                 for room in &protected {
                     for (user, m) in cache.get(room).into_iter().flatten() {
                         let server = server_of(user);
-                        let active = matches!(m.as_str(), "join" | "invite" | "knock");
+                        let active = crate::engine::bannable(m);
                         if active && Some(server) != own.as_deref() && glob.matches(server) {
                             users.insert(user.clone());
                             rooms.insert(room.clone());

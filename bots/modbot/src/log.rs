@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ghostkit::ruma::common::RoomId;
 use ghostkit::Client;
 
 /// Sends notices to the management room, de-duplicating errors.
@@ -40,11 +41,14 @@ impl ManagementLog {
     pub async fn info(&self, client: &Client, text: &str) {
         tracing::info!("{text}");
         let Some(room) = self.room() else { return };
-        let body = serde_json::json!({"msgtype": "m.notice", "body": text});
-        if let Err(e) = client
-            .send_event(&room, "m.room.message", &body, None)
-            .await
-        {
+        let Ok(room) = <&RoomId>::try_from(room.as_str()) else {
+            tracing::warn!(
+                room,
+                "the management room is not a room ID; not logging there"
+            );
+            return;
+        };
+        if let Err(e) = client.as_bot().send_notice(room, text).await {
             tracing::warn!("cannot log to the management room: {e}");
         }
     }

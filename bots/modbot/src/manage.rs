@@ -14,6 +14,7 @@ use crate::glob::{has_wildcard, Glob};
 use crate::model::ListMeta;
 use crate::protections::{is_protection, validate_setting, PROTECTIONS};
 use crate::rules::{parse_policy_event, EntityKind, Rule, RuleKey};
+use ghostkit::ruma::events::room::member::MembershipState;
 
 mod moderation;
 
@@ -115,9 +116,9 @@ impl Engine {
                     .protected_rooms
                     .iter()
                     .map(|r| {
-                        let n = cache
-                            .get(r)
-                            .map_or(0, |m| m.values().filter(|s| s.as_str() == "join").count());
+                        let n = cache.get(r).map_or(0, |m| {
+                            m.values().filter(|s| **s == MembershipState::Join).count()
+                        });
                         format!("- {r} ({n} joined)")
                     })
                     .collect();
@@ -464,7 +465,8 @@ impl Engine {
                 let hit = self.member_cache().get(&mgmt).and_then(|m| {
                     m.iter()
                         .find(|(u, s)| {
-                            (s.as_str() == "join" || s.as_str() == "invite") && glob.matches(u)
+                            matches!(s, MembershipState::Join | MembershipState::Invite)
+                                && glob.matches(u)
                         })
                         .map(|(u, _)| u.clone())
                 });

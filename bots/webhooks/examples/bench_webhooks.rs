@@ -166,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
     let hs = FakeHomeserver::start_with(FakeOptions {
         workers: 1,
         record: false,
+        ..FakeOptions::default()
     })
     .await?;
     let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);

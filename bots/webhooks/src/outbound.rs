@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use crate::address::{AddressError, AddressGuard};
 use crate::config::WebhooksConfig;
 use crate::hooks::{Hook, HookKind, Hooks};
+use ghostkit::backoff::Backoff;
 
 /// The store tree of queued deliveries.
 const TREE: &str = "webhooks.outbound";
@@ -311,7 +312,7 @@ async fn attempt_all(d: &Delivery, policy: &Policy) -> Result<(), String> {
         return Ok(());
     };
     let sig = signature(secret, &d.body);
-    let mut wait = policy.backoff;
+    let mut waits = Backoff::new(policy.backoff, Duration::from_secs(30)).steps();
     let mut last = String::new();
     for attempt in 1..=policy.attempts {
         // An IP-literal host never reaches the resolver: check it here.
@@ -367,9 +368,9 @@ async fn attempt_all(d: &Delivery, policy: &Policy) -> Result<(), String> {
         if attempt == policy.attempts {
             break;
         }
+        let wait = waits.next_delay();
         let pause = retry_after.unwrap_or(wait).min(Duration::from_secs(30));
         tokio::time::sleep(pause).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
     }
     Err(format!(
         "the URL was unreachable in {} attempts ({last})",

@@ -18,6 +18,7 @@ use ghostkit::client::directory::Visibility;
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use ghostkit::prelude::*;
 use ghostkit::ruma::common::RoomAliasId;
+use ghostkit::ErrorCode;
 
 /// The command line defaults of this bot.
 pub const INFO: BotInfo = BotInfo {
@@ -74,7 +75,7 @@ impl Bot for Directory {
         let room = match created {
             Ok(room) => room,
             // Asked twice at once: the other query made it.
-            Err(e) if e.errcode() == Some("M_ROOM_IN_USE") => return Ok(true),
+            Err(e) if e.kind() == Some(ErrorCode::RoomInUse) => return Ok(true),
             Err(e) => return Err(e.into()),
         };
         bot.publish_to_network(NETWORK, &room, Visibility::Public)

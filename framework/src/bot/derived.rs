@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use ruma_common::thirdparty::{Location, Protocol, User};
 use ruma_common::{RoomAliasId, UserId};
 use ruma_events::reaction::ReactionEventContent;
 use ruma_events::room::member::RoomMemberEventContent;
@@ -147,9 +148,9 @@ pub trait Bot: Send + Sync + 'static {
         &self,
         app: &AppContext,
         protocol: &str,
-    ) -> Option<serde_json::Value> {
+    ) -> Result<Option<Protocol>, HandlerError> {
         let _ = (app, protocol);
-        None
+        Ok(None)
     }
 
     /// See [`Handler::thirdparty_location`]. Default: nothing.
@@ -158,9 +159,9 @@ pub trait Bot: Send + Sync + 'static {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<Location>, HandlerError> {
         let _ = (app, protocol, fields);
-        Vec::new()
+        Ok(Vec::new())
     }
 
     /// See [`Handler::thirdparty_user`]. Default: nothing.
@@ -169,9 +170,9 @@ pub trait Bot: Send + Sync + 'static {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<User>, HandlerError> {
         let _ = (app, protocol, fields);
-        Vec::new()
+        Ok(Vec::new())
     }
 }
 
@@ -368,7 +369,7 @@ impl<T: Bot + Routing> Handler for T {
         &self,
         app: &AppContext,
         protocol: &str,
-    ) -> Option<serde_json::Value> {
+    ) -> Result<Option<Protocol>, HandlerError> {
         Bot::thirdparty_protocol(self, app, protocol).await
     }
 
@@ -377,7 +378,7 @@ impl<T: Bot + Routing> Handler for T {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<Location>, HandlerError> {
         Bot::thirdparty_location(self, app, protocol, fields).await
     }
 
@@ -386,7 +387,7 @@ impl<T: Bot + Routing> Handler for T {
         app: &AppContext,
         protocol: Option<&str>,
         fields: &BTreeMap<String, String>,
-    ) -> Vec<serde_json::Value> {
+    ) -> Result<Vec<User>, HandlerError> {
         Bot::thirdparty_user(self, app, protocol, fields).await
     }
 }

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{encode, AsUser, Client, ClientError, Request, WhoAmI};
+use crate::ErrorCode;
 
 /// `POST /register` for `localpart` with the as_token; `M_USER_IN_USE` is success.
 pub(crate) async fn register_localpart(
@@ -48,7 +49,7 @@ pub(crate) async fn register_localpart(
         .idempotent(true);
     match client.execute::<Value>(req).await {
         Ok(_) => Ok(()),
-        Err(e) if e.errcode() == Some("M_USER_IN_USE") => Ok(()),
+        Err(e) if e.kind() == Some(ErrorCode::UserInUse) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -279,7 +280,7 @@ impl AsUser {
 fn not_found_is_none<T>(r: Result<T, ClientError>) -> Result<Option<T>, ClientError> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+        Err(e) if e.kind() == Some(ErrorCode::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{encode, AsUser, ClientError};
+use crate::ErrorCode;
 
 /// A user's global profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -50,7 +51,7 @@ impl AsUser {
             .await
         {
             Ok(p) => Ok(p.displayname),
-            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) if e.kind() == Some(ErrorCode::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -72,7 +73,7 @@ impl AsUser {
             .await
         {
             Ok(p) => Ok(p.avatar_url),
-            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) if e.kind() == Some(ErrorCode::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }

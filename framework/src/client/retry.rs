@@ -24,7 +24,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use reqwest::Method;
 
 use super::request::Request;
@@ -86,23 +85,22 @@ impl RetryPolicy {
 
     /// The backoff before retry number `retry` (1-based), before jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = self
-            .multiplier
-            .max(1.0)
-            .powi(retry.saturating_sub(1).min(64) as i32);
-        let nominal = self.initial_backoff.as_secs_f64() * factor;
-        Duration::from_secs_f64(nominal.min(self.max_backoff.as_secs_f64()))
+        self.waits().nominal(retry)
     }
 
     /// The backoff before retry number `retry`, with jitter.
     pub fn backoff_with_jitter(&self, retry: u32) -> Duration {
-        let nominal = self.backoff(retry);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        if jitter == 0.0 {
-            return nominal;
+        self.waits().delay(retry)
+    }
+
+    /// The policy's waits as a [`Backoff`](crate::backoff::Backoff).
+    pub fn waits(&self) -> crate::backoff::Backoff {
+        crate::backoff::Backoff {
+            initial: self.initial_backoff,
+            max: self.max_backoff,
+            multiplier: self.multiplier,
+            jitter: self.jitter,
         }
-        let r: f64 = rand::thread_rng().gen_range(0.0..1.0);
-        nominal.mul_f64(1.0 - jitter * r)
     }
 }
 

@@ -27,6 +27,7 @@ use serde_json::{json, Map, Value};
 
 use super::directory::Visibility;
 use super::{encode, AsUser, ClientError};
+use crate::ErrorCode;
 
 /// `createRoom`'s presets: the initial join rules, history visibility and powers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -412,7 +413,7 @@ impl AsUser {
                 Ok(Some(t)) if t.replacement_room != current => current = t.replacement_room,
                 Ok(_) => break,
                 // Not allowed to read the old room's state: stop here.
-                Err(e) if e.errcode() == Some("M_FORBIDDEN") => break,
+                Err(e) if e.kind() == Some(ErrorCode::Forbidden) => break,
                 Err(e) => return Err(e),
             }
         }

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::timeline::RoomEvent;
 use super::{encode, AsUser, ClientError};
+use crate::ErrorCode;
 
 fn state_path(room: &RoomId, event_type: &str, state_key: &str) -> String {
     format!(
@@ -79,7 +80,7 @@ impl AsUser {
     ) -> Result<Option<T>, ClientError> {
         match self.state_event(room, event_type, state_key).await {
             Ok(v) => Ok(Some(v)),
-            Err(e) if e.errcode() == Some("M_NOT_FOUND") => Ok(None),
+            Err(e) if e.kind() == Some(ErrorCode::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::errors::matrix_error;
 use super::ServerState;
+use crate::ErrorCode;
 
 /// Proof that the request carried the right hs_token.
 pub(crate) struct Authorized;
@@ -22,7 +23,7 @@ pub(crate) struct Authorized;
 #[error("{message}")]
 pub(crate) struct AuthError {
     status: u16,
-    errcode: &'static str,
+    errcode: ErrorCode,
     message: &'static str,
 }
 
@@ -33,11 +34,11 @@ impl ResponseError for AuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        matrix_error(self.status, self.errcode, self.message)
+        matrix_error(self.status, self.errcode.clone(), self.message)
     }
 }
 
-const fn refuse(status: u16, errcode: &'static str, message: &'static str) -> AuthError {
+fn refuse(status: u16, errcode: ErrorCode, message: &'static str) -> AuthError {
     AuthError {
         status,
         errcode,
@@ -54,7 +55,7 @@ impl FromRequest for Authorized {
             Some(state) => check(req, &state.app.registration().hs_token),
             None => Err(refuse(
                 500,
-                "M_UNKNOWN",
+                ErrorCode::Unknown,
                 "appservice routes mounted without their state",
             )),
         };
@@ -80,7 +81,7 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), AuthError> 
                 _ => {
                     return Err(refuse(
                         401,
-                        "M_UNAUTHORIZED",
+                        ErrorCode::Unauthorized,
                         "malformed Authorization header; expected `Bearer <hs_token>`",
                     ))
                 }
@@ -93,12 +94,12 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), AuthError> 
     // An empty `access_token=` is no token, whatever hs_token says.
     let query = query.filter(|q| !q.is_empty());
     let token = match (header, query) {
-        (None, None) => return Err(refuse(401, "M_UNAUTHORIZED", "missing hs_token")),
+        (None, None) => return Err(refuse(401, ErrorCode::Unauthorized, "missing hs_token")),
         (Some(h), Some(q)) => {
             if !bool::from(h.as_bytes().ct_eq(q.as_bytes())) {
                 return Err(refuse(
                     403,
-                    "M_FORBIDDEN",
+                    ErrorCode::Forbidden,
                     "Authorization header and access_token query parameter differ",
                 ));
             }
@@ -109,6 +110,6 @@ pub(crate) fn check(req: &HttpRequest, hs_token: &str) -> Result<(), AuthError> 
     if bool::from(token.as_bytes().ct_eq(hs_token.as_bytes())) {
         Ok(())
     } else {
-        Err(refuse(403, "M_FORBIDDEN", "bad hs_token"))
+        Err(refuse(403, ErrorCode::Forbidden, "bad hs_token"))
     }
 }

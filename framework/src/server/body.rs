@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use super::errors::matrix_error;
+use crate::ErrorCode;
 
 pub(crate) async fn read(
     req: &HttpRequest,
@@ -17,7 +18,7 @@ pub(crate) async fn read(
         Ok(read) => read,
         Err(_) => Err(matrix_error(
             408,
-            "M_UNKNOWN",
+            ErrorCode::Unknown,
             &format!(
                 "the request body did not arrive within {} s",
                 timeout.as_secs_f64()
@@ -34,7 +35,7 @@ async fn read_all(
     let too_large = || {
         matrix_error(
             413,
-            "M_TOO_LARGE",
+            ErrorCode::TooLarge,
             &format!("request body is over {limit} bytes"),
         )
     };
@@ -49,7 +50,11 @@ async fn read_all(
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            matrix_error(400, "M_BAD_JSON", &format!("cannot read request body: {e}"))
+            matrix_error(
+                400,
+                ErrorCode::BadJson,
+                &format!("cannot read request body: {e}"),
+            )
         })?;
         if buf.len() + chunk.len() > limit {
             return Err(too_large());

@@ -21,11 +21,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Backend, Entry, StoreError, TreeBackend};
+use crate::backoff::{Backoff, Steps};
 
-/// The first pause before a failed database is reopened.
-const FIRST_PAUSE: Duration = Duration::from_millis(200);
-/// The longest pause between two reopen attempts.
-const MAX_PAUSE: Duration = Duration::from_secs(10);
+/// The pauses before a failed database is reopened: 200 ms, doubling up to 10 s.
+const REOPEN: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
 /// Bytes of writes kept for a reopen past which a write flushes at once
 /// (the appservice flushes far more often).
 const REDO_LIMIT: usize = 32 * 1024 * 1024;
@@ -104,7 +103,7 @@ struct Open {
 
 struct Retry {
     next: Instant,
-    pause: Duration,
+    pauses: Steps,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -137,7 +136,7 @@ impl SledBackend {
                 failed: AtomicBool::new(false),
                 retry: Mutex::new(Retry {
                     next: Instant::now(),
-                    pause: FIRST_PAUSE,
+                    pauses: REOPEN.steps(),
                 }),
                 redo: Mutex::new(Redo::default()),
             }),
@@ -241,8 +240,8 @@ impl Inner {
                         "the store cannot be written; it is reopened until it can (is the disk full?)"
                     );
                     let mut retry = lock(&self.retry);
-                    retry.next = Instant::now() + FIRST_PAUSE;
-                    retry.pause = FIRST_PAUSE;
+                    retry.pauses.reset();
+                    retry.next = Instant::now() + retry.pauses.next_delay();
                 }
                 self.unavailable(e)
             }
@@ -261,8 +260,7 @@ impl Inner {
             if !now && Instant::now() < retry.next {
                 return false;
             }
-            retry.pause = (retry.pause * 2).min(MAX_PAUSE);
-            retry.next = Instant::now() + retry.pause;
+            retry.next = Instant::now() + retry.pauses.next_delay();
         }
         // Waits for calls in progress; their trees go with the old database.
         let mut open = self.open.write().unwrap_or_else(|p| p.into_inner());
@@ -277,7 +275,7 @@ impl Inner {
                     trees: Mutex::new(HashMap::new()),
                 });
                 self.failed.store(false, Ordering::Release);
-                lock(&self.retry).pause = FIRST_PAUSE;
+                lock(&self.retry).pauses.reset();
                 tracing::info!(path = %self.path.display(), "the store was reopened");
                 true
             }

@@ -281,10 +281,13 @@ pub struct Answers {
     pub user_exists: bool,
     /// Answer of `query_room_alias`.
     pub alias_exists: bool,
-    /// Answer of `thirdparty_protocol`.
+    /// Answer of `thirdparty_protocol`, as JSON (not a protocol: the
+    /// handler fails).
     pub protocol: Option<Value>,
-    /// Answer of the third-party location and user lookups.
-    pub results: Vec<Value>,
+    /// Answer of the third-party location lookups, as JSON.
+    pub locations: Vec<Value>,
+    /// Answer of the third-party user lookups, as JSON.
+    pub users: Vec<Value>,
 }
 
 /// A handler that records every event by the method the default routing
@@ -416,9 +419,19 @@ impl Handler for Recorder {
         Ok(self.answers.alias_exists)
     }
 
-    async fn thirdparty_protocol(&self, _app: &AppContext, protocol: &str) -> Option<Value> {
+    async fn thirdparty_protocol(
+        &self,
+        _app: &AppContext,
+        protocol: &str,
+    ) -> Result<Option<ghostkit::ruma::common::thirdparty::Protocol>, HandlerError> {
         self.query("thirdparty_protocol", Some(protocol), Vec::new());
-        self.answers.protocol.clone()
+        // An answer that is not a protocol is the handler's failure.
+        Ok(self
+            .answers
+            .protocol
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()?)
     }
 
     async fn thirdparty_location(
@@ -426,10 +439,12 @@ impl Handler for Recorder {
         _app: &AppContext,
         protocol: Option<&str>,
         fields: &std::collections::BTreeMap<String, String>,
-    ) -> Vec<Value> {
+    ) -> Result<Vec<ghostkit::ruma::common::thirdparty::Location>, HandlerError> {
         let fields = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         self.query("thirdparty_location", protocol, fields);
-        self.answers.results.clone()
+        Ok(serde_json::from_value(Value::Array(
+            self.answers.locations.clone(),
+        ))?)
     }
 
     async fn thirdparty_user(
@@ -437,10 +452,12 @@ impl Handler for Recorder {
         _app: &AppContext,
         protocol: Option<&str>,
         fields: &std::collections::BTreeMap<String, String>,
-    ) -> Vec<Value> {
+    ) -> Result<Vec<ghostkit::ruma::common::thirdparty::User>, HandlerError> {
         let fields = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         self.query("thirdparty_user", protocol, fields);
-        self.answers.results.clone()
+        Ok(serde_json::from_value(Value::Array(
+            self.answers.users.clone(),
+        ))?)
     }
 }
 

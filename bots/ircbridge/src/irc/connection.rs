@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::outbox::{Outbox, QueueError, QueueLimits};
 use super::{casefold, Message, TokenBucket};
+use ghostkit::backoff::Backoff;
 
 /// The longest line read (IRCv3 tags included); longer lines are cut.
 const MAX_READ_LINE: u64 = 8191 + 512;
@@ -236,7 +237,7 @@ async fn run(
     out: Arc<Outbox>,
     events: mpsc::UnboundedSender<IrcEvent>,
 ) {
-    let mut backoff = config.reconnect_min;
+    let mut backoff = Backoff::new(config.reconnect_min, config.reconnect_max).steps();
     let mut bucket = TokenBucket::new(config.flood_burst, config.flood_per_second, Instant::now());
     loop {
         let started = Instant::now();
@@ -266,10 +267,9 @@ async fn run(
         }
         // A session that lasted resets the backoff.
         if started.elapsed() > Duration::from_secs(60) {
-            backoff = config.reconnect_min;
+            backoff.reset();
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(config.reconnect_max);
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

@@ -8,6 +8,7 @@ use crate::glob::{has_wildcard, Glob};
 use crate::rules::{EntityKind, PolicyChange};
 
 use super::Reply;
+use ghostkit::ruma::events::room::member::MembershipState;
 
 impl Engine {
     pub(super) async fn unban(&self, app: &AppContext, entity: &str, invite: bool) -> Reply {
@@ -53,7 +54,7 @@ impl Engine {
                         cache
                             .get(*r)
                             .and_then(|m| m.get(entity))
-                            .is_some_and(|m| m == "ban")
+                            .is_some_and(|m| *m == MembershipState::Ban)
                     })
                     .cloned()
                     .collect()
@@ -69,7 +70,7 @@ impl Engine {
                         .await;
                     continue;
                 }
-                self.note_membership(&r, entity, "leave");
+                self.note_membership(&r, entity, MembershipState::Leave);
                 if invite {
                     if let Err(e) = bot.invite(room, user, None).await {
                         self.report(
@@ -107,7 +108,7 @@ impl Engine {
                         .get(r)
                         .into_iter()
                         .flatten()
-                        .filter(|(u, m)| m.as_str() == "join" && glob.matches(u))
+                        .filter(|(u, m)| **m == MembershipState::Join && glob.matches(u))
                         .map(move |(u, _)| (r.clone(), u.clone()))
                 })
                 .collect()

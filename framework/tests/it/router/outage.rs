@@ -76,8 +76,10 @@ async fn an_outage_seen_through_any_error_type_pauses_and_the_send_happens_once(
             let room = room_of(&ev);
             // The error's type is lost on the way, as `anyhow` or a
             // bot's own error type would lose it.
+            let room = ghostkit::ruma::common::OwnedRoomId::try_from(room)?;
             client
-                .send_text(&room, "reply", None)
+                .as_bot()
+                .send_text(&room, "reply")
                 .await
                 .map_err(|e| format!("cannot reply: {e}"))?;
             Ok(())

@@ -54,7 +54,9 @@ async fn unknown_paths_and_wrong_methods_are_unrecognized() {
 async fn legacy_routes_follow_the_option() {
     let rec = Arc::new(Recorder::with(Answers {
         user_exists: true,
-        protocol: Some(json!({"user_fields": []})),
+        protocol: Some(
+            json!({"user_fields": ["nick"], "location_fields": ["channel"], "icon": "mxc://x.org/i", "field_types": {}, "instances": []}),
+        ),
         ..Answers::default()
     }));
     let (_dir, stack) = stack_with(rec.clone(), ServerConfig::default()).await;
@@ -78,7 +80,9 @@ async fn legacy_routes_follow_the_option() {
 
     let rec = Arc::new(Recorder::with(Answers {
         user_exists: true,
-        protocol: Some(json!({})),
+        protocol: Some(
+            json!({"user_fields": ["nick"], "location_fields": ["channel"], "icon": "mxc://x.org/i", "field_types": {}, "instances": []}),
+        ),
         ..Answers::default()
     }));
     let config = ServerConfig {
@@ -202,10 +206,16 @@ async fn room_alias_query() {
 
 #[actix_web::test]
 async fn thirdparty_lookups() {
-    let results = vec![json!({"alias": "#_e_r:x.org", "protocol": "irc", "fields": {}})];
+    let locations =
+        vec![json!({"alias": "#_e_r:x.org", "protocol": "irc", "fields": {"channel": "#r"}})];
+    let users =
+        vec![json!({"userid": "@_e_bob:x.org", "protocol": "irc", "fields": {"nick": "bob"}})];
     let full = Arc::new(Recorder::with(Answers {
-        protocol: Some(json!({"user_fields": ["nick"], "location_fields": ["channel"]})),
-        results: results.clone(),
+        protocol: Some(
+            json!({"user_fields": ["nick"], "location_fields": ["channel"], "icon": "mxc://x.org/i", "field_types": {}, "instances": []}),
+        ),
+        locations: locations.clone(),
+        users: users.clone(),
         ..Answers::default()
     }));
     let (_dir, stack) = stack_with(full.clone(), ServerConfig::default()).await;
@@ -219,15 +229,24 @@ async fn thirdparty_lookups() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["user_fields"], json!(["nick"]));
 
-    for uri in [
-        "/_matrix/app/v1/thirdparty/location/irc?channel=%23chat",
-        "/_matrix/app/v1/thirdparty/user/irc?nick=bob",
-        "/_matrix/app/v1/thirdparty/location?alias=%23_e_r:x.org",
-        "/_matrix/app/v1/thirdparty/user?userid=@_e_bob:x.org",
+    for (uri, expected) in [
+        (
+            "/_matrix/app/v1/thirdparty/location/irc?channel=%23chat",
+            &locations,
+        ),
+        ("/_matrix/app/v1/thirdparty/user/irc?nick=bob", &users),
+        (
+            "/_matrix/app/v1/thirdparty/location?alias=%23_e_r:x.org",
+            &locations,
+        ),
+        (
+            "/_matrix/app/v1/thirdparty/user?userid=@_e_bob:x.org",
+            &users,
+        ),
     ] {
         let reply = call(&app, get(uri).to_request()).await;
         assert_eq!(reply.status, 200, "for {uri}");
-        assert_eq!(reply.json(), json!(results), "for {uri}");
+        assert_eq!(reply.json(), json!(expected), "for {uri}");
     }
     // Reverse lookups need their parameter.
     call(
@@ -358,4 +377,29 @@ async fn configure_leaves_the_users_own_routes_alone() {
     // Outside /_matrix/app the user's app decides (actix's plain 404 here).
     let reply = call(&app, TestRequest::get().uri("/not/mine").to_request()).await;
     assert_eq!(reply.status, 404);
+}
+
+#[actix_web::test]
+async fn a_failing_lookup_is_a_500_not_an_empty_answer() {
+    // Answers that are not a protocol, a location or a user make the
+    // handler fail.
+    let broken = Arc::new(Recorder::with(Answers {
+        protocol: Some(json!({"user_fields": "nick"})),
+        locations: vec![json!({"alias": "not an alias"})],
+        users: vec![json!({"userid": 5})],
+        ..Answers::default()
+    }));
+    let (_dir, stack) = stack_with(broken, ServerConfig::default()).await;
+    let app = service!(stack.state.clone());
+    for uri in [
+        "/_matrix/app/v1/thirdparty/protocol/irc",
+        "/_matrix/app/v1/thirdparty/location/irc?channel=x",
+        "/_matrix/app/v1/thirdparty/user/irc?nick=x",
+        "/_matrix/app/v1/thirdparty/location?alias=%23a:x.org",
+        "/_matrix/app/v1/thirdparty/user?userid=@a:x.org",
+    ] {
+        call(&app, get(uri).to_request())
+            .await
+            .assert_error(500, "M_UNKNOWN");
+    }
 }

@@ -1,0 +1,129 @@
+//! The parts of the running appservice every handler can use: the client,
+//! the store, the registration, the server name, and the intents' cache,
+//! opened once and fed from every transaction ([`AppContext::observe`]).
+
+use std::sync::{Arc, OnceLock};
+
+use ruma_common::UserId;
+
+use crate::client::Client;
+use crate::event::Event;
+use crate::intent::{Intent, IntentCache, IntentError};
+use crate::registration::Registration;
+use crate::store::{Store, StoreError};
+
+/// The parts of the running appservice every handler can use; cheap to clone.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ghostkit::prelude::*;
+/// let reg = Registration::from_yaml("id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces:\n  users: [{regex: '@_t_.*:example\\.org', exclusive: true}]\n")?;
+/// let reg = std::sync::Arc::new(reg);
+/// let client = Client::new("http://127.0.0.1:1", reg.clone())?;
+/// let app = AppContext::new(client, Store::temporary()?, reg, "example.org".into());
+/// assert_eq!(app.bot_user_id(), "@bot:example.org");
+/// assert!(app.is_ours("@_t_ghost:example.org"));
+/// assert!(!app.is_ours("@alice:example.org"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AppContext {
+    inner: Arc<AppShared>,
+}
+
+#[derive(Debug)]
+struct AppShared {
+    client: Client,
+    store: Store,
+    registration: Arc<Registration>,
+    server_name: String,
+    intents: OnceLock<IntentCache>,
+}
+
+impl AppContext {
+    /// Puts the shared parts together (done by [`crate::Appservice`]).
+    pub fn new(
+        client: Client,
+        store: Store,
+        registration: Arc<Registration>,
+        server_name: String,
+    ) -> Self {
+        AppContext {
+            inner: Arc::new(AppShared {
+                client,
+                store,
+                registration,
+                server_name,
+                intents: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The as_token client.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The on-disk store, for the bot's own data too.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The registration in force.
+    pub fn registration(&self) -> &Registration {
+        &self.inner.registration
+    }
+
+    /// The homeserver's server name (`example.org`).
+    pub fn server_name(&self) -> &str {
+        &self.inner.server_name
+    }
+
+    /// The appservice's own bot user ID.
+    pub fn bot_user_id(&self) -> String {
+        self.registration().bot_user_id(self.server_name())
+    }
+
+    /// Whether `user_id` is the bot or one of its ghosts.
+    pub fn is_ours(&self, user_id: &str) -> bool {
+        self.registration()
+            .may_act_as(user_id, Some(self.server_name()))
+    }
+
+    /// What intents remember (registrations, memberships, display names),
+    /// opened once.
+    pub fn intents(&self) -> Result<&IntentCache, StoreError> {
+        if let Some(cache) = self.inner.intents.get() {
+            return Ok(cache);
+        }
+        let cache = IntentCache::open(self.store())?;
+        Ok(self.inner.intents.get_or_init(|| cache))
+    }
+
+    /// An [`Intent`] acting as `user_id` (a ghost or the bot); refused
+    /// before any request when the user is not ours.
+    pub fn intent(&self, user_id: &UserId) -> Result<Intent, IntentError> {
+        Intent::with_cache(self.client(), self.intents()?.clone(), user_id)
+    }
+
+    /// An [`Intent`] acting as the appservice's bot user.
+    pub fn intent_for_bot(&self) -> Result<Intent, IntentError> {
+        let bot = self.bot_user_id();
+        let bot = <&UserId>::try_from(bot.as_str()).map_err(|e| {
+            crate::client::ClientError::InvalidArgument(format!("bot user ID `{bot}`: {e}"))
+        })?;
+        self.intent(bot)
+    }
+
+    /// Lets the intents' cache learn from an event of a transaction (a
+    /// membership of the bot or a ghost); called for every event, in order,
+    /// before its handler. Store failures are logged: the cache is a hint.
+    pub fn observe(&self, event: &Event) {
+        let res = self
+            .intents()
+            .and_then(|c| c.observe(event, |user| self.is_ours(user)));
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "cannot record a membership in the intent cache");
+        }
+    }
+}
