@@ -21,7 +21,7 @@ say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
 
 scripts/synapse.sh start
 say "building the echo example and the bots"
-cargo build -q -p echo -p modbot -p webhooks -p ircbridge
+cargo build -q -p echo -p ghostkit-modbot -p ghostkit-webhooks -p ghostkit-ircbridge
 
 pids=()
 cleanup() {

@@ -37,6 +37,11 @@ pub struct Config {
     pub http_workers: usize,
     /// Ask the homeserver to ping us once listening, and log the outcome.
     pub self_check: bool,
+    /// How long a stop waits for the HTTP requests in flight, and then
+    /// again for the handlers still running (default 10 s). A handler that
+    /// takes longer is cut off and its event dispatched again at the next
+    /// start.
+    pub drain_timeout: Duration,
     /// HTTP options.
     pub server: ServerConfig,
     /// Dispatch options.
@@ -58,6 +63,7 @@ impl Config {
             bind: None,
             http_workers: 2,
             self_check: true,
+            drain_timeout: DRAIN_TIMEOUT,
             server: ServerConfig::default(),
             dispatch: DispatchConfig::default(),
             log: LogConfig::default(),
@@ -143,6 +149,7 @@ pub struct Running {
     handle: actix_web::dev::ServerHandle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     progress: tokio::task::JoinHandle<()>,
+    drain: Duration,
 }
 
 impl Appservice {
@@ -154,7 +161,7 @@ impl Appservice {
         }
     }
 
-    /// Starts the appservice and runs it until Ctrl-C or SIGTERM:
+    /// Starts the appservice and runs it until SIGTERM or SIGINT (Ctrl-C):
     /// [`Appservice::start`] then [`Running::wait`].
     pub async fn serve<H: Handler>(self, handler: H) -> Result<(), AppserviceError> {
         let running = self.start(handler).await?;
@@ -281,6 +288,7 @@ impl Appservice {
         // for the homeserver's delayed ACK (up to 40 ms) before its second.
         .tcp_nodelay(true)
         .disable_signals()
+        .shutdown_timeout(config.drain_timeout.as_secs().max(1))
         .bind(addr)
         .map_err(|source| AppserviceError::Bind { addr, source })?;
         let addr = server.addrs().first().copied().unwrap_or(addr);
@@ -299,6 +307,7 @@ impl Appservice {
             handle,
             server,
             progress,
+            drain: config.drain_timeout,
         })
     }
 }
@@ -319,42 +328,52 @@ impl Running {
         &self.state
     }
 
-    /// Runs until the server stops (or Ctrl-C / SIGTERM).
+    /// Runs until the server stops, or until SIGTERM or SIGINT (Ctrl-C),
+    /// which drain: no new transaction is accepted, the requests in flight
+    /// and then the running handlers get [`Config::drain_timeout`] each to
+    /// finish, their progress is written, [`Handler::on_stop`] runs and the
+    /// store is checkpointed; then this returns `Ok` (a `main` that returns
+    /// exits 0). A second signal during the drain ends the process at once
+    /// with status 128 + the signal's number (143 for SIGTERM, 130 for
+    /// SIGINT); what was acknowledged is on disk and handled at the next
+    /// start. From the first call on, the process catches both signals:
+    /// once this returns, they no longer end it.
     pub async fn wait(self) -> std::io::Result<()> {
-        let handle = self.handle.clone();
-        let stopper = tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("stopping");
-            handle.stop(true).await;
-        });
+        let signals = signals::StopSignals::listen();
+        let stopper = tokio::spawn(signals::stop_on_signals(
+            signals,
+            self.handle.clone(),
+            self.drain,
+        ));
         let Running {
             state,
             server,
             progress,
+            drain,
             ..
         } = self;
         let res = server
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        finish(&state, progress, drain).await;
         stopper.abort();
-        finish(&state, progress).await;
         res
     }
 
     /// Stops listening, then writes what was handled to disk.
     pub async fn stop(self) {
         self.handle.stop(true).await;
-        finish(&self.state, self.progress).await;
+        finish(&self.state, self.progress, self.drain).await;
     }
 }
 
-/// How long a stop waits for handlers still running.
+/// How long a stop waits, by default, for requests and handlers still running.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>) {
+async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>, drain: Duration) {
     // Nothing new arrives (the server stopped): let running handlers finish,
     // so their events count as done and their tasks let go of the store.
-    if !state.router.wait_idle(DRAIN_TIMEOUT).await {
+    if !state.router.wait_idle(drain).await {
         tracing::warn!(
             backlog = state.router.backlog(),
             "handlers still running at stop; their events will be dispatched again at the next start"
@@ -503,6 +522,8 @@ pub fn explain_ping_error(e: &ClientError) -> &'static str {
         None => "the homeserver could not be reached at HOMESERVER_URL: is it running, and the URL right?",
     }
 }
+
+mod signals;
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
-//!       [--bind ADDR] [--start-empty-if-damaged]
+//!       [--bind ADDR] [--start-empty-if-damaged] [--log-format text|json]
+//! mybot --version
 //! mybot generate-registration [--url URL] [--id ID] [--out PATH] [--force]
 //! mybot check-registration [FILE] [--user ID]… [--alias ALIAS]… [--room ID]…
 //! ```
@@ -26,18 +27,29 @@
 //! with an empty database when the store's lost flushed writes, keeping the
 //! damaged files aside ([`IfDamaged`](crate::store::IfDamaged)); without it
 //! such a store is refused.
+//! `--log-format text|json` (`GHOSTKIT_LOG_FORMAT`) chooses how logs are
+//! written ([`LogFormat`]; `RUST_LOG` filters them). `--version` prints the
+//! bot's id and version, and ghostkit's ([`BotInfo::version_line`]).
+//! SIGTERM and SIGINT stop the bot with a drain
+//! ([`Running::wait`](crate::appservice::Running::wait)).
 
+mod logging;
+
+use std::convert::Infallible;
+use std::error::Error;
 use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::appservice::{check_server_name, Appservice, AppserviceError, Config};
 use crate::bot::Handler;
 use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
 use crate::router::DispatchOrder;
+
+pub use logging::{init_logging, init_logging_as, LogError, LogFormat, LOG_FORMAT_VAR};
 
 /// What a bot says about itself, used as defaults by the command line.
 #[derive(Debug, Clone)]
@@ -52,6 +64,33 @@ pub struct BotInfo {
     pub alias_prefix: Option<&'static str>,
     /// Default port to listen on.
     pub port: u16,
+    /// The bot's version, shown by `--version`: its crate's,
+    /// `env!("CARGO_PKG_VERSION")`.
+    pub version: &'static str,
+}
+
+impl BotInfo {
+    /// What `--version` prints: the bot's id and version, then ghostkit's.
+    ///
+    /// ```
+    /// use ghostkit::cli::BotInfo;
+    /// let info = BotInfo {
+    ///     id: "echo", sender_localpart: "echo", user_prefix: None, alias_prefix: None,
+    ///     port: 9000, version: "1.2.3",
+    /// };
+    /// assert_eq!(
+    ///     info.version_line(),
+    ///     format!("echo 1.2.3 (ghostkit {})", env!("CARGO_PKG_VERSION"))
+    /// );
+    /// ```
+    pub fn version_line(&self) -> String {
+        format!("{} {}", self.id, self.version_text())
+    }
+
+    /// The version text clap prints after the name.
+    fn version_text(&self) -> String {
+        format!("{} (ghostkit {})", self.version, env!("CARGO_PKG_VERSION"))
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -87,6 +126,15 @@ struct Cli {
     /// choice: per_room, per_sender or unordered.
     #[arg(long, env = "GHOSTKIT_DISPATCH_ORDER", value_name = "ORDER")]
     dispatch_order: Option<DispatchOrder>,
+    /// How logs are written to standard error: text (coloured only on a
+    /// terminal) or json (one object per line). RUST_LOG filters them.
+    #[arg(
+        long,
+        env = "GHOSTKIT_LOG_FORMAT",
+        value_name = "FORMAT",
+        global = true
+    )]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -125,19 +173,21 @@ enum Command {
     },
 }
 
-/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
-/// Does nothing when a global subscriber is set already.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+impl Cli {
+    /// Parses the process's arguments, with the bot's name and version
+    /// (`--version`); exits with clap's message on `--help`, `--version`
+    /// or a mistake.
+    fn parse_for(info: &BotInfo) -> Cli {
+        let matches = Cli::command()
+            .name(info.id)
+            .version(info.version_text())
+            .get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
-/// What a bot's `main` is: logging, then [`run`]; on error, prints it after
-/// the bot's id and exits with status 1.
+/// What a bot's `main` is: [`run`]; on error, prints it (with its causes)
+/// after the bot's id and exits with status 1.
 ///
 /// ```no_run
 /// use ghostkit::prelude::*;
@@ -145,6 +195,7 @@ pub fn init_logging() {
 /// impl Handler for Quiet {}
 /// const INFO: BotInfo = BotInfo {
 ///     id: "quiet", sender_localpart: "quiet", user_prefix: None, alias_prefix: None, port: 9000,
+///     version: env!("CARGO_PKG_VERSION"),
 /// };
 /// #[tokio::main]
 /// async fn main() {
@@ -152,19 +203,79 @@ pub fn init_logging() {
 /// }
 /// ```
 pub async fn run_or_exit<H: Handler>(info: BotInfo, handler: H) {
-    init_logging();
+    run_or_exit_with(info, || Ok::<H, Infallible>(handler)).await
+}
+
+/// [`run_or_exit`] for a bot whose handler needs its own config: see
+/// [`run_with`].
+///
+/// ```no_run
+/// use ghostkit::prelude::*;
+/// struct Greeter { greeting: String }
+/// impl Handler for Greeter {}
+/// const INFO: BotInfo = BotInfo {
+///     id: "greeter", sender_localpart: "greeter", user_prefix: None, alias_prefix: None,
+///     port: 9000, version: env!("CARGO_PKG_VERSION"),
+/// };
+/// #[tokio::main]
+/// async fn main() {
+///     ghostkit::cli::run_or_exit_with(INFO, || {
+///         std::env::var("GREETING").map(|greeting| Greeter { greeting })
+///     })
+///     .await
+/// }
+/// ```
+pub async fn run_or_exit_with<H, E, F>(info: BotInfo, make: F)
+where
+    H: Handler,
+    E: Into<Box<dyn Error>>,
+    F: FnOnce() -> Result<H, E>,
+{
     let id = info.id;
-    if let Err(e) = run(info, handler).await {
-        eprintln!("{id}: {e}");
+    if let Err(e) = run_with(info, make).await {
+        eprintln!("{}", error_line(id, &*e));
         std::process::exit(1);
     }
 }
 
-/// Parses the command line and runs the bot (or generates its registration).
+/// `id: error: cause: cause…`, leaving out a cause whose words the line
+/// holds already.
+fn error_line(id: &str, e: &(dyn Error + 'static)) -> String {
+    let mut line = format!("{id}: {e}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    line
+}
+
+/// Parses the command line, sets up logging ([`init_logging_as`], in the
+/// format of `--log-format`) and runs the bot (or generates or checks its
+/// registration). On SIGTERM or SIGINT it drains and returns `Ok`.
 ///
 /// Returns an error whose message says what to fix.
-pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn std::error::Error>> {
-    let mut cli = Cli::parse();
+pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn Error>> {
+    run_with(info, || Ok::<H, Infallible>(handler)).await
+}
+
+/// Like [`run`], with the handler made by `make` only when the command line
+/// runs the bot, after logging is set up: `--help`, `--version`,
+/// `generate-registration` and `check-registration` need no bot config, so
+/// they work where the bot's own settings are missing or wrong. An error of
+/// `make` is returned as it is.
+pub async fn run_with<H, E, F>(info: BotInfo, make: F) -> Result<(), Box<dyn Error>>
+where
+    H: Handler,
+    E: Into<Box<dyn Error>>,
+    F: FnOnce() -> Result<H, E>,
+{
+    let mut cli = Cli::parse_for(&info);
+    init_logging_as(cli.log_format.unwrap_or_default(), "info");
     cli.homeserver_domain = homeserver_domain(
         cli.homeserver_domain.take(),
         std::env::var_os("HOMESERVER_DOMAIN").as_deref(),
@@ -224,6 +335,7 @@ pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn st
             Ok(())
         }
         None => {
+            let handler = make().map_err(Into::into)?;
             let path = cli.registration.unwrap_or(default_reg);
             let registration = load_registration(&path)?;
             let store = cli

@@ -95,8 +95,11 @@ fn invalid(
 /// // The sender is the appservice's own user, in a namespace or not.
 /// assert!(reg.may_act_as("@echo:example.org", Some("example.org")));
 /// assert!(reg.warnings().is_empty());
+/// // Its `Debug` form (what a log shows) hides both tokens.
+/// let shown = format!("{reg:?}");
+/// assert!(!shown.contains("as-secret") && !shown.contains("hs-secret"));
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "serde_yaml::Value")]
 pub struct Registration {
     /// Unique ID of the appservice on this homeserver (no `|`).
@@ -148,6 +151,28 @@ pub struct Registration {
     pub extra: BTreeMap<String, serde_yaml::Value>,
     #[serde(skip)]
     scratch: Scratch,
+}
+
+/// Every field but the two tokens, which are secrets: a `{:?}` in a log
+/// line or a panic message must not give them away.
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("as_token", &"<redacted>")
+            .field("hs_token", &"<redacted>")
+            .field("sender_localpart", &self.sender_localpart)
+            .field("namespaces", &self.namespaces)
+            .field("rate_limited", &self.rate_limited)
+            .field("protocols", &self.protocols)
+            .field("receive_ephemeral", &self.receive_ephemeral)
+            .field("push_ephemeral_unstable", &self.push_ephemeral_unstable)
+            .field("msc3202", &self.msc3202)
+            .field("msc4190", &self.msc4190)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`Registration::validate`] computes: compiled regexes and warnings.

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::bot::{AppContext, Context, Handler};
@@ -365,6 +366,26 @@ async fn handle(inner: &Inner, job: Job) {
     let Job { item, holds_permit } = job;
     let (seq, idx) = (item.seq, item.idx);
     let ctx = Context::new(inner.app.clone(), item.event);
+    // Everything logged while the handler runs carries the event's room,
+    // ID and type.
+    let ev = ctx.event();
+    let span = tracing::info_span!(
+        "handler",
+        room_id = ev.room_id().map(|r| r.as_str()),
+        event_id = ev.event_id_str(),
+        event_type = ev.event_type(),
+    );
+    call_handler(inner, &ctx, seq, idx).instrument(span).await;
+    inner.log.item_done(seq, idx);
+    if holds_permit {
+        inner.backlog.add_permits(1);
+    }
+}
+
+/// Runs the handler on one event until it succeeds, fails for good (after
+/// the retries configured) or panics; waits while the homeserver or the
+/// store is unavailable.
+async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
     inner.app.observe(ctx.event());
     // Sends made by the handler get txnIds derived from the event, so a
     // call replayed (a retry, or after a crash) makes no second event.
@@ -375,13 +396,15 @@ async fn handle(inner: &Inner, job: Job) {
     let mut attempt = 0;
     let mut pauses = Backoff::new(Duration::from_secs(1), inner.config.unavailable_pause).steps();
     let retries = Backoff::new(inner.config.retry_backoff, Duration::MAX);
+    let started = std::time::Instant::now();
     loop {
-        let call = AssertUnwindSafe(inner.handler.on_event(&ctx)).catch_unwind();
+        let call = AssertUnwindSafe(inner.handler.on_event(ctx)).catch_unwind();
         let (outcome, last_call_unavailable) =
             crate::client::txn::scope_reporting(&origin, call).await;
         let err = match outcome {
             Ok(Ok(())) => {
                 inner.stats.handled.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "handled");
                 break;
             }
             Ok(Err(e)) if last_call_unavailable || unavailable(&*e) => {
@@ -419,9 +442,5 @@ async fn handle(inner: &Inner, job: Job) {
         tracing::error!(room, event_id, event_type = ev.event_type(), error = %err, "handler failed");
         inner.stats.failed.fetch_add(1, Ordering::Relaxed);
         break;
-    }
-    inner.log.item_done(seq, idx);
-    if holds_permit {
-        inner.backlog.add_permits(1);
     }
 }

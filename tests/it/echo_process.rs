@@ -29,7 +29,13 @@ pub struct EchoSpec<'a> {
 }
 
 impl EchoBot {
+    /// Spawns the bot with `RUST_LOG=warn`.
     pub fn spawn(spec: &EchoSpec<'_>) -> Result<EchoBot> {
+        Self::spawn_with_env(spec, &[("RUST_LOG", "warn")])
+    }
+
+    /// Spawns the bot with these environment variables.
+    pub fn spawn_with_env(spec: &EchoSpec<'_>, env: &[(&str, &str)]) -> Result<EchoBot> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -45,12 +51,17 @@ impl EchoBot {
             .args(["--homeserver", spec.homeserver])
             .args(["--after-reply-ms", &spec.after_reply_ms.to_string()])
             .args(["--slow-ms", &spec.slow_ms.to_string()])
-            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .context("spawning ghostkit-testbot")?;
         Ok(EchoBot { child })
+    }
+
+    /// The process.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
     }
 
     /// SIGKILL, and wait for the process to be gone.

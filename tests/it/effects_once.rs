@@ -13,11 +13,16 @@ use crate::echo_process::{
 };
 
 /// The port of `tests/registrations/effects.yaml`.
-const PORT: u16 = 9041;
+pub const PORT: u16 = 9041;
+
+/// Held by each test that runs a bot as the `effects` appservice: one at a
+/// time listens on its port and gets its transactions.
+pub static EFFECTS_APPSERVICE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const BOT: &str = "@effects:localhost";
 
 #[tokio::test]
 async fn killed_between_reply_and_done_many_times_every_message_gets_one_reply() -> Result<()> {
+    let _port = EFFECTS_APPSERVICE.lock().await;
     let dir = tempfile::tempdir()?;
     let registration = registration_path("effects");
     let homeserver = synapse_url();

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p ghostkit-bench --bin txn-bench -- [--txns 2000] [--conns 1,16]
+//! txn-bench --version
 //! ```
 //! The server runs in a child process (so its peak RSS is its own); this
 //! process plays Synapse: one transaction in flight per connection, 100
@@ -333,6 +334,10 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    if std::env::args().any(|a| a == "--version" || a == "-V") {
+        println!("txn-bench {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
     if let Some(dir) = arg("--serve") {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(

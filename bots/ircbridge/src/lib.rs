@@ -36,4 +36,5 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: Some("_irc_"),
     alias_prefix: Some("_irc_"),
     port: 9017,
+    version: env!("CARGO_PKG_VERSION"),
 };

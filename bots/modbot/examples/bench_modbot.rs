@@ -3,7 +3,7 @@
 //! ghostkit's in-process fake homeserver (our side only).
 //!
 //! ```text
-//! cargo run --release -p modbot --features testing --example bench_modbot [ROOMS MEMBERS RULES]
+//! cargo run --release -p ghostkit-modbot --features testing --example bench_modbot [ROOMS MEMBERS RULES]
 //! ```
 
 use std::sync::Arc;

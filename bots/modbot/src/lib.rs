@@ -38,4 +38,5 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: None,
     alias_prefix: None,
     port: 9014,
+    version: env!("CARGO_PKG_VERSION"),
 };

@@ -145,7 +145,7 @@ impl Runtime {
     /// memory stays bounded by recent activity.
     fn prune(&mut self, now: u64) {
         self.calls += 1;
-        if self.calls % 1000 != 0 {
+        if !self.calls.is_multiple_of(1000) {
             return;
         }
         let old = |t: u64| t.saturating_add(MEMORY_MS) < now;

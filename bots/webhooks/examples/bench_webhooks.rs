@@ -7,7 +7,7 @@
 //!   in-process receiver that answers 200 at once.
 //!
 //! ```text
-//! cargo run --release -p webhooks --features testing --example bench_webhooks [MESSAGES CONCURRENCY]
+//! cargo run --release -p ghostkit-webhooks --features testing --example bench_webhooks [MESSAGES CONCURRENCY]
 //! ```
 
 use std::net::SocketAddr;

@@ -38,4 +38,5 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: Some("_webhook_"),
     alias_prefix: None,
     port: 9015,
+    version: env!("CARGO_PKG_VERSION"),
 };

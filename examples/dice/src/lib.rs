@@ -26,6 +26,7 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: None,
     alias_prefix: None,
     port: 9011,
+    version: env!("CARGO_PKG_VERSION"),
 };
 
 /// `NdM`: N dice of M sides (`d20` is `1d20`).

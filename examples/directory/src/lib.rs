@@ -27,6 +27,7 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: Some("_dir_"),
     alias_prefix: Some("_dir_"),
     port: 9013,
+    version: env!("CARGO_PKG_VERSION"),
 };
 
 /// Localparts of aliases and ghosts start with this.

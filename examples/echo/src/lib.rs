@@ -16,6 +16,7 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: None,
     alias_prefix: None,
     port: 9009,
+    version: env!("CARGO_PKG_VERSION"),
 };
 
 /// The echo bot's commands; the doc comments are its `!help`.

@@ -10,6 +10,7 @@ fn echo() -> Command {
         "HOMESERVER_DOMAIN",
         "GHOSTKIT_STORE",
         "GHOSTKIT_DISPATCH_ORDER",
+        "GHOSTKIT_LOG_FORMAT",
     ] {
         c.env_remove(var);
     }
@@ -183,4 +184,87 @@ fn a_good_dispatch_order_is_accepted() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/reg.yaml"), "{err}");
     assert!(!err.contains("dispatch"), "{err}");
+}
+
+#[test]
+fn version_prints_the_bots_and_ghostkits_version() {
+    let want = echo::INFO.version_line();
+    assert!(
+        want.starts_with(&format!("echo {} (ghostkit ", env!("CARGO_PKG_VERSION"))),
+        "{want}"
+    );
+    for flag in ["--version", "-V"] {
+        let out = echo().arg(flag).output().expect("runs");
+        assert!(out.status.success(), "{flag}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{flag}");
+    }
+}
+
+#[test]
+fn a_bad_log_format_names_the_flag_and_the_valid_values() {
+    let by_flag = echo()
+        .args(["--log-format", "yaml"])
+        .output()
+        .expect("runs");
+    let by_env = echo()
+        .env("GHOSTKIT_LOG_FORMAT", "yaml")
+        .output()
+        .expect("runs");
+    for out in [by_flag, by_env] {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--log-format") && err.contains("yaml"),
+            "{err}"
+        );
+        assert!(err.contains("text") && err.contains("json"), "{err}");
+    }
+}
+
+#[test]
+fn json_logs_are_json_lines_and_text_logs_have_no_colours_off_a_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("reg.yaml");
+    // Loads with a warning (equal tokens), logged at start; with `url:
+    // null` and no --bind there is nowhere to listen, so the run then stops.
+    std::fs::write(
+        &path,
+        "id: e\nurl: null\nas_token: same\nhs_token: same\nsender_localpart: echo\nnamespaces: {}\n",
+    )
+    .expect("write");
+    let run = |format: &str| {
+        echo()
+            .args(["--registration", path.to_str().expect("utf-8")])
+            .args(["--homeserver-url", "http://127.0.0.1:9"])
+            .args(["--homeserver-domain", "example.org"])
+            .args(["--store", dir.path().join("store").to_str().expect("utf-8")])
+            .args(["--log-format", format])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("runs")
+    };
+    let out = run("json");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no address to listen on"),
+        "{err}"
+    );
+    let logged: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON object"))
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .any(|v| v["level"] == "WARN" && v["fields"]["message"].as_str().is_some()),
+        "{err}"
+    );
+    let out = run("text");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WARN"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI codes off a terminal: {err:?}"
+    );
 }

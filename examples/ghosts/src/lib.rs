@@ -19,6 +19,7 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: Some("_ghost_"),
     alias_prefix: None,
     port: 9010,
+    version: env!("CARGO_PKG_VERSION"),
 };
 
 /// A ghost's name: what follows `_ghost_` in its user ID.

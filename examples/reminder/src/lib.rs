@@ -27,6 +27,7 @@ pub const INFO: BotInfo = BotInfo {
     user_prefix: None,
     alias_prefix: None,
     port: 9012,
+    version: env!("CARGO_PKG_VERSION"),
 };
 
 /// The store tree of pending reminders, keyed by due time then room and event.

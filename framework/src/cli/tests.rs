@@ -47,3 +47,51 @@ fn bind_is_an_address() {
     assert_eq!(cli.bind, Some(SocketAddr::from(([127, 0, 0, 1], 9000))));
     assert!(Cli::try_parse_from(["bot", "--bind", "nowhere"]).is_err());
 }
+
+#[test]
+fn log_format_is_a_flag_of_every_command() {
+    assert_eq!(parse(&[]).log_format, None);
+    assert_eq!(
+        parse(&["--log-format", "json"]).log_format,
+        Some(LogFormat::Json)
+    );
+    // Global: also after a subcommand.
+    assert_eq!(
+        parse(&["check-registration", "--log-format", "text"]).log_format,
+        Some(LogFormat::Text)
+    );
+    let bad = Cli::try_parse_from(["bot", "--log-format", "yaml"]).expect_err("refused");
+    assert!(bad.to_string().contains("json"), "{bad}");
+}
+
+#[test]
+fn version_is_the_bots_then_ghostkits() {
+    let info = BotInfo {
+        id: "quiet",
+        sender_localpart: "quiet",
+        user_prefix: None,
+        alias_prefix: None,
+        port: 9000,
+        version: "2.0.1",
+    };
+    let err = Cli::command()
+        .name(info.id)
+        .version(info.version_text())
+        .try_get_matches_from(["quiet", "--version"])
+        .expect_err("--version stops the parse");
+    assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+    assert_eq!(err.to_string().trim(), info.version_line());
+}
+
+#[test]
+fn an_error_line_adds_causes_not_yet_said() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Said(#[source] std::io::Error);
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Unsaid(#[source] std::io::Error);
+    let io = || std::io::Error::other("disk full");
+    assert_eq!(error_line("bot", &Said(io())), "bot: outer: disk full");
+    assert_eq!(error_line("bot", &Unsaid(io())), "bot: outer: disk full");
+}

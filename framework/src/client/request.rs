@@ -196,6 +196,8 @@ impl Client {
         };
         let resp = rb.send().await.map_err(http_err)?;
         let status = resp.status();
+        // The path only: the token is in a header, never in the URL.
+        tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), "homeserver answered");
         let header = |name| {
             resp.headers()
                 .get(name)

@@ -7,9 +7,14 @@
 //! sleeps `--after-reply-ms` before it records the event, so a test can kill
 //! it between a reply and the end of its handler.
 //!
+//! With `--on-stop FILE` it appends `stopped` to that file when the
+//! appservice calls its `on_stop`, so a test can tell a drain from a kill.
+//!
 //! ```text
+//! ghostkit-testbot --version
 //! ghostkit-testbot --registration R --store DIR --record FILE --bind ADDR [--slow-ms N]
 //!                  [--segment-bytes N] [--homeserver URL [--after-reply-ms N]]
+//!                  [--on-stop FILE]
 //! ```
 
 use std::io::Write;
@@ -23,6 +28,8 @@ struct Recorder {
     slow: Duration,
     /// `Some(wait after a reply)` when talking to a real homeserver.
     echo: Option<Duration>,
+    /// Where `on_stop` says it ran.
+    on_stop: Option<PathBuf>,
 }
 
 impl Recorder {
@@ -78,6 +85,18 @@ impl Handler for Recorder {
         f.sync_data()?;
         Ok(())
     }
+
+    async fn on_stop(&self, _app: &AppContext) {
+        let Some(path) = &self.on_stop else { return };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| writeln!(f, "stopped").and_then(|()| f.sync_data()));
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", path.display());
+        }
+    }
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -88,11 +107,13 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .with_writer(std::io::stderr)
-        .init();
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        println!("ghostkit-testbot {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    // RUST_LOG and GHOSTKIT_LOG_FORMAT as for every bot; quiet by default.
+    ghostkit::cli::init_logging_as(ghostkit::cli::LogFormat::from_env()?, "warn");
     let need = |n: &str| arg(&args, n).ok_or_else(|| anyhow::anyhow!("missing {n}"));
     let registration = Registration::load(need("--registration")?)?;
     let record = PathBuf::from(need("--record")?);
@@ -131,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
             file: std::sync::Mutex::new(file),
             slow,
             echo,
+            on_stop: arg(&args, "--on-stop").map(PathBuf::from),
         })
         .await?;
     println!("listening {}", running.addr());

@@ -362,7 +362,12 @@ impl Session<'_> {
                     }
                     line.truncate(cut);
                 }
-                tracing::trace!(%line, "irc >>");
+                if msg.command == "PASS" {
+                    // The server password stays out of the log.
+                    tracing::trace!("irc >> PASS <redacted>");
+                } else {
+                    tracing::trace!(%line, "irc >>");
+                }
                 line.push_str("\r\n");
                 if let Err(e) = write.write_all(line.as_bytes()).await {
                     return format!("write failed: {e}");
