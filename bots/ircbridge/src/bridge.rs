@@ -136,7 +136,9 @@ impl Bot for IrcBridge {
             );
         }
         if self.config.alias_channels.is_empty() {
-            tracing::info!("no `alias_channels` configured: joining an alias makes no portal");
+            tracing::info!(
+                "no `alias_channels` configured: only the aliases of `channels` make portals"
+            );
         }
         let portals = Portals::load(app.store())?;
         let (irc, mut events) = IrcHandle::spawn(self.config.irc());
@@ -149,8 +151,10 @@ impl Bot for IrcBridge {
             irc,
             portals,
             names: Names::new(&self.config.network, app.server_name()),
+            // The operator's own channels are reachable by their alias too
+            // (their portals may be made a moment after the start).
             alias_policy: AliasPolicy::new(
-                &self.config.alias_channels,
+                &[&self.config.alias_channels[..], &self.config.channels[..]].concat(),
                 self.config.alias_portals_per_hour,
             ),
             full_notices: Mutex::default(),

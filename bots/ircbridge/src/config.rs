@@ -10,7 +10,7 @@
 //! nick: matrixbridge
 //! channels: ["#ghostkit"]    # portals made and joined at start
 //! admins: ["@me:example.org"] # who may use the bot's commands; empty: nobody
-//! alias_channels: []         # channels whose alias makes a portal (globs: "#ghostkit-*")
+//! alias_channels: []         # channels whose alias makes a portal, besides `channels` (globs: "#ghostkit-*")
 //! alias_portals_per_hour: 10 # at most this many portals made by aliases an hour
 //! name_marker: " [m]"        # after relayed Matrix names
 //! max_lines_per_message: 5   # IRC lines one Matrix message becomes at most
@@ -134,7 +134,8 @@ pub struct BridgeConfig {
     pub admins: Vec<String>,
     /// Channels whose portal may be made by joining its alias: patterns
     /// where `*` is any run of characters and `?` one, compared as IRC
-    /// compares names. Empty (the default): aliases make no portal.
+    /// compares names, besides those of `channels`. Empty (the default):
+    /// only the aliases of `channels` make portals.
     pub alias_channels: Vec<String>,
     /// The most portals aliases may make in an hour (0: none).
     pub alias_portals_per_hour: u32,
