@@ -22,8 +22,16 @@ impl TransactionLog {
         // before the marks: a segment released after this point has its
         // mark in a later flush, and stays until then.
         let deletable = self.wal.take_deletable();
-        let marks: Vec<Mark> = lock(&self.marks).clone();
         let rewrite = self.rewrite_marks.swap(false, Ordering::AcqRel);
+        // The marks this flush will hold; copied only when they must be
+        // written again (they were written as they happened otherwise).
+        let (held, again): (usize, Vec<Mark>) = {
+            let marks = lock(&self.marks);
+            (
+                marks.len(),
+                if rewrite { marks.clone() } else { Vec::new() },
+            )
+        };
         let dirty: Vec<(u64, Vec<u8>)> = lock(&self.progress)
             .iter_mut()
             .filter(|(_, p)| p.dirty)
@@ -32,8 +40,7 @@ impl TransactionLog {
                 (*seq, p.bits.clone())
             })
             .collect();
-        let written = if rewrite { &marks[..] } else { &[] };
-        if let Err(e) = self.write_and_flush(written, &dirty).await {
+        if let Err(e) = self.write_and_flush(&again, &dirty).await {
             // Everything waits for the next call, as it was.
             let mut progress = lock(&self.progress);
             for (seq, _) in &dirty {
@@ -48,7 +55,7 @@ impl TransactionLog {
             self.unflushed.store(true, Ordering::Release);
             return Err(e);
         }
-        lock(&self.marks).drain(..marks.len());
+        lock(&self.marks).drain(..held);
         if deletable.is_empty() {
             return Ok(());
         }
