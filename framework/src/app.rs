@@ -4,11 +4,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ruma_common::UserId;
+use ruma_common::{RoomId, UserId};
 
 use crate::client::Client;
 use crate::event::Event;
 use crate::intent::{Intent, IntentCache, IntentError};
+use crate::power::{PowerError, RoomPower};
 use crate::registration::Registration;
 use crate::store::{Store, StoreError};
 
@@ -113,6 +114,35 @@ impl AppContext {
             crate::client::ClientError::InvalidArgument(format!("bot user ID `{bot}`: {e}"))
         })?;
         self.intent(bot)
+    }
+
+    /// `room`'s power levels and creators: from the cache, or read from
+    /// the homeserver (the room's state, as the bot) when not cached yet,
+    /// then kept fresh from the transactions.
+    pub async fn room_power(&self, room: &RoomId) -> Result<RoomPower, PowerError> {
+        let cache = self.intents()?;
+        if let Some(power) = cache.room_power(room)? {
+            return Ok(power);
+        }
+        let stored = crate::power::fetch(self.client(), room).await?;
+        cache.set_power(room, &stored)?;
+        Ok(cache
+            .room_power(room)?
+            .unwrap_or_else(|| RoomPower::from_state(None, None)))
+    }
+
+    /// Whether `user` may send the state event `event_type` in `room`
+    /// ([`AppContext::room_power`]).
+    pub async fn may_send_state(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        event_type: &str,
+    ) -> Result<bool, PowerError> {
+        Ok(self
+            .room_power(room)
+            .await?
+            .may_send_state(user, event_type))
     }
 
     /// Lets the intents' cache learn from an event of a transaction (a

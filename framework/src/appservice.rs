@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer};
 
-use crate::bot::{AppContext, Handler};
+use crate::bot::{AppContext, Handler, Setup};
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::registration::Registration;
 use crate::router::{DispatchConfig, Router};
@@ -102,6 +102,10 @@ pub enum AppserviceError {
         #[source]
         source: std::io::Error,
     },
+    /// The handler could not be built ([`Setup::build`]): the bot's own
+    /// config or state is wrong.
+    #[error("the bot could not be built: {0}")]
+    Build(#[source] crate::bot::HandlerError),
     /// The handler's [`Handler::on_start`] failed.
     #[error("the bot's on_start failed: {0}")]
     OnStart(#[source] crate::bot::HandlerError),
@@ -163,8 +167,8 @@ impl Appservice {
 
     /// Starts the appservice and runs it until SIGTERM or SIGINT (Ctrl-C):
     /// [`Appservice::start`] then [`Running::wait`].
-    pub async fn serve<H: Handler>(self, handler: H) -> Result<(), AppserviceError> {
-        let running = self.start(handler).await?;
+    pub async fn serve<S: Setup>(self, setup: S) -> Result<(), AppserviceError> {
+        let running = self.start(setup).await?;
         let addr = running.addr();
         running
             .wait()
@@ -172,9 +176,11 @@ impl Appservice {
             .map_err(|source| AppserviceError::Server { addr, source })
     }
 
-    /// Opens the store, replays unfinished events, starts listening and
-    /// (optionally) asks the homeserver to ping us.
-    pub async fn start<H: Handler>(self, handler: H) -> Result<Running, AppserviceError> {
+    /// Opens the store, builds the handler ([`Setup`]: a handler, or
+    /// [`bot::build`](crate::bot::build) for one made from the app), calls
+    /// its [`Handler::on_start`], replays unfinished events, starts
+    /// listening and (optionally) asks the homeserver to ping us.
+    pub async fn start<S: Setup>(self, setup: S) -> Result<Running, AppserviceError> {
         let Appservice {
             registration,
             config,
@@ -203,6 +209,7 @@ impl Appservice {
             registration.clone(),
             server_name,
         );
+        let handler = setup.build(&app).map_err(AppserviceError::Build)?;
         let handler: Arc<dyn Handler> = Arc::new(handler);
         handler
             .on_start(&app)

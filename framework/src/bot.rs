@@ -1,42 +1,67 @@
-//! The handler trait a bot implements, and the context each call gets.
+//! The one handler trait a bot implements, the layers composed around it
+//! (commands, filters, auto-join, order), and the context each call gets.
 //!
-//! Every method has a default that does nothing, so a bot implements only
-//! what it needs. [`Handler::on_event`] sees every item first; its default
-//! routes by event family to the other methods.
+//! Every method of [`Handler`] has a default that does nothing, so a bot
+//! implements only what it needs. [`Handler::on_event`] sees every item
+//! first; its default routes by event family to the other methods
+//! ([`route`]). What a bot does *around* its methods (parse commands with a
+//! prefix, drop its own ghosts' events, join when invited, say its order) is
+//! a value wrapped around the handler by [`HandlerExt`], itself a
+//! [`Handler`]; a prefix or a guard read from the bot's config at run time
+//! is one more call.
 //!
 //! ```
 //! use ghostkit::prelude::*;
 //!
+//! /// The commands; the doc comments are the `!help`.
+//! #[derive(Debug, PartialEq, Command)]
+//! enum EchoCommand {
+//!     /// Says the text back.
+//!     Echo { #[command(rest, raw)] text: String },
+//! }
+//!
 //! struct Echo;
 //!
 //! #[ghostkit::async_trait]
-//! impl Handler for Echo {
-//!     async fn on_message(&self, ctx: &Context, msg: RoomMessageEventContent) -> HandlerResult {
-//!         if let Some(text) = msg.body().strip_prefix("!echo ") {
-//!             ctx.reply_text(text).await?;
-//!         }
+//! impl Handler<EchoCommand> for Echo {
+//!     async fn on_command(&self, ctx: &Context, cmd: EchoCommand) -> HandlerResult {
+//!         let EchoCommand::Echo { text } = cmd;
+//!         ctx.reply_text(&text).await?;
 //!         Ok(())
 //!     }
 //! }
+//!
+//! // What goes to `Appservice::start` or `cli::run`: a `Handler` again.
+//! fn handler() -> impl Handler {
+//!     Echo.commands("!").ignore_own_ghosts().auto_join()
+//! }
+//! # let _ = handler();
 //! ```
+
+mod commands;
+mod compose;
+mod context;
+mod route;
+mod setup;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use ruma_common::thirdparty::{Location, Protocol, User};
-use ruma_common::{OwnedEventId, RoomAliasId, UserId};
-
-pub use crate::app::AppContext;
+use ruma_common::{RoomAliasId, UserId};
 use ruma_events::reaction::ReactionEventContent;
-use ruma_events::room::member::{MembershipState, RoomMemberEventContent};
+use ruma_events::room::member::RoomMemberEventContent;
 use ruma_events::room::message::RoomMessageEventContent;
 
-use crate::client::ClientError;
-use crate::event::{Event, EventKind};
+pub use crate::app::AppContext;
+use crate::command::{Command, CommandError, CommandSpec};
 use crate::router::DispatchOrder;
 
-pub(crate) mod derived;
-pub use derived::{Bot, BoxFuture, Commands};
+pub use commands::{Guard, Prefix, Verdict, WithCommands};
+pub use compose::{AutoJoin, Filter, HandlerExt, Ordered};
+pub use context::{Context, InRoom};
+pub use route::route;
+pub use setup::{build, Build, Setup};
 
 /// What a handler returns on failure: any error (`anyhow::Error` converts).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -44,60 +69,30 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 /// What a handler returns.
 pub type HandlerResult = Result<(), HandlerError>;
 
-/// What one handler call gets: the shared parts and the event.
-#[derive(Clone, Debug)]
-pub struct Context {
-    app: AppContext,
-    event: Event,
-}
-
-impl std::ops::Deref for Context {
-    type Target = AppContext;
-    fn deref(&self) -> &AppContext {
-        &self.app
-    }
-}
-
-impl Context {
-    /// A context for one event.
-    pub fn new(app: AppContext, event: Event) -> Self {
-        Context { app, event }
-    }
-
-    /// The event being handled.
-    pub fn event(&self) -> &Event {
-        &self.event
-    }
-
-    /// The shared parts.
-    pub fn app(&self) -> &AppContext {
-        &self.app
-    }
-
-    /// Sends a plain-text message as the bot into the event's room.
-    pub async fn reply_text(&self, body: &str) -> Result<OwnedEventId, ClientError> {
-        let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
-        self.client().as_bot().send_text(room, body).await
-    }
-
-    /// Sends a notice (`m.notice`: bots do not answer notices, so no loops)
-    /// as the bot into the event's room.
-    pub async fn reply_notice(&self, body: &str) -> Result<OwnedEventId, ClientError> {
-        let room = self.event.room_id().ok_or(ClientError::NoRoom)?;
-        self.client().as_bot().send_notice(room, body).await
-    }
-}
-
-/// The handler trait: one async method per event family, each with a default.
+/// The handler trait: one async method per event family, each with a
+/// default, and the typed commands `C` of the bot.
+///
+/// `C` is the bot's command enum (`#[derive(Command)]`); a handler without
+/// commands leaves it out (`impl Handler for X`, which is
+/// `Handler<NoCommands>`). A handler with commands gets them once it is
+/// wrapped by [`HandlerExt::commands`], which parses each message, answers
+/// `!help`, calls [`Handler::on_command`] and gives everything else to
+/// [`Handler::on_event`]; the wrapped handler is a plain [`Handler`],
+/// what [`Appservice::start`](crate::Appservice::start) takes.
 ///
 /// Methods return [`HandlerResult`]; an error (or a panic) is logged with the
 /// room and event ID and does not stop other rooms. See
 /// [`crate::router::DispatchConfig`] for retries.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Handler<{C}>`",
+    label = "add `#[ghostkit::async_trait] impl Handler<{C}> for {Self} {{ … }}` with the methods it needs",
+    note = "a handler with commands is made a plain `Handler` by `.commands(\"!\")` (from `HandlerExt`)"
+)]
 #[async_trait]
-pub trait Handler: Send + Sync + 'static {
+pub trait Handler<C: Command = NoCommands>: Send + Sync + 'static {
     /// Called once by [`Appservice::start`](crate::Appservice::start) before
-    /// any event is dispatched: load state, spawn timers. An error stops the
-    /// start. Default: nothing.
+    /// any event is dispatched: spawn timers, check the config. An error
+    /// stops the start. Default: nothing.
     async fn on_start(&self, app: &AppContext) -> HandlerResult {
         let _ = app;
         Ok(())
@@ -115,8 +110,7 @@ pub trait Handler: Send + Sync + 'static {
     /// (the `--dispatch-order` flag) overrides it. Default:
     /// [`DispatchOrder::PerRoom`], what a bridge needs; say
     /// [`DispatchOrder::Unordered`] when the handler's effects do not depend
-    /// on the order of events (a derived bot says it with
-    /// `#[bot(order = "unordered")]`).
+    /// on the order of events, here or with [`HandlerExt::order`].
     ///
     /// ```
     /// use ghostkit::prelude::*;
@@ -134,13 +128,32 @@ pub trait Handler: Send + Sync + 'static {
         DispatchOrder::PerRoom
     }
 
-    /// Every item of every transaction comes here first. The default routes it
-    /// by family to the methods below; override it to see events by type string.
+    /// Every item of every transaction comes here first (after the layers
+    /// around the handler: a command the [`HandlerExt::commands`] layer
+    /// took does not). The default routes it by family to the methods
+    /// below ([`route`]); override it to see events by type string, and
+    /// call [`route`] for the rest.
     async fn on_event(&self, ctx: &Context) -> HandlerResult {
         route(self, ctx).await
     }
 
-    /// An `m.room.message` event (text, notice, emote, media…).
+    /// A message that parsed as the command `cmd` (the handler is wrapped
+    /// by [`HandlerExt::commands`]). Default: nothing.
+    async fn on_command(&self, ctx: &Context, cmd: C) -> HandlerResult {
+        let _ = (ctx, cmd);
+        Ok(())
+    }
+
+    /// A message that starts with the prefix but is not a valid command.
+    /// Default: the error's message, which says the fix, as a notice in
+    /// the room.
+    async fn on_command_error(&self, ctx: &Context, error: CommandError) -> HandlerResult {
+        ctx.reply_notice(&error.to_string()).await?;
+        Ok(())
+    }
+
+    /// An `m.room.message` event (text, notice, emote, media…) that is not
+    /// a command of the bot.
     async fn on_message(&self, ctx: &Context, content: RoomMessageEventContent) -> HandlerResult {
         let _ = (ctx, content);
         Ok(())
@@ -152,7 +165,8 @@ pub trait Handler: Send + Sync + 'static {
         Ok(())
     }
 
-    /// An invite of the bot or one of its ghosts (called after `on_membership`).
+    /// An invite of the bot or one of its ghosts (called after
+    /// `on_membership`, and after the join of [`HandlerExt::auto_join`]).
     /// `invitee` is the invited user of ours.
     async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
         let _ = (ctx, invitee);
@@ -254,67 +268,22 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
-/// The default routing of [`Handler::on_event`], callable from an override.
-pub async fn route<H: Handler + ?Sized>(h: &H, ctx: &Context) -> HandlerResult {
-    let ev = ctx.event();
-    match ev.kind() {
-        EventKind::Timeline => {}
-        EventKind::Ephemeral => return h.on_ephemeral(ctx).await,
-        EventKind::ToDevice => return h.on_to_device(ctx).await,
-        _ => return h.on_device_data(ctx).await,
-    }
-    // Contents are parsed leniently: an optional field of the wrong type is
-    // left out (the raw event keeps it) instead of dropping the event; one
-    // whose required fields do not parse goes to `on_other` / `on_state`.
-    match ev.event_type() {
-        "m.room.message" if !ev.is_state() => {
-            match lenient::<RoomMessageEventContent>(ev, &["msgtype", "body"]) {
-                Some(content) => h.on_message(ctx, content).await,
-                None => h.on_other(ctx).await,
-            }
-        }
-        "m.room.member" if ev.is_state() => {
-            let Some(content) = lenient::<RoomMemberEventContent>(ev, &["membership"]) else {
-                return h.on_state(ctx).await;
-            };
-            let invite = content.membership == MembershipState::Invite;
-            h.on_membership(ctx, content).await?;
-            if invite {
-                if let Some(invitee) = ev.state_key().and_then(|k| <&UserId>::try_from(k).ok()) {
-                    if ctx.is_ours(invitee.as_str()) {
-                        h.on_invite(ctx, invitee).await?;
-                    }
-                }
-            }
-            Ok(())
-        }
-        "m.room.redaction" => h.on_redaction(ctx).await,
-        "m.reaction" => match lenient::<ReactionEventContent>(ev, &["m.relates_to"]) {
-            Some(content) => h.on_reaction(ctx, content).await,
-            None => h.on_other(ctx).await,
-        },
-        _ if ev.is_state() => h.on_state(ctx).await,
-        _ => h.on_other(ctx).await,
-    }
-}
+/// The commands of a handler that has none: the default `C` of
+/// [`Handler`]. It has no value, so [`Handler::on_command`] is never called
+/// with one, and it parses nothing.
+///
+/// ```
+/// use ghostkit::bot::NoCommands;
+/// use ghostkit::command::Command;
+/// assert!(NoCommands::parse("!", "!anything").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCommands {}
 
-/// The content of `ev` parsed leniently ([`Event::content_lenient`]); what
-/// was left out is logged.
-fn lenient<T: serde::de::DeserializeOwned>(ev: &Event, required: &[&str]) -> Option<T> {
-    match ev.content_lenient::<T>(required) {
-        Ok(parsed) => {
-            if !parsed.dropped.is_empty() {
-                tracing::debug!(
-                    event_id = ev.event_id_str(),
-                    dropped = ?parsed.dropped,
-                    "content fields of the wrong type left out"
-                );
-            }
-            Some(parsed.content)
-        }
-        Err(e) => {
-            tracing::debug!(event_id = ev.event_id_str(), error = %e, "content does not parse; routed as a raw event");
-            None
-        }
+impl Command for NoCommands {
+    const COMMANDS: &'static [CommandSpec] = &[];
+
+    fn parse(_prefix: &str, _text: &str) -> Option<Result<Self, CommandError>> {
+        None
     }
 }

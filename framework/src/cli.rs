@@ -33,9 +33,9 @@
 //! SIGTERM and SIGINT stop the bot with a drain
 //! ([`Running::wait`](crate::appservice::Running::wait)).
 
+mod info;
 mod logging;
 
-use std::convert::Infallible;
 use std::error::Error;
 use std::ffi::OsStr;
 use std::net::SocketAddr;
@@ -44,54 +44,13 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::appservice::{check_server_name, Appservice, AppserviceError, Config};
-use crate::bot::Handler;
+use crate::bot::{build, AppContext, Handler, HandlerError};
 use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
 use crate::router::DispatchOrder;
 
+pub use info::BotInfo;
 pub use logging::{init_logging, init_logging_as, LogError, LogFormat, LOG_FORMAT_VAR};
-
-/// What a bot says about itself, used as defaults by the command line.
-#[derive(Debug, Clone)]
-pub struct BotInfo {
-    /// Appservice ID and default file names (`echo`).
-    pub id: &'static str,
-    /// The bot user's localpart (`echo`).
-    pub sender_localpart: &'static str,
-    /// Prefix of ghost localparts (`_echo_`), if the bot has ghosts.
-    pub user_prefix: Option<&'static str>,
-    /// Prefix of aliases (`_echo_`), if the bot manages aliases.
-    pub alias_prefix: Option<&'static str>,
-    /// Default port to listen on.
-    pub port: u16,
-    /// The bot's version, shown by `--version`: its crate's,
-    /// `env!("CARGO_PKG_VERSION")`.
-    pub version: &'static str,
-}
-
-impl BotInfo {
-    /// What `--version` prints: the bot's id and version, then ghostkit's.
-    ///
-    /// ```
-    /// use ghostkit::cli::BotInfo;
-    /// let info = BotInfo {
-    ///     id: "echo", sender_localpart: "echo", user_prefix: None, alias_prefix: None,
-    ///     port: 9000, version: "1.2.3",
-    /// };
-    /// assert_eq!(
-    ///     info.version_line(),
-    ///     format!("echo 1.2.3 (ghostkit {})", env!("CARGO_PKG_VERSION"))
-    /// );
-    /// ```
-    pub fn version_line(&self) -> String {
-        format!("{} {}", self.id, self.version_text())
-    }
-
-    /// The version text clap prints after the name.
-    fn version_text(&self) -> String {
-        format!("{} (ghostkit {})", self.version, env!("CARGO_PKG_VERSION"))
-    }
-}
 
 #[derive(Parser, Debug)]
 #[command(about = "A Matrix appservice built on ghostkit")]
@@ -186,6 +145,36 @@ impl Cli {
     }
 }
 
+/// A bot's own settings, read by [`run`] only when the command line runs
+/// the bot: `--help`, `--version`, `generate-registration` and
+/// `check-registration` need none, so they work where the settings are
+/// missing or wrong. `()` is the config of a bot that has none.
+///
+/// ```
+/// use ghostkit::prelude::*;
+///
+/// struct Greeting(String);
+///
+/// impl BotConfig for Greeting {
+///     fn load() -> Result<Self, HandlerError> {
+///         let text = std::env::var("GREETING")
+///             .map_err(|_| "set GREETING to what the bot says when it joins")?;
+///         Ok(Greeting(text))
+///     }
+/// }
+/// # let _ = Greeting::load();
+/// ```
+pub trait BotConfig: Sized + Send + 'static {
+    /// Reads the settings; an error says which one is wrong and the fix.
+    fn load() -> Result<Self, HandlerError>;
+}
+
+impl BotConfig for () {
+    fn load() -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
 /// What a bot's `main` is: [`run`]; on error, prints it (with its causes)
 /// after the bot's id and exits with status 1.
 ///
@@ -193,46 +182,20 @@ impl Cli {
 /// use ghostkit::prelude::*;
 /// struct Quiet;
 /// impl Handler for Quiet {}
-/// const INFO: BotInfo = BotInfo {
-///     id: "quiet", sender_localpart: "quiet", user_prefix: None, alias_prefix: None, port: 9000,
-///     version: env!("CARGO_PKG_VERSION"),
-/// };
+/// const INFO: BotInfo = bot_info!("quiet");
 /// #[tokio::main]
 /// async fn main() {
-///     ghostkit::cli::run_or_exit(INFO, Quiet).await
+///     ghostkit::cli::run_or_exit(INFO, |(), _app: &AppContext| Ok(Quiet)).await
 /// }
 /// ```
-pub async fn run_or_exit<H: Handler>(info: BotInfo, handler: H) {
-    run_or_exit_with(info, || Ok::<H, Infallible>(handler)).await
-}
-
-/// [`run_or_exit`] for a bot whose handler needs its own config: see
-/// [`run_with`].
-///
-/// ```no_run
-/// use ghostkit::prelude::*;
-/// struct Greeter { greeting: String }
-/// impl Handler for Greeter {}
-/// const INFO: BotInfo = BotInfo {
-///     id: "greeter", sender_localpart: "greeter", user_prefix: None, alias_prefix: None,
-///     port: 9000, version: env!("CARGO_PKG_VERSION"),
-/// };
-/// #[tokio::main]
-/// async fn main() {
-///     ghostkit::cli::run_or_exit_with(INFO, || {
-///         std::env::var("GREETING").map(|greeting| Greeter { greeting })
-///     })
-///     .await
-/// }
-/// ```
-pub async fn run_or_exit_with<H, E, F>(info: BotInfo, make: F)
+pub async fn run_or_exit<C, H, F>(info: BotInfo, make: F)
 where
+    C: BotConfig,
     H: Handler,
-    E: Into<Box<dyn Error>>,
-    F: FnOnce() -> Result<H, E>,
+    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
 {
     let id = info.id;
-    if let Err(e) = run_with(info, make).await {
+    if let Err(e) = run(info, make).await {
         eprintln!("{}", error_line(id, &*e));
         std::process::exit(1);
     }
@@ -256,23 +219,17 @@ fn error_line(id: &str, e: &(dyn Error + 'static)) -> String {
 
 /// Parses the command line, sets up logging ([`init_logging_as`], in the
 /// format of `--log-format`) and runs the bot (or generates or checks its
-/// registration). On SIGTERM or SIGINT it drains and returns `Ok`.
+/// registration). To run it, the bot's config `C` is loaded
+/// ([`BotConfig::load`]), the appservice is started and `make` builds the
+/// handler from the config and the running app. On SIGTERM or SIGINT it
+/// drains and returns `Ok`.
 ///
 /// Returns an error whose message says what to fix.
-pub async fn run<H: Handler>(info: BotInfo, handler: H) -> Result<(), Box<dyn Error>> {
-    run_with(info, || Ok::<H, Infallible>(handler)).await
-}
-
-/// Like [`run`], with the handler made by `make` only when the command line
-/// runs the bot, after logging is set up: `--help`, `--version`,
-/// `generate-registration` and `check-registration` need no bot config, so
-/// they work where the bot's own settings are missing or wrong. An error of
-/// `make` is returned as it is.
-pub async fn run_with<H, E, F>(info: BotInfo, make: F) -> Result<(), Box<dyn Error>>
+pub async fn run<C, H, F>(info: BotInfo, make: F) -> Result<(), Box<dyn Error>>
 where
+    C: BotConfig,
     H: Handler,
-    E: Into<Box<dyn Error>>,
-    F: FnOnce() -> Result<H, E>,
+    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
 {
     let mut cli = Cli::parse_for(&info);
     init_logging_as(cli.log_format.unwrap_or_default(), "info");
@@ -335,7 +292,7 @@ where
             Ok(())
         }
         None => {
-            let handler = make().map_err(Into::into)?;
+            let bot_config = C::load().map_err(|e| -> Box<dyn Error> { e })?;
             let path = cli.registration.unwrap_or(default_reg);
             let registration = load_registration(&path)?;
             let store = cli
@@ -348,7 +305,9 @@ where
             if cli.start_empty_if_damaged == Some(true) {
                 config.if_damaged = crate::store::IfDamaged::StartEmpty;
             }
-            let running = Appservice::new(registration, config).start(handler).await?;
+            let running = Appservice::new(registration, config)
+                .start(build(move |app: &AppContext| make(bot_config, app)))
+                .await?;
             running.wait().await?;
             Ok(())
         }

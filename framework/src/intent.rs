@@ -46,6 +46,7 @@ use crate::store::{Store, StoreError, Tree};
 const REGISTERED_TREE: &str = "ghostkit.intent.registered";
 const MEMBERSHIP_TREE: &str = "ghostkit.intent.membership";
 const DISPLAY_NAME_TREE: &str = "ghostkit.intent.displayname";
+const POWER_TREE: &str = "ghostkit.intent.power";
 
 /// Why an intent could not make its precondition true.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +78,9 @@ pub enum IntentError {
     },
 }
 
-/// What intents remember, in the store: registered users, memberships and
-/// display names. Cheap to clone.
+/// What intents remember, in the store: registered users, memberships,
+/// display names, and rooms' power ([`RoomPower`](crate::power::RoomPower)).
+/// Cheap to clone.
 ///
 /// ```
 /// # fn main() -> Result<(), ghostkit::store::StoreError> {
@@ -97,6 +99,8 @@ pub struct IntentCache {
     registered: Tree,
     membership: Tree,
     display_name: Tree,
+    /// Rooms' creation and power levels (`power.rs`).
+    pub(crate) power: Tree,
 }
 
 impl std::fmt::Debug for IntentCache {
@@ -123,6 +127,7 @@ impl IntentCache {
             registered: store.tree(REGISTERED_TREE)?,
             membership: store.tree(MEMBERSHIP_TREE)?,
             display_name: store.tree(DISPLAY_NAME_TREE)?,
+            power: store.tree(POWER_TREE)?,
         })
     }
 
@@ -439,7 +444,9 @@ impl Intent {
 
 impl IntentCache {
     /// Learns from one received event: an `m.room.member` event about a
-    /// user `is_ours` says is the bot or a ghost records that membership.
+    /// user `is_ours` says is the bot or a ghost records that membership,
+    /// and a new `m.room.power_levels` or `m.room.create` of a room whose
+    /// power is cached replaces the cached one.
     /// [`AppContext::observe`](crate::AppContext::observe) calls it for every
     /// event of every transaction, in order, before the handler.
     ///
@@ -457,6 +464,7 @@ impl IntentCache {
     /// # Ok(()) }
     /// ```
     pub fn observe(&self, event: &Event, is_ours: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+        self.observe_power(event)?;
         if event.kind() != EventKind::Timeline || event.event_type() != "m.room.member" {
             return Ok(());
         }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod errcode;
 pub mod event;
 pub mod intent;
+pub mod power;
 pub mod prelude;
 pub mod registration;
 pub mod router;
@@ -22,7 +23,7 @@ pub mod transaction;
 
 pub use appservice::{Appservice, Config, Running};
 pub use async_trait::async_trait;
-pub use bot::{AppContext, Bot, Commands, Context, Handler, HandlerError, HandlerResult};
+pub use bot::{AppContext, Context, Handler, HandlerError, HandlerExt, HandlerResult};
 pub use client::{AsUser, Client, ClientError, MatrixError};
 pub use command::{Command, CommandError};
 pub use errcode::ErrorCode;
@@ -37,27 +38,18 @@ pub mod ruma {
     pub use ruma_events as events;
 }
 
-#[doc = include_str!("../docs/derive_bot.md")]
-pub use ghostkit_macros::Bot;
-
 #[doc = include_str!("../docs/derive_command.md")]
 pub use ghostkit_macros::Command;
 
 /// What the derives' generated code names, by absolute path. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bot::derived::{anchored_set, route_command, Bot, BoxFuture, Commands, Routing};
-    pub use crate::bot::{Context, HandlerResult};
     pub use crate::command::{
         match_name, split_command, ArgKind, ArgSpec, Args, Command, CommandError, CommandSpec,
     };
-    pub use crate::router::DispatchOrder;
-    pub use regex::RegexSet;
-    pub use std::boxed::Box;
     pub use std::option::Option;
     pub use std::result::Result;
     pub use std::string::String;
-    pub use std::sync::LazyLock;
 }
 
 /// The root README's examples, compiled as doc-tests so they stay true.

@@ -1,26 +1,11 @@
 //! Derive macros for ghostkit. Use them through the re-exports in `ghostkit`
-//! (`ghostkit::Bot`, `ghostkit::Command`), where every attribute is documented.
+//! (`ghostkit::Command`), where every attribute is documented.
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
 mod attr;
-mod bot;
 mod command;
-
-/// Makes a bot struct a routed appservice handler; see `ghostkit::Bot`.
-#[proc_macro_derive(Bot, attributes(bot))]
-pub fn derive_bot(input: TokenStream) -> TokenStream {
-    let input = parse_macro_input!(input as DeriveInput);
-    match bot::expand(&input) {
-        Ok(out) => out.into(),
-        Err(e) => {
-            let mut out = e.into_compile_error();
-            out.extend(bot::dummy(&input));
-            out.into()
-        }
-    }
-}
 
 /// Parses `!command args` into an enum; see `ghostkit::Command`.
 #[proc_macro_derive(Command, attributes(command))]

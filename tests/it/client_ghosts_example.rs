@@ -36,7 +36,9 @@ async fn puppet_makes_a_ghost_speak() -> anyhow::Result<()> {
     let mut config = Config::new(synapse_url(), store.path());
     config.server_name = Some("localhost".into());
     config.self_check = false;
-    let running = Appservice::new(reg, config).start(ghosts::Ghosts).await?;
+    let running = Appservice::new(reg, config)
+        .start(ghosts::handler())
+        .await?;
 
     let result = async {
         let alice = RealUser::register("puppeteer").await?;

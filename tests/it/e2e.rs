@@ -68,10 +68,7 @@ impl Handler for Recorder {
     }
 }
 
-async fn start<H: Handler>(
-    name: &str,
-    handler: H,
-) -> Result<(ghostkit::Running, tempfile::TempDir)> {
+async fn start<S: Setup>(name: &str, handler: S) -> Result<(ghostkit::Running, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let reg = Registration::load(registration_path(name))?;
     let config = Config::new(synapse_url(), dir.path().join("store"));
@@ -146,7 +143,7 @@ async fn invite_and_message_arrive_through_real_transactions_also_in_room_v12() 
 
 #[tokio::test]
 async fn echo_example_replies_with_exactly_the_text() -> Result<()> {
-    let (running, _dir) = start("echo", echo::Echo).await?;
+    let (running, _dir) = start("echo", echo::handler()).await?;
     let bot = running.app().bot_user_id();
     let bob = User::register("bob").await?;
     let room = bob.create_room(json!({ "preset": "private_chat" })).await?;

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use crate::common::{eventually, registration_path, synapse_url, User};
 
 /// Starts `handler` with the test registration `name` on a fresh store.
-pub async fn start_example<H: Handler>(
+pub async fn start_example<S: Setup>(
     name: &str,
-    handler: H,
+    handler: S,
     store: &std::path::Path,
 ) -> Result<ghostkit::Running> {
     let reg = Registration::load(registration_path(name))?;
@@ -26,9 +26,9 @@ pub async fn start_example<H: Handler>(
 /// Like [`start_example`] on the store of an appservice just stopped in this
 /// process: its last tasks may hold the store for a moment, so the start is
 /// tried again for up to 10 s while the store is locked.
-pub async fn restart_example<H: Handler>(
+pub async fn restart_example<S: Setup>(
     name: &str,
-    make: impl Fn() -> H,
+    make: impl Fn() -> S,
     store: &std::path::Path,
 ) -> Result<ghostkit::Running> {
     let start = std::time::Instant::now();
@@ -80,7 +80,7 @@ pub async fn nth_message_of(user: &User, room: &str, sender: &str, n: usize) -> 
 #[tokio::test]
 async fn dice_rolls_explains_and_helps() -> Result<()> {
     let store = tempfile::tempdir()?;
-    let running = start_example("dice", dice::DiceBot, store.path()).await?;
+    let running = start_example("dice", dice::handler(), store.path()).await?;
     let bot = running.app().bot_user_id();
     let result = async {
         let (alice, room) = room_with(&bot, "dice").await?;

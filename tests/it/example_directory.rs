@@ -18,7 +18,7 @@ static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn joining_an_alias_makes_and_publishes_the_room() -> Result<()> {
     let _port = PORT.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("directory", directory::Directory, store.path()).await?;
+    let running = start_example("directory", directory::handler(), store.path()).await?;
     let result = async {
         let alice = User::register("dir").await?;
         let name = unique("r");
@@ -71,7 +71,7 @@ async fn joining_an_alias_makes_and_publishes_the_room() -> Result<()> {
 async fn a_user_of_the_namespace_is_made_when_asked_about() -> Result<()> {
     let _port = PORT.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("directory", directory::Directory, store.path()).await?;
+    let running = start_example("directory", directory::handler(), store.path()).await?;
     let result = async {
         let alice = User::register("dirq").await?;
         let room = alice

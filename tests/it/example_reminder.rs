@@ -14,7 +14,7 @@ static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn a_reminder_survives_a_restart_and_fires_on_time() -> Result<()> {
     let _port = PORT.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("reminder", reminder::Reminder::default(), store.path()).await?;
+    let running = start_example("reminder", reminder::handler(), store.path()).await?;
     let bot = running.app().bot_user_id();
     let (alice, room) = match room_with(&bot, "remind").await {
         Ok(r) => r,
@@ -34,7 +34,7 @@ async fn a_reminder_survives_a_restart_and_fires_on_time() -> Result<()> {
         "too slow to test a restart"
     );
 
-    let again = restart_example("reminder", reminder::Reminder::default, store.path()).await?;
+    let again = restart_example("reminder", reminder::handler, store.path()).await?;
     let result = async {
         let fired = nth_message_of(&alice, &room, &bot, 1).await?;
         assert_eq!(fired, format!("⏰ {}: stretch", alice.user_id));
@@ -60,7 +60,7 @@ async fn a_reminder_survives_a_restart_and_fires_on_time() -> Result<()> {
 async fn a_bad_delay_is_explained() -> Result<()> {
     let _port = PORT.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("reminder", reminder::Reminder::default(), store.path()).await?;
+    let running = start_example("reminder", reminder::handler(), store.path()).await?;
     let bot = running.app().bot_user_id();
     let result = async {
         let (alice, room) = room_with(&bot, "remind").await?;

@@ -272,7 +272,7 @@ pub async fn start_bridge_with(
         let reg = Registration::load(registration_path("ircbridge"))?;
         let mut config = Config::new(synapse_url(), store);
         config.server_name = Some("localhost".into());
-        let bridge = ircbridge::IrcBridge::new(bridge_config.clone());
+        let bridge = ircbridge::setup(bridge_config.clone());
         match Appservice::new(reg, config).start(bridge).await {
             // A bridge just stopped in this process may hold the store a moment.
             Err(e)

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _, Result};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use webhooks::WebhookBot;
 
 use crate::common::{enc, eventually, User};
 use crate::example_dice::{restart_example, room_with, start_example};
@@ -19,8 +18,7 @@ use crate::webhooks_support::{
 async fn inbound_hooks_post_into_the_room_and_survive_a_restart() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
-    let bot = WebhookBot::new(test_config());
-    let handle = bot.handle();
+    let (bot, handle) = webhooks::setup(test_config());
     let running = start_example("webhooks", bot, store.path()).await?;
     let bot_id = running.app().bot_user_id();
     let mut running = Some(running);
@@ -137,8 +135,8 @@ async fn inbound_hooks_post_into_the_room_and_survive_a_restart() -> Result<()> 
             restart_example(
                 "webhooks",
                 move || {
-                    let b = WebhookBot::new(test_config());
-                    *h2c.lock().unwrap_or_else(|p| p.into_inner()) = Some(b.handle());
+                    let (b, handle) = webhooks::setup(test_config());
+                    *h2c.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
                     b
                 },
                 store.path(),
@@ -187,7 +185,7 @@ async fn inbound_hooks_post_into_the_room_and_survive_a_restart() -> Result<()> 
 async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("webhooks", WebhookBot::new(test_config()), store.path()).await?;
+    let running = start_example("webhooks", webhooks::setup(test_config()).0, store.path()).await?;
     let bot_id = running.app().bot_user_id();
     let mut running = Some(running);
     let receiver = Receiver::start().await?;
@@ -240,7 +238,7 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
         if let Some(r) = running.take() {
             r.stop().await;
         }
-        let again_bot = || WebhookBot::new(test_config());
+        let again_bot = || webhooks::setup(test_config()).0;
         running = Some(restart_example("webhooks", again_bot, store.path()).await?);
         let again = alice.send_text(&room, "after restart").await?;
         eventually(

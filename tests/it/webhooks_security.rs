@@ -9,7 +9,7 @@ use anyhow::{ensure, Context as _, Result};
 use serde_json::Value;
 use webhooks::hooks::{Hook, HookKind, Hooks};
 use webhooks::outbound::Outbound;
-use webhooks::{WebhookBot, WebhooksConfig};
+use webhooks::WebhooksConfig;
 
 use crate::common::{eventually, User};
 use crate::example_dice::{room_with, start_example};
@@ -47,7 +47,8 @@ async fn failure_of(out: &Outbound, hook: &Hook) -> Result<String> {
 async fn outbound_urls_to_internal_addresses_are_refused_in_the_room() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("webhooks", WebhookBot::new(strict_config()), store.path()).await?;
+    let running =
+        start_example("webhooks", webhooks::setup(strict_config()).0, store.path()).await?;
     let bot_id = running.app().bot_user_id();
     let result = async {
         let (alice, room) = room_with(&bot_id, "whssrf").await?;
@@ -217,7 +218,7 @@ async fn inbound_hook(user: &User, bot: &str, room: &str, name: &str) -> Result<
 async fn inbound_html_is_sanitized_before_it_reaches_the_room() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("webhooks", WebhookBot::new(test_config()), store.path()).await?;
+    let running = start_example("webhooks", webhooks::setup(test_config()).0, store.path()).await?;
     let bot_id = running.app().bot_user_id();
     let result = async {
         let (alice, room) = room_with(&bot_id, "whhtml").await?;
@@ -267,7 +268,7 @@ async fn display_name_in(user: &User, room: &str, who: &str) -> Result<Value> {
 async fn each_hook_has_its_own_ghost_and_display_names_are_marked() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
-    let running = start_example("webhooks", WebhookBot::new(test_config()), store.path()).await?;
+    let running = start_example("webhooks", webhooks::setup(test_config()).0, store.path()).await?;
     let bot_id = running.app().bot_user_id();
     let result = async {
         // Two rooms, two admins, a hook called `ci` in each.

@@ -8,19 +8,16 @@ use ghostkit::prelude::*;
 use ghostkit::ruma::common::RoomAliasId;
 use serde_json::json;
 
+use crate::commands::BridgeCommand;
 use crate::config::BridgeConfig;
 use crate::irc::{check_channel, IrcEvent, IrcHandle};
 use crate::names::Names;
 use crate::portal::{AliasPolicy, Portal, Portals};
 use ghostkit::ErrorCode;
 
-/// The bridge, handed to [`ghostkit::cli::run`] or [`Appservice::start`].
-#[derive(Debug, Bot)]
-#[bot(ignore_own_ghosts, auto_join)]
-pub struct IrcBridge {
-    config: BridgeConfig,
-    live: Mutex<Option<Arc<Live>>>,
-}
+/// The bridge, running: built by [`IrcBridge::start`] once the app is up.
+#[derive(Debug, Clone)]
+pub struct IrcBridge(Arc<Live>);
 
 /// What exists while the bridge runs: the IRC connection, the portals.
 #[derive(Debug)]
@@ -48,21 +45,6 @@ pub struct Live {
     pub(crate) full_notices: Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// The task feeding IRC events to Matrix.
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl IrcBridge {
-    /// A bridge with `config` (started by the appservice).
-    pub fn new(config: BridgeConfig) -> Self {
-        IrcBridge {
-            config,
-            live: Mutex::new(None),
-        }
-    }
-
-    /// The running parts, once started.
-    pub fn live(&self) -> Option<Arc<Live>> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
 }
 
 impl Live {
@@ -126,36 +108,44 @@ impl Live {
     }
 }
 
-#[ghostkit::async_trait]
-impl Bot for IrcBridge {
-    async fn on_start(&self, app: &AppContext) -> HandlerResult {
-        self.config.check()?;
-        if !self.config.admin_commands_enabled() {
+/// What [`ghostkit::cli::run`] and [`Appservice::start`] take: the bridge,
+/// started with `config` once the app is up.
+pub fn setup(config: BridgeConfig) -> impl ghostkit::bot::Setup {
+    ghostkit::bot::build(move |app: &AppContext| Ok(IrcBridge::start(config, app)?.handler()))
+}
+
+impl IrcBridge {
+    /// Checks `config`, loads the portals, connects to IRC and starts
+    /// bridging its events to Matrix.
+    pub fn start(config: BridgeConfig, app: &AppContext) -> anyhow::Result<IrcBridge> {
+        let config = &config;
+        config.check()?;
+        if !config.admin_commands_enabled() {
             tracing::warn!(
                 "no `admins` configured: the bot's commands (!join, !part, !nick, !list) are off"
             );
         }
-        if self.config.alias_channels.is_empty() {
+        if config.alias_channels.is_empty() {
             tracing::info!(
                 "no `alias_channels` configured: only the aliases of `channels` make portals"
             );
         }
         let portals = Portals::load(app.store())?;
-        let (irc, mut events) = IrcHandle::spawn(self.config.irc());
+        let (irc, mut events) = IrcHandle::spawn(config.irc());
         for p in portals.all() {
             irc.join(&p.channel);
         }
         let live = Arc::new(Live {
-            config: self.config.clone(),
+            config: config.clone(),
             app: app.clone(),
             irc,
             portals,
-            names: Names::new(&self.config.network, app.server_name()),
+            names: Names::new(&config.network, app.server_name()),
             // The operator's own channels are reachable by their alias too
             // (their portals may be made a moment after the start).
             alias_policy: AliasPolicy::new(
-                &[&self.config.alias_channels[..], &self.config.channels[..]].concat(),
-                self.config.alias_portals_per_hour,
+                &[&config.alias_channels[..], &config.channels[..]].concat(),
+                config.alias_portals_per_hour,
             ),
             full_notices: Mutex::default(),
             creating: tokio::sync::Mutex::new(()),
@@ -181,18 +171,39 @@ impl Bot for IrcBridge {
             }
         });
         *live.pump.lock().unwrap_or_else(|p| p.into_inner()) = Some(pump);
-        *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live);
-        Ok(())
+        Ok(IrcBridge(live))
+    }
+
+    /// The running parts.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.0
+    }
+
+    /// The bridge as it runs: the admins' commands after the configured
+    /// prefix outside the portals, its own and its ghosts' events ignored,
+    /// invites accepted.
+    pub fn handler(self) -> impl Handler {
+        let prefix = self.0.config.command_prefix.clone();
+        let admins = crate::commands::Admins(self.0.clone());
+        self.commands(prefix)
+            .guard(admins)
+            .ignore_own_ghosts()
+            .auto_join()
+    }
+}
+
+#[ghostkit::async_trait]
+impl Handler<BridgeCommand> for IrcBridge {
+    async fn on_command(&self, ctx: &Context, cmd: BridgeCommand) -> HandlerResult {
+        crate::commands::answer(&self.0, ctx, cmd).await
     }
 
     async fn on_stop(&self, _app: &AppContext) {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(live) = live {
-            if let Some(pump) = live.pump.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                pump.abort();
-            }
-            live.irc.quit("bridge stopping").await;
+        let live = &self.0;
+        if let Some(pump) = live.pump.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            pump.abort();
         }
+        live.irc.quit("bridge stopping").await;
     }
 
     async fn query_room_alias(
@@ -200,9 +211,7 @@ impl Bot for IrcBridge {
         _app: &AppContext,
         alias: &RoomAliasId,
     ) -> Result<bool, HandlerError> {
-        let Some(live) = self.live() else {
-            return Ok(false);
-        };
+        let live = &self.0;
         let Some(channel) = live.names.channel_of(alias.alias()) else {
             return Ok(false);
         };
@@ -219,9 +228,7 @@ impl Bot for IrcBridge {
     }
 
     async fn query_user(&self, app: &AppContext, user_id: &UserId) -> Result<bool, HandlerError> {
-        let Some(live) = self.live() else {
-            return Ok(false);
-        };
+        let live = &self.0;
         if live.names.nick_of(user_id.localpart()).is_none() {
             return Ok(false);
         }
@@ -230,17 +237,16 @@ impl Bot for IrcBridge {
     }
 
     async fn on_message(&self, ctx: &Context, _content: RoomMessageEventContent) -> HandlerResult {
-        let Some(live) = self.live() else {
-            return Ok(());
-        };
+        let live = &self.0;
         live.on_matrix_message(ctx).await?;
         Ok(())
     }
 
     async fn on_membership(&self, ctx: &Context, content: RoomMemberEventContent) -> HandlerResult {
         // Keep the display names used on IRC fresh.
-        if let (Some(live), Some(user)) = (self.live(), ctx.event().state_key()) {
-            live.remember_display_name(user, content.displayname.as_deref());
+        if let Some(user) = ctx.event().state_key() {
+            self.0
+                .remember_display_name(user, content.displayname.as_deref());
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! The commands admins give the bridge bot in a room that is not a portal
 //! (a DM with `@ircbridge`).
 
-use ghostkit::command::{Command as _, Outcome};
+use std::sync::Arc;
+
+use ghostkit::bot::{Guard, Verdict};
 use ghostkit::prelude::*;
 
 use crate::bridge::Live;
@@ -39,32 +41,38 @@ pub enum BridgeCommand {
     List,
 }
 
-/// Answers a command said in `room`; `false` when the text is not one.
-pub(crate) async fn handle(live: &Live, ctx: &Context, body: &str) -> anyhow::Result<bool> {
-    let Some(outcome) = BridgeCommand::outcome("!", body) else {
-        return Ok(false);
-    };
-    if !live.config.admin_commands_enabled() {
-        ctx.reply_notice("Admin commands are disabled: the bridge's config lists no `admins`.")
-            .await?;
-        return Ok(true);
+/// Who may give the bridge's commands: the configured `admins`, in a room
+/// that is not a portal (in a portal, a message that looks like a command
+/// is relayed to IRC as it is).
+pub(crate) struct Admins(pub(crate) Arc<Live>);
+
+#[ghostkit::async_trait]
+impl Guard for Admins {
+    async fn check(&self, ctx: &Context) -> Verdict {
+        let live = &self.0;
+        if ctx
+            .room_id()
+            .is_none_or(|room| live.portals.by_room(room).is_some())
+        {
+            return Verdict::Ignore;
+        }
+        if !live.config.admin_commands_enabled() {
+            return Verdict::Refuse(
+                "Admin commands are disabled: the bridge's config lists no `admins`.".into(),
+            );
+        }
+        match ctx.sender() {
+            Some(s) if live.config.is_admin(s.as_str()) => Verdict::Allow,
+            _ => Verdict::Refuse("Only the bridge's admins may give commands.".into()),
+        }
     }
-    let sender = ctx.event().sender().map(|s| s.to_owned());
-    let allowed = sender
-        .as_ref()
-        .is_some_and(|s| live.config.is_admin(s.as_str()));
-    if !allowed {
-        ctx.reply_notice("Only the bridge's admins may give commands.")
-            .await?;
-        return Ok(true);
-    }
-    let answer = match outcome {
-        Outcome::Help(h) => h,
-        Outcome::Error(e) => e.to_string(),
-        Outcome::Command(cmd) => run(live, cmd, sender.as_deref()).await?,
-    };
+}
+
+/// Runs an admin's command and answers it in the room.
+pub(crate) async fn answer(live: &Live, ctx: &Context, cmd: BridgeCommand) -> HandlerResult {
+    let answer = run(live, cmd, ctx.sender()).await?;
     ctx.reply_notice(&answer).await?;
-    Ok(true)
+    Ok(())
 }
 
 async fn run(live: &Live, cmd: BridgeCommand, sender: Option<&UserId>) -> anyhow::Result<String> {

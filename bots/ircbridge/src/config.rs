@@ -10,6 +10,7 @@
 //! nick: matrixbridge
 //! channels: ["#ghostkit"]    # portals made and joined at start
 //! admins: ["@me:example.org"] # who may use the bot's commands; empty: nobody
+//! command_prefix: "!"        # what the bot's commands start with
 //! alias_channels: []         # channels whose alias makes a portal, besides `channels` (globs: "#ghostkit-*")
 //! alias_portals_per_hour: 10 # at most this many portals made by aliases an hour
 //! name_marker: " [m]"        # after relayed Matrix names
@@ -44,6 +45,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "password",
     "channels",
     "admins",
+    "command_prefix",
     "alias_channels",
     "alias_portals_per_hour",
     "name_marker",
@@ -132,6 +134,8 @@ pub struct BridgeConfig {
     /// Matrix users allowed to give commands; empty: nobody (the commands
     /// are off).
     pub admins: Vec<String>,
+    /// What the bot's commands start with (`!`): `!join #rust`.
+    pub command_prefix: String,
     /// Channels whose portal may be made by joining its alias: patterns
     /// where `*` is any run of characters and `?` one, compared as IRC
     /// compares names, besides those of `channels`. Empty (the default):
@@ -171,6 +175,7 @@ impl Default for BridgeConfig {
             password: None,
             channels: Vec::new(),
             admins: Vec::new(),
+            command_prefix: "!".into(),
             alias_channels: Vec::new(),
             alias_portals_per_hour: 10,
             name_marker: " [m]".into(),
@@ -306,6 +311,11 @@ impl BridgeConfig {
                 reason: e.to_string(),
             })?;
         }
+        ensure(
+            !self.command_prefix.trim().is_empty() && !self.command_prefix.contains(['\n', '\r']),
+            "command_prefix",
+            || "empty or holds a line break; say what commands start with, e.g. \"!\"".to_owned(),
+        )?;
         for admin in &self.admins {
             ensure(
                 ghostkit::ruma::common::UserId::parse(admin.as_str()).is_ok(),
@@ -433,6 +443,12 @@ impl BridgeConfig {
             ..QueueLimits::default()
         };
         c
+    }
+}
+
+impl ghostkit::cli::BotConfig for BridgeConfig {
+    fn load() -> Result<Self, ghostkit::HandlerError> {
+        Ok(BridgeConfig::from_env()?)
     }
 }
 

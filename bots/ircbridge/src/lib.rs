@@ -25,16 +25,12 @@ pub mod text;
 
 use ghostkit::prelude::BotInfo;
 
-pub use bridge::IrcBridge;
+pub use bridge::{setup, IrcBridge};
 pub use commands::BridgeCommand;
 pub use config::BridgeConfig;
 
 /// What the command line needs to know about the bridge.
-pub const INFO: BotInfo = BotInfo {
-    id: "ircbridge",
-    sender_localpart: "ircbridge",
-    user_prefix: Some("_irc_"),
-    alias_prefix: Some("_irc_"),
-    port: 9017,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = ghostkit::bot_info!("ircbridge")
+    .ghosts("_irc_")
+    .aliases("_irc_")
+    .port(9017);

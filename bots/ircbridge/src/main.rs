@@ -7,8 +7,8 @@
 async fn main() {
     // The bridge's config is read only when the command runs the bridge:
     // `--help`, `--version` and the registration commands need none.
-    ghostkit::cli::run_or_exit_with(ircbridge::INFO, || {
-        ircbridge::BridgeConfig::from_env().map(ircbridge::IrcBridge::new)
+    ghostkit::cli::run_or_exit(ircbridge::INFO, |config, app| {
+        Ok(ircbridge::IrcBridge::start(config, app)?.handler())
     })
     .await
 }

@@ -134,10 +134,9 @@ impl Live {
             return Ok(());
         };
         let content: Value = ctx.event().content()?;
+        // Outside the portals, the bot's commands are all it hears
+        // (`commands::Admins`).
         let Some(portal) = self.portals.by_room(room) else {
-            if let Some(body) = content["body"].as_str() {
-                crate::commands::handle(self, ctx, body).await?;
-            }
             return Ok(());
         };
         let name = relayed_name(

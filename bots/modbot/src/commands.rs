@@ -2,8 +2,6 @@
 //! and documented by ghostkit's `#[derive(Command)]` (help included); what
 //! they do is in `manage.rs`.
 
-use ghostkit::command::{Command as _, Outcome};
-
 /// A command of the management room. The doc comments are the help.
 #[derive(Debug, Clone, PartialEq, Eq, ghostkit::Command)]
 pub enum Command {
@@ -143,54 +141,19 @@ pub enum Command {
     },
 }
 
-/// The help: every command, from the derive.
-pub fn help(prefix: &str) -> String {
-    format!(
-        "In this room, after `{prefix}` or a mention of the bot.\n{}",
-        Command::help(&format!("{prefix} "))
-    )
-}
-
-/// What a command text (after the prefix or mention, see [`strip_address`])
-/// asks: a command, the help (also for nothing at all), or an error to show.
-pub fn interpret(prefix: &str, text: &str) -> Outcome<Command> {
-    let text = text.trim();
-    if text.is_empty() || text.eq_ignore_ascii_case("help") {
-        return Outcome::Help(help(prefix));
-    }
-    let full = format!("{prefix} {text}");
-    Command::outcome(&format!("{prefix} "), &full).unwrap_or_else(|| Outcome::Help(help(prefix)))
-}
-
-/// The command text of a message, if it is addressed to the bot: it starts
-/// with `prefix` or with a mention of the bot (`@modbot:x:` or `modbot:`).
-pub fn strip_address<'a>(body: &'a str, prefix: &str, bot_user_id: &str) -> Option<&'a str> {
-    let body = body.trim();
-    let localpart = bot_user_id
-        .strip_prefix('@')
-        .and_then(|s| s.split(':').next())
-        .unwrap_or(bot_user_id);
-    for start in [prefix, bot_user_id, localpart] {
-        if start.is_empty() {
-            continue;
-        }
-        if let Some(rest) = body.strip_prefix(start) {
-            let rest = rest.strip_prefix(':').unwrap_or(rest);
-            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
-                return Some(rest.trim());
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ghostkit::command::CommandError;
+    use ghostkit::command::{Command as _, CommandError, Outcome};
+
+    /// What the command layer makes of `!mod <text>`.
+    fn interpret(text: &str) -> Outcome<Command> {
+        Command::outcome("!mod ", &format!("!mod {text}"))
+            .unwrap_or_else(|| Outcome::Help(Command::help("!mod ")))
+    }
 
     fn parse(text: &str) -> Result<Command, String> {
-        match interpret("!mod", text) {
+        match interpret(text) {
             Outcome::Command(c) => Ok(c),
             Outcome::Help(h) => Err(format!("help: {h}")),
             Outcome::Error(e) => Err(e.to_string()),
@@ -329,27 +292,14 @@ mod tests {
         );
         assert!(parse("").is_err_and(|h| h.starts_with("help: ")));
         assert!(matches!(
-            interpret("!mod", "frobnicate"),
+            interpret("frobnicate"),
             Outcome::Error(CommandError::Unknown { word, .. }) if word == "frobnicate"
         ));
     }
 
     #[test]
-    fn addressing_by_prefix_or_mention() {
-        let bot = "@modbot:x";
-        assert_eq!(strip_address("!mod status", "!mod", bot), Some("status"));
-        assert_eq!(
-            strip_address("@modbot:x: rooms", "!mod", bot),
-            Some("rooms")
-        );
-        assert_eq!(strip_address("modbot: help", "!mod", bot), Some("help"));
-        assert_eq!(strip_address("!moderate", "!mod", bot), None);
-        assert_eq!(strip_address("hello", "!mod", bot), None);
-    }
-
-    #[test]
     fn help_lists_every_command() {
-        let h = help("!mod");
+        let h = Command::help("!mod ");
         for spec in Command::COMMANDS {
             assert!(h.contains(&spec.usage("!mod ")), "{h}");
         }
@@ -366,7 +316,7 @@ mod tests {
         ] {
             assert!(h.contains(usage), "{usage} in {h}");
         }
-        let Outcome::Help(one) = interpret("!mod", "help rooms add") else {
+        let Outcome::Help(one) = interpret("help rooms add") else {
             panic!("help for one command");
         };
         assert!(

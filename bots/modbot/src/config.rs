@@ -371,6 +371,12 @@ impl ModConfig {
     }
 }
 
+impl ghostkit::cli::BotConfig for ModConfig {
+    fn load() -> Result<Self, ghostkit::HandlerError> {
+        Ok(ModConfig::from_env()?)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

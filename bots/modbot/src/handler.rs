@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::ModConfig;
 use crate::engine::{self, Engine};
 use crate::{commands, rules};
-use ghostkit::command::Outcome;
+use ghostkit::bot::{Guard, Prefix, Verdict};
 use ghostkit::ruma::events::room::member::MembershipState;
 
 /// The bot: a handle on its [`Engine`]; cheap to clone.
@@ -31,8 +31,9 @@ impl ModBot {
         &self.engine
     }
 
-    /// Loads the stored state and reads the homeserver; done on the first
-    /// event anyway, call it to start enforcing before any event arrives.
+    /// Loads the stored state and reads the homeserver; done by
+    /// [`Handler::on_start`], before any event (once: a second call does
+    /// nothing).
     pub async fn init(&self, app: &AppContext) {
         self.engine.init(app).await;
     }
@@ -118,11 +119,62 @@ impl ModBot {
     }
 }
 
+/// Who may command the bot: a member of the management room whose power
+/// there reaches `command_power_level`. Outside the management room a
+/// message that looks like a command is an ordinary one (the protections
+/// see it).
+struct Moderators(Arc<Engine>);
+
 #[ghostkit::async_trait]
-impl Handler for ModBot {
-    async fn on_event(&self, ctx: &Context) -> HandlerResult {
-        self.engine.init(ctx.app()).await;
-        ghostkit::bot::route(self, ctx).await
+impl Guard for Moderators {
+    async fn check(&self, ctx: &Context) -> Verdict {
+        let e = &self.0;
+        let in_management = ctx
+            .room_id()
+            .is_some_and(|r| e.log.room().as_deref() == Some(r.as_str()));
+        let Some(sender) = ctx.sender() else {
+            return Verdict::Ignore;
+        };
+        if !in_management || ctx.is_ours(sender.as_str()) {
+            return Verdict::Ignore;
+        }
+        // Power first: who may not command hears nothing of the commands,
+        // not even the help or a syntax error.
+        match e.may_command(sender.as_str()).await {
+            Ok(()) => Verdict::Allow,
+            Err(refusal) => Verdict::Refuse(format!("✗ {refusal}")),
+        }
+    }
+}
+
+impl ModBot {
+    /// The bot as it runs: its commands after the configured prefix (a word:
+    /// `!mod ban …`) or a mention of the bot (`modbot: ban …`), in the
+    /// management room and for moderators only.
+    pub fn handler(self) -> impl Handler {
+        let prefix = Prefix::word(self.engine.config.command_prefix.clone()).or_mention();
+        let guard = Moderators(self.engine.clone());
+        self.commands(prefix).guard(guard)
+    }
+}
+
+#[ghostkit::async_trait]
+impl Handler<commands::Command> for ModBot {
+    async fn on_command(&self, ctx: &Context, cmd: commands::Command) -> HandlerResult {
+        if let Some(sender) = ctx.sender() {
+            self.engine.run_command(sender.as_str(), cmd).await;
+        }
+        Ok(())
+    }
+
+    async fn on_command_error(&self, _ctx: &Context, error: CommandError) -> HandlerResult {
+        self.engine.say(&format!("✗ {error}")).await;
+        Ok(())
+    }
+
+    async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        self.engine.init(app).await;
+        Ok(())
     }
 
     async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
@@ -192,7 +244,7 @@ impl Handler for ModBot {
         Ok(())
     }
 
-    async fn on_message(&self, ctx: &Context, msg: RoomMessageEventContent) -> HandlerResult {
+    async fn on_message(&self, ctx: &Context, _msg: RoomMessageEventContent) -> HandlerResult {
         let e = &self.engine;
         let ev = ctx.event();
         let (Some(room), Some(sender)) = (ev.room_id(), ev.sender()) else {
@@ -201,22 +253,9 @@ impl Handler for ModBot {
         if ctx.is_ours(sender.as_str()) {
             return Ok(());
         }
+        // The management room's commands are taken by the command layer
+        // (`ModBot::handler`); its other messages are talk among moderators.
         if e.log.room().as_deref() == Some(room.as_str()) {
-            let bot = ctx.bot_user_id();
-            if let Some(text) = commands::strip_address(msg.body(), &e.config.command_prefix, &bot)
-            {
-                // Power first: who may not command hears nothing of the
-                // commands, not even the help or a syntax error.
-                if let Err(refusal) = e.may_command(sender.as_str()).await {
-                    e.say(&format!("✗ {refusal}")).await;
-                    return Ok(());
-                }
-                match commands::interpret(&e.config.command_prefix, text) {
-                    Outcome::Command(cmd) => e.run_command(sender.as_str(), cmd).await,
-                    Outcome::Help(help) => e.say(&help).await,
-                    Outcome::Error(err) => e.say(&format!("✗ {err}")).await,
-                }
-            }
             return Ok(());
         }
         if !e.is_protected(room.as_str()) || e.is_untouchable(sender.as_str()) {

@@ -32,11 +32,4 @@ pub use engine::Engine;
 pub use handler::ModBot;
 
 /// What the command line needs to know about the bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "modbot",
-    sender_localpart: "modbot",
-    user_prefix: None,
-    alias_prefix: None,
-    port: 9014,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = ghostkit::bot_info!("modbot").port(9014);

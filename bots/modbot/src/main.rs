@@ -7,8 +7,8 @@
 async fn main() {
     // The bot's config is read only when the command runs the bot:
     // `--help`, `--version` and the registration commands need none.
-    ghostkit::cli::run_or_exit_with(modbot::INFO, || {
-        modbot::ModConfig::from_env().map(modbot::ModBot::new)
+    ghostkit::cli::run_or_exit(modbot::INFO, |config, _| {
+        Ok(modbot::ModBot::new(config).handler())
     })
     .await
 }

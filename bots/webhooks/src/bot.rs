@@ -3,8 +3,9 @@
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
+use ghostkit::bot::InRoom;
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use ghostkit::prelude::*;
 
@@ -61,9 +62,27 @@ pub enum WebhookCommand {
     },
 }
 
-/// What runs between `on_start` and `on_stop`.
+/// Where a running bot's webhook server is, seen from outside (tests,
+/// benchmarks): filled once the bot is built.
+#[derive(Debug, Clone, Default)]
+pub struct WebhooksHandle(Arc<OnceLock<(SocketAddr, String)>>);
+
+impl WebhooksHandle {
+    /// Where the webhook server listens, once started.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.0.get().map(|(addr, _)| *addr)
+    }
+
+    /// The base of the secret URLs, once started.
+    pub fn base_url(&self) -> Option<String> {
+        self.0.get().map(|(_, url)| url.clone())
+    }
+}
+
+/// The webhooks bot, running: its hooks, the webhook server and the
+/// outbound queue.
 #[derive(Debug)]
-struct Live {
+pub struct WebhookBot {
     hooks: Hooks,
     inbound: Arc<InboundState>,
     server: InboundServer,
@@ -71,139 +90,82 @@ struct Live {
     base_url: String,
 }
 
-/// A view of a running bot from outside (tests, benchmarks).
-#[derive(Debug, Clone, Default)]
-pub struct WebhooksHandle(Arc<Mutex<Option<Arc<Live>>>>);
-
-impl WebhooksHandle {
-    fn get(&self) -> Option<Arc<Live>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Where the webhook server listens, once started.
-    pub fn addr(&self) -> Option<SocketAddr> {
-        self.get().map(|l| l.server.addr)
-    }
-
-    /// The base of the secret URLs, once started.
-    pub fn base_url(&self) -> Option<String> {
-        self.get().map(|l| l.base_url.clone())
-    }
-}
-
-/// The webhooks bot.
-#[derive(Debug, Bot)]
-#[bot(prefix = "!", command = WebhookCommand, ignore_own_ghosts, auto_join)]
-pub struct WebhookBot {
-    config: WebhooksConfig,
-    live: WebhooksHandle,
+/// What [`ghostkit::cli::run`] and [`Appservice::start`] take: the bot,
+/// built once the app is up, and a handle that sees where it listens.
+pub fn setup(config: WebhooksConfig) -> (impl ghostkit::bot::Setup, WebhooksHandle) {
+    let handle = WebhooksHandle::default();
+    let seen = handle.clone();
+    let setup = ghostkit::bot::build(move |app: &AppContext| {
+        let bot = WebhookBot::start(&config, app)?;
+        let _ = seen.0.set((bot.server.addr, bot.base_url.clone()));
+        Ok(bot.handler())
+    });
+    (setup, handle)
 }
 
 impl WebhookBot {
-    /// A bot with these settings.
-    pub fn new(config: WebhooksConfig) -> Self {
-        WebhookBot {
-            config,
-            live: WebhooksHandle::default(),
-        }
-    }
-
-    /// A handle that sees the running bot's webhook server.
-    pub fn handle(&self) -> WebhooksHandle {
-        self.live.clone()
-    }
-
-    fn live(&self) -> anyhow::Result<Arc<Live>> {
-        self.live
-            .get()
-            .ok_or_else(|| anyhow::anyhow!("the webhooks bot is not started"))
-    }
-
-    /// Offers a room event to the room's outbound hooks.
-    fn forward(&self, ctx: &Context) -> HandlerResult {
-        let Some(room) = ctx.event().room_id() else {
-            return Ok(());
-        };
-        let Some(live) = self.live.get() else {
-            return Ok(());
-        };
-        for hook in live.hooks.outbound_in(room.as_str()) {
-            live.outbound.enqueue(&hook, ctx.event().raw());
-        }
-        Ok(())
-    }
-}
-
-#[ghostkit::async_trait]
-impl Bot for WebhookBot {
-    async fn on_start(&self, app: &AppContext) -> HandlerResult {
-        self.config.validate()?;
+    /// Checks `config`, loads the hooks and starts the webhook server and
+    /// the outbound queue.
+    pub fn start(config: &WebhooksConfig, app: &AppContext) -> anyhow::Result<Self> {
+        config.validate()?;
         let hooks = Hooks::load(app.store())?;
-        let inbound = Arc::new(InboundState::new(app.clone(), hooks.clone(), &self.config));
-        let server = InboundServer::start(inbound.clone(), &self.config)?;
-        let outbound = Outbound::start(&self.config, app.store(), &hooks)?;
-        let base_url = self
-            .config
+        let inbound = Arc::new(InboundState::new(app.clone(), hooks.clone(), config));
+        let server = InboundServer::start(inbound.clone(), config)?;
+        let outbound = Outbound::start(config, app.store(), &hooks)?;
+        let base_url = config
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", server.addr));
-        let live = Arc::new(Live {
+        Ok(WebhookBot {
             hooks,
             inbound,
             server,
             outbound,
             base_url,
-        });
-        *self.live.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(live);
-        Ok(())
+        })
     }
 
-    async fn on_stop(&self, _app: &AppContext) {
-        let live = self.live.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(live) = live {
-            live.server.stop().await;
-            live.outbound.stop();
+    /// The bot as it runs: `!webhook` commands, its own and its ghosts'
+    /// events ignored, invites accepted.
+    pub fn handler(self) -> impl Handler {
+        self.commands("!").ignore_own_ghosts().auto_join()
+    }
+
+    /// Offers a room event to the room's outbound hooks.
+    fn forward(&self, ctx: &Context) {
+        let Some(room) = ctx.room_id() else {
+            return;
+        };
+        for hook in self.hooks.outbound_in(room.as_str()) {
+            self.outbound.enqueue(&hook, ctx.event().raw());
         }
-    }
-
-    async fn on_message(&self, ctx: &Context, _content: RoomMessageEventContent) -> HandlerResult {
-        self.forward(ctx)
-    }
-
-    async fn on_membership(
-        &self,
-        ctx: &Context,
-        _content: RoomMemberEventContent,
-    ) -> HandlerResult {
-        self.forward(ctx)
-    }
-
-    async fn on_state(&self, ctx: &Context) -> HandlerResult {
-        self.forward(ctx)
-    }
-
-    async fn on_redaction(&self, ctx: &Context) -> HandlerResult {
-        self.forward(ctx)
-    }
-
-    async fn on_reaction(&self, ctx: &Context, _content: ReactionEventContent) -> HandlerResult {
-        self.forward(ctx)
-    }
-
-    async fn on_other(&self, ctx: &Context) -> HandlerResult {
-        self.forward(ctx)
     }
 }
 
 #[ghostkit::async_trait]
-impl Commands<WebhookCommand> for WebhookBot {
+impl Handler<WebhookCommand> for WebhookBot {
+    async fn on_stop(&self, _app: &AppContext) {
+        self.server.stop().await;
+        self.outbound.stop();
+    }
+
+    /// Every room event that is not a command goes to the room's outbound
+    /// hooks.
+    async fn on_event(&self, ctx: &Context) -> HandlerResult {
+        if ctx.event().kind() == EventKind::Timeline {
+            self.forward(ctx);
+        }
+        Ok(())
+    }
+
     async fn on_command(&self, ctx: &Context, cmd: WebhookCommand) -> HandlerResult {
         let WebhookCommand::Webhook { action, args } = cmd;
-        let ev = ctx.event();
-        let (Some(room), Some(sender)) = (ev.room_id(), ev.sender()) else {
+        let Some(InRoom {
+            id: room, sender, ..
+        }) = ctx.room()
+        else {
             return Ok(());
         };
-        let live = self.live()?;
         let words: Vec<&str> = args.as_deref().unwrap_or("").split_whitespace().collect();
         if action != Action::List && !may_manage(ctx, room, sender).await? {
             ctx.reply_notice(
@@ -213,46 +175,25 @@ impl Commands<WebhookCommand> for WebhookBot {
             return Ok(());
         }
         match action {
-            Action::List => list(ctx, &live, room).await,
-            Action::Create => create(ctx, &live, room, sender, &words).await,
-            Action::Outbound => outbound(ctx, &live, room, sender, &words).await,
-            Action::Delete => delete(ctx, &live, room, &words).await,
+            Action::List => list(ctx, self, room).await,
+            Action::Create => create(ctx, self, room, sender, &words).await,
+            Action::Outbound => outbound(ctx, self, room, sender, &words).await,
+            Action::Delete => delete(ctx, self, room, &words).await,
         }
     }
 }
 
-/// Whether `user` may change `room`'s state (its level reaches `state_default`,
-/// or it created a room of version 12 or later).
+/// The state type that stands for "the room's settings": no room gives it a
+/// level of its own, so sending it needs `state_default`.
+const SETTINGS_STATE: &str = "org.ghostkit.webhooks.settings";
+
+/// Whether `user` may change `room`'s state: their level reaches
+/// `state_default`, or they created a room of version 12 or later.
 async fn may_manage(ctx: &Context, room: &RoomId, user: &UserId) -> anyhow::Result<bool> {
-    let state = ctx.client().as_bot().state(room).await?;
-    let create = state.iter().find(|e| e.event_type == "m.room.create");
-    if let Some(create) = create {
-        let v12_creator = create.content["room_version"]
-            .as_str()
-            .and_then(|v| v.parse::<u32>().ok())
-            .is_some_and(|v| v >= 12)
-            && (create.sender == user
-                || create.content["additional_creators"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|c| c == user.as_str())));
-        if v12_creator {
-            return Ok(true);
-        }
-    }
-    let pl = state
-        .iter()
-        .find(|e| e.event_type == "m.room.power_levels")
-        .map(|e| e.content.clone())
-        .unwrap_or_default();
-    let level = pl["users"][user.as_str()]
-        .as_i64()
-        .or_else(|| pl["users_default"].as_i64())
-        .unwrap_or(0);
-    let needed = pl["state_default"].as_i64().unwrap_or(50);
-    Ok(level >= needed)
+    Ok(ctx.may_send_state(room, user, SETTINGS_STATE).await?)
 }
 
-async fn list(ctx: &Context, live: &Live, room: &RoomId) -> HandlerResult {
+async fn list(ctx: &Context, live: &WebhookBot, room: &RoomId) -> HandlerResult {
     let hooks = live.hooks.in_room(room.as_str());
     if hooks.is_empty() {
         ctx.reply_notice("This room has no webhooks. Make one with `!webhook create <name>`.")
@@ -286,7 +227,7 @@ async fn list(ctx: &Context, live: &Live, room: &RoomId) -> HandlerResult {
 
 async fn create(
     ctx: &Context,
-    live: &Live,
+    live: &WebhookBot,
     room: &RoomId,
     sender: &UserId,
     words: &[&str],
@@ -326,7 +267,7 @@ async fn create(
 
 async fn outbound(
     ctx: &Context,
-    live: &Live,
+    live: &WebhookBot,
     room: &RoomId,
     sender: &UserId,
     words: &[&str],
@@ -378,7 +319,7 @@ async fn outbound(
     Ok(())
 }
 
-async fn delete(ctx: &Context, live: &Live, room: &RoomId, words: &[&str]) -> HandlerResult {
+async fn delete(ctx: &Context, live: &WebhookBot, room: &RoomId, words: &[&str]) -> HandlerResult {
     let [name] = words else {
         ctx.reply_notice("Say `!webhook delete <name>`.").await?;
         return Ok(());

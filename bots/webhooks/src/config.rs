@@ -451,6 +451,12 @@ fn check_server_name(domain: &str) -> Result<(), ConfigError> {
         .map_err(|_| invalid())
 }
 
+impl ghostkit::cli::BotConfig for WebhooksConfig {
+    fn load() -> Result<Self, ghostkit::HandlerError> {
+        Ok(WebhooksConfig::from_env()?)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

@@ -26,17 +26,12 @@ pub mod inbound;
 pub mod outbound;
 pub mod ratelimit;
 
-pub use bot::{WebhookBot, WebhookCommand, WebhooksHandle};
+pub use bot::{setup, WebhookBot, WebhookCommand, WebhooksHandle};
 pub use config::WebhooksConfig;
 
 use ghostkit::cli::BotInfo;
 
 /// The command line defaults of this bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "webhooks",
-    sender_localpart: "webhooks",
-    user_prefix: Some("_webhook_"),
-    alias_prefix: None,
-    port: 9015,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = ghostkit::bot_info!("webhooks")
+    .ghosts("_webhook_")
+    .port(9015);

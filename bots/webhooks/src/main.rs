@@ -8,8 +8,8 @@
 async fn main() {
     // The bot's config is read only when the command runs the bot:
     // `--help`, `--version` and the registration commands need none.
-    ghostkit::cli::run_or_exit_with(webhooks::INFO, || {
-        webhooks::WebhooksConfig::from_env().map(webhooks::WebhookBot::new)
+    ghostkit::cli::run_or_exit(webhooks::INFO, |config, app| {
+        Ok(webhooks::WebhookBot::start(&config, app)?.handler())
     })
     .await
 }

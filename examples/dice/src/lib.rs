@@ -10,7 +10,7 @@
 //! so `!roll 2x6` is answered with what is wrong and an example.
 //!
 //! A roll depends on no other command, so the bot asks for no order
-//! (`#[bot(order = "unordered")]`): rolls in a busy room are answered
+//! ([`DispatchOrder::Unordered`]): rolls in a busy room are answered
 //! concurrently, not necessarily in the order they were asked for.
 
 use std::fmt;
@@ -20,14 +20,7 @@ use ghostkit::prelude::*;
 use rand::Rng;
 
 /// The command line defaults of this bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "dice",
-    sender_localpart: "dice",
-    user_prefix: None,
-    alias_prefix: None,
-    port: 9011,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = bot_info!("dice").port(9011);
 
 /// `NdM`: N dice of M sides (`d20` is `1d20`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,12 +106,8 @@ pub enum DiceCommand {
 }
 
 /// The bot.
-#[derive(Debug, Default, Bot)]
-#[bot(prefix = "!", command = DiceCommand, ignore_own_ghosts, auto_join, order = "unordered")]
+#[derive(Debug, Default)]
 pub struct DiceBot;
-
-#[ghostkit::async_trait]
-impl Bot for DiceBot {}
 
 /// What the bot answers to `cmd` with `rng`.
 ///
@@ -144,13 +133,27 @@ pub fn answer(cmd: DiceCommand, rng: &mut impl Rng) -> String {
 }
 
 #[ghostkit::async_trait]
-impl Commands<DiceCommand> for DiceBot {
+impl Handler<DiceCommand> for DiceBot {
     async fn on_command(&self, ctx: &Context, cmd: DiceCommand) -> HandlerResult {
         let text = answer(cmd, &mut rand::thread_rng());
         ctx.reply_text(&text).await?;
         Ok(())
     }
 }
+
+/// The bot as it runs: commands after `!`, its own messages ignored, invites accepted, no order.
+pub fn handler() -> impl Handler {
+    DiceBot
+        .commands("!")
+        .ignore_own_ghosts()
+        .auto_join()
+        .order(DispatchOrder::Unordered)
+}
+
+/// The examples' README, whose code is compiled as doc-tests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ExamplesReadme;
 
 #[cfg(test)]
 mod tests {

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() {
-    ghostkit::cli::run_or_exit(dice::INFO, dice::DiceBot).await
+    ghostkit::cli::run_or_exit(dice::INFO, |(), _| Ok(dice::handler())).await
 }

@@ -21,14 +21,11 @@ use ghostkit::ruma::common::RoomAliasId;
 use ghostkit::ErrorCode;
 
 /// The command line defaults of this bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "directory",
-    sender_localpart: "_dir_bot",
-    user_prefix: Some("_dir_"),
-    alias_prefix: Some("_dir_"),
-    port: 9013,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = bot_info!("directory")
+    .sender_localpart("_dir_bot")
+    .ghosts("_dir_")
+    .aliases("_dir_")
+    .port(9013);
 
 /// Localparts of aliases and ghosts start with this.
 pub const PREFIX: &str = "_dir_";
@@ -48,12 +45,11 @@ pub fn name_of(localpart: &str) -> Option<&str> {
 }
 
 /// The bot.
-#[derive(Debug, Default, Bot)]
-#[bot(ignore_own_ghosts)]
+#[derive(Debug, Default)]
 pub struct Directory;
 
 #[ghostkit::async_trait]
-impl Bot for Directory {
+impl Handler for Directory {
     async fn query_room_alias(
         &self,
         app: &AppContext,
@@ -92,4 +88,9 @@ impl Bot for Directory {
         intent.ensure_display_name(name).await?;
         Ok(true)
     }
+}
+
+/// The bot as it runs: its own and its ghosts' events ignored.
+pub fn handler() -> impl Handler {
+    Directory.ignore_own_ghosts()
 }

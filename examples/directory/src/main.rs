@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() {
-    ghostkit::cli::run_or_exit(directory::INFO, directory::Directory).await
+    ghostkit::cli::run_or_exit(directory::INFO, |(), _| Ok(directory::handler())).await
 }

@@ -2,7 +2,7 @@
 //! with a message whose body is exactly `<text>`; `!help` lists the commands.
 //!
 //! Each answer depends only on its own command, so the bot asks for no
-//! order (`#[bot(order = "unordered")]`): the commands of a busy room are
+//! order ([`DispatchOrder::Unordered`]): the commands of a busy room are
 //! answered concurrently, and answers to commands sent close together may
 //! arrive in another order than the commands. `--dispatch-order per_room`
 //! (or `GHOSTKIT_DISPATCH_ORDER=per_room`) answers them one after another.
@@ -10,20 +10,12 @@
 use ghostkit::prelude::*;
 
 /// What the command line needs to know about the bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "echo",
-    sender_localpart: "echo",
-    user_prefix: None,
-    alias_prefix: None,
-    port: 9009,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = bot_info!("echo").port(9009);
 
 /// The echo bot's commands; the doc comments are its `!help`.
 #[derive(Debug, PartialEq, Command)]
 pub enum EchoCommand {
     /// Says the text back, exactly as written.
-    #[command(example = "hello there")]
     Echo {
         #[command(rest, raw)]
         text: String,
@@ -31,18 +23,20 @@ pub enum EchoCommand {
 }
 
 /// The echo bot.
-#[derive(Debug, Default, Bot)]
-#[bot(prefix = "!", command = EchoCommand, ignore_own_ghosts, auto_join, order = "unordered")]
 pub struct Echo;
 
 #[ghostkit::async_trait]
-impl Bot for Echo {}
-
-#[ghostkit::async_trait]
-impl Commands<EchoCommand> for Echo {
+impl Handler<EchoCommand> for Echo {
     async fn on_command(&self, ctx: &Context, cmd: EchoCommand) -> HandlerResult {
         let EchoCommand::Echo { text } = cmd;
         ctx.reply_text(&text).await?;
         Ok(())
     }
+}
+
+/// The bot as it runs: commands after `!`, its own messages ignored,
+/// invites accepted, in no order.
+pub fn handler() -> impl Handler {
+    let echo = Echo.commands("!").ignore_own_ghosts().auto_join();
+    echo.order(DispatchOrder::Unordered)
 }

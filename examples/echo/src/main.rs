@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() {
-    ghostkit::cli::run_or_exit(echo::INFO, echo::Echo).await
+    ghostkit::cli::run_or_exit(echo::INFO, |(), _| Ok(echo::handler())).await
 }

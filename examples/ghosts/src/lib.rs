@@ -13,14 +13,7 @@ use std::str::FromStr;
 use ghostkit::prelude::*;
 
 /// The command line defaults of this bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "ghosts",
-    sender_localpart: "ghosts",
-    user_prefix: Some("_ghost_"),
-    alias_prefix: None,
-    port: 9010,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = bot_info!("ghosts").ghosts("_ghost_").port(9010);
 
 /// A ghost's name: what follows `_ghost_` in its user ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,15 +67,11 @@ pub enum GhostsCommand {
 
 /// The bot. Only the bot user joins on invite (`auto_join`); ghosts are let
 /// in by their intents.
-#[derive(Debug, Default, Bot)]
-#[bot(prefix = "!", command = GhostsCommand, ignore_own_ghosts, auto_join)]
+#[derive(Debug, Default)]
 pub struct Ghosts;
 
 #[ghostkit::async_trait]
-impl Bot for Ghosts {}
-
-#[ghostkit::async_trait]
-impl Commands<GhostsCommand> for Ghosts {
+impl Handler<GhostsCommand> for Ghosts {
     async fn on_command(&self, ctx: &Context, cmd: GhostsCommand) -> HandlerResult {
         let GhostsCommand::Puppet { name, text } = cmd;
         let Some(room) = ctx.event().room_id() else {
@@ -97,4 +86,9 @@ impl Commands<GhostsCommand> for Ghosts {
         intent.send_text(room, &text).await?;
         Ok(())
     }
+}
+
+/// The bot as it runs: commands after `!`, its own and its ghosts' messages ignored, invites of the bot user accepted (ghosts are let in by their intents).
+pub fn handler() -> impl Handler {
+    Ghosts.commands("!").ignore_own_ghosts().auto_join()
 }

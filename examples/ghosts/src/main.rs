@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() {
-    ghostkit::cli::run_or_exit(ghosts::INFO, ghosts::Ghosts).await
+    ghostkit::cli::run_or_exit(ghosts::INFO, |(), _| Ok(ghosts::handler())).await
 }

@@ -21,14 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 /// The command line defaults of this bot.
-pub const INFO: BotInfo = BotInfo {
-    id: "reminder",
-    sender_localpart: "reminder",
-    user_prefix: None,
-    alias_prefix: None,
-    port: 9012,
-    version: env!("CARGO_PKG_VERSION"),
-};
+pub const INFO: BotInfo = bot_info!("reminder").port(9012);
 
 /// The store tree of pending reminders, keyed by due time then room and event.
 const TREE: &str = "reminders";
@@ -135,8 +128,7 @@ pub struct Pending {
 }
 
 /// The bot: the command, and the task that fires reminders.
-#[derive(Debug, Default, Bot)]
-#[bot(prefix = "!", command = ReminderCommand, ignore_own_ghosts, auto_join)]
+#[derive(Debug, Default)]
 pub struct Reminder {
     wake: Arc<Notify>,
     timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -149,7 +141,7 @@ fn now_ms() -> u64 {
 }
 
 #[ghostkit::async_trait]
-impl Bot for Reminder {
+impl Handler<ReminderCommand> for Reminder {
     async fn on_start(&self, app: &AppContext) -> HandlerResult {
         let task = tokio::spawn(fire_when_due(app.clone(), self.wake.clone()));
         let old = self
@@ -168,10 +160,7 @@ impl Bot for Reminder {
             task.abort();
         }
     }
-}
 
-#[ghostkit::async_trait]
-impl Commands<ReminderCommand> for Reminder {
     async fn on_command(&self, ctx: &Context, cmd: ReminderCommand) -> HandlerResult {
         let ReminderCommand::Remind { delay, text } = cmd;
         let ev = ctx.event();
@@ -254,6 +243,14 @@ async fn fire(app: &AppContext, key: &str, p: &Pending) -> Result<(), HandlerErr
     app.store().remove(TREE, key)?;
     app.store().flush().await?;
     Ok(())
+}
+
+/// The bot as it runs: commands after `!`, its own messages ignored, invites accepted.
+pub fn handler() -> impl Handler {
+    Reminder::default()
+        .commands("!")
+        .ignore_own_ghosts()
+        .auto_join()
 }
 
 #[cfg(test)]

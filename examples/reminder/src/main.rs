@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() {
-    ghostkit::cli::run_or_exit(reminder::INFO, reminder::Reminder::default()).await
+    ghostkit::cli::run_or_exit(reminder::INFO, |(), _| Ok(reminder::handler())).await
 }

@@ -23,7 +23,7 @@ use crate::event::{Event, EventKind};
 /// room's lane, to-device messages per recipient, device data on one lane.
 ///
 /// The bot says what it needs with [`Handler::dispatch_order`](crate::Handler::dispatch_order)
-/// (`#[bot(order = "…")]` for a derived bot); the operator may override it
+/// (`HandlerExt::order` around it); the operator may override it
 /// with [`DispatchConfig::order`](super::DispatchConfig::order), which the
 /// command line sets from `--dispatch-order` / `GHOSTKIT_DISPATCH_ORDER`.
 ///
@@ -64,8 +64,8 @@ impl DispatchOrder {
         DispatchOrder::Unordered,
     ];
 
-    /// The names [`DispatchOrder::from_str`] reads, as `#[bot(order = "…")]`
-    /// and `--dispatch-order` take them.
+    /// The names [`DispatchOrder::from_str`] reads, as `--dispatch-order`
+    /// and `GHOSTKIT_DISPATCH_ORDER` take them.
     pub const NAMES: [&'static str; 3] = ["per_room", "per_sender", "unordered"];
 
     /// The name of the order (`per_room`).

@@ -5,6 +5,8 @@
 
 mod common;
 
+mod bot;
+
 mod lenient;
 mod parse;
 mod recovery;

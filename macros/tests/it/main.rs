@@ -1,6 +1,5 @@
 //! Behaviour of the derives: what derived commands parse and answer, and how
 //! a derived bot routes events (against the in-process fake homeserver).
 
-mod bot_routing;
 mod command_options;
 mod command_parse;

@@ -1,6 +1,0 @@
-#[derive(ghostkit::Bot)]
-enum MyBot {
-    A,
-}
-
-fn main() {}

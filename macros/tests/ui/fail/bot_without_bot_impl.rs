@@ -1,5 +1,0 @@
-#[derive(ghostkit::Bot)]
-#[bot(auto_join)]
-struct MyBot;
-
-fn main() {}
