@@ -6,6 +6,7 @@
 mod common;
 
 mod lenient;
+mod metrics;
 mod parse;
 mod recovery;
 mod registration;
