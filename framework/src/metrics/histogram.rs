@@ -143,10 +143,9 @@ impl<M: Default> Default for ByEventType<M> {
 }
 
 impl<M> ByEventType<M> {
-    /// The metric of the event type with label index `i` (from
-    /// [`EventTypeLabel`]).
+    /// The metric of the events with this label.
     pub fn get(&self, label: EventTypeLabel) -> &M {
-        // The index is below EVENT_TYPE_LABELS, the length.
+        // An EventTypeLabel's index is below EVENT_TYPE_LABELS, the length.
         &self.metrics[label.0]
     }
 }
