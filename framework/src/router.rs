@@ -406,8 +406,10 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
     let metrics = inner.app.metrics();
     let label = EventTypeLabel::of(ctx.event().event_type());
     let started = std::time::Instant::now();
+    // The first call starts at `started`; one after a pause or a backoff
+    // takes its own start.
+    let mut call_started = started;
     loop {
-        let call_started = std::time::Instant::now();
         let call = AssertUnwindSafe(inner.handler.on_event(ctx)).catch_unwind();
         let (outcome, last_call_unavailable) =
             crate::client::txn::scope_reporting(&origin, call).await;
@@ -429,6 +431,7 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
                     "the homeserver or the store is unavailable; this event and the rest of its lane wait"
                 );
                 tokio::time::sleep(pause).await;
+                call_started = std::time::Instant::now();
                 continue;
             }
             Ok(Err(e)) => e.to_string(),
@@ -448,6 +451,7 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
             attempt += 1;
             tracing::warn!(room, event_id, attempt, error = %err, "handler failed; retrying");
             tokio::time::sleep(retries.nominal(attempt)).await;
+            call_started = std::time::Instant::now();
             continue;
         }
         tracing::error!(room, event_id, event_type = ev.event_type(), error = %err, "handler failed");
