@@ -65,7 +65,8 @@ const EVENT_TYPES: &[&str] = &[
     "org.matrix.msc3202.device_unused_fallback_key_types",
 ];
 
-/// The label of an `m.` type that is not in [`EVENT_TYPES`].
+/// The label of an `m.` type that is not a type of the spec (see
+/// [`event_type_label`]).
 pub const OTHER_M_EVENT_TYPE: &str = "m.other";
 /// The label of any other event type (outside the `m.` namespace).
 pub const OTHER_EVENT_TYPE: &str = "other";
