@@ -9,6 +9,7 @@ use ruma_common::{RoomId, UserId};
 use crate::client::Client;
 use crate::event::Event;
 use crate::intent::{Intent, IntentCache, IntentError};
+use crate::metrics::Metrics;
 use crate::power::{PowerError, RoomPower};
 use crate::registration::Registration;
 use crate::store::{Store, StoreError};
@@ -63,6 +64,27 @@ impl AppContext {
     /// The as_token client.
     pub fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    /// The appservice's metrics (those of its client), served at
+    /// `/metrics`; a bot adds its own with [`Metrics::register`].
+    ///
+    /// ```
+    /// # fn demo(app: &ghostkit::AppContext) -> Result<(), ghostkit::metrics::MetricsError> {
+    /// use ghostkit::metrics::prometheus_client::metrics::counter::Counter;
+    /// let relayed: Counter = Counter::default();
+    /// app.metrics().register("mybot_relayed", "Messages relayed", relayed.clone())?;
+    /// relayed.inc();
+    /// assert!(app.metrics().encode().contains("mybot_relayed_total 1"));
+    /// # Ok(()) }
+    /// # let reg = ghostkit::Registration::from_yaml("id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces: {}\n").unwrap();
+    /// # let reg = std::sync::Arc::new(reg);
+    /// # let client = ghostkit::Client::new("http://127.0.0.1:1", reg.clone()).unwrap();
+    /// # let app = ghostkit::AppContext::new(client, ghostkit::Store::temporary().unwrap(), reg, "example.org".into());
+    /// # demo(&app).unwrap();
+    /// ```
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.inner.client.metrics()
     }
 
     /// The on-disk store, for the bot's own data too.

@@ -9,9 +9,10 @@ use actix_web::{App, HttpServer};
 
 use crate::bot::{AppContext, Handler, Setup};
 use crate::client::{Client, ClientConfig, ClientError};
+use crate::metrics::MetricsConfig;
 use crate::registration::Registration;
 use crate::router::{DispatchConfig, Router};
-use crate::server::{self, ServerConfig, ServerState};
+use crate::server::{self, MetricsListener, ServerConfig, ServerState};
 use crate::store::{IfDamaged, Store, StoreError};
 use crate::transaction::{LogConfig, TransactionLog};
 use crate::ErrorCode;
@@ -50,6 +51,12 @@ pub struct Config {
     pub log: LogConfig,
     /// The as_token client's timeouts and retries.
     pub client: ClientConfig,
+    /// Where `GET /metrics` is served (see [`crate::metrics`]): on the
+    /// appservice's own listener, without the hs_token check
+    /// ([`MetricsConfig::AppListener`], the default); on a listener of its
+    /// own ([`MetricsConfig::Listener`]), and then not on the appservice's;
+    /// or nowhere ([`MetricsConfig::Off`]: `404 M_UNRECOGNIZED`).
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -68,6 +75,7 @@ impl Config {
             dispatch: DispatchConfig::default(),
             log: LogConfig::default(),
             client: ClientConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -154,6 +162,9 @@ pub struct Running {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     progress: tokio::task::JoinHandle<()>,
     drain: Duration,
+    /// `/metrics` on its own listener, when so configured.
+    metrics: Option<MetricsListener>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Appservice {
@@ -226,6 +237,7 @@ impl Appservice {
 
         let recovered = log.recover()?;
         if !recovered.is_empty() {
+            app.metrics().replaying(&recovered);
             tracing::info!(
                 events = recovered.len(),
                 "dispatching events left unfinished by the last run"
@@ -285,9 +297,16 @@ impl Appservice {
         };
         let state = ServerState::new(app, handler, log, router, config.server.clone());
         let st = state.clone();
+        let metrics_here = config.metrics == MetricsConfig::AppListener;
         let server = HttpServer::new(move || {
+            let metrics = server::configure_metrics(st.clone());
             App::new()
                 .configure(server::configure(st.clone()))
+                .configure(move |cfg| {
+                    if metrics_here {
+                        metrics(cfg)
+                    }
+                })
                 .default_service(actix_web::web::to(server::unrecognized))
         })
         .workers(config.http_workers.max(1))
@@ -299,6 +318,16 @@ impl Appservice {
         .bind(addr)
         .map_err(|source| AppserviceError::Bind { addr, source })?;
         let addr = server.addrs().first().copied().unwrap_or(addr);
+        let (metrics, metrics_addr) = match config.metrics {
+            MetricsConfig::Listener(at) => {
+                let own = MetricsListener::start(state.clone(), at)
+                    .map_err(|source| AppserviceError::Bind { addr: at, source })?;
+                let at = own.addr();
+                (Some(own), Some(at))
+            }
+            MetricsConfig::AppListener => (None, Some(addr)),
+            MetricsConfig::Off => (None, None),
+        };
         let server = server.run();
         let handle = server.handle();
         let server = tokio::spawn(server);
@@ -315,6 +344,8 @@ impl Appservice {
             server,
             progress,
             drain: config.drain_timeout,
+            metrics,
+            metrics_addr,
         })
     }
 }
@@ -323,6 +354,13 @@ impl Running {
     /// Where the appservice listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served: [`Running::addr`] by default, the
+    /// address of its own listener ([`MetricsConfig::Listener`], with the
+    /// port given when it was 0), `None` when off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The shared parts (client, store, registration).
@@ -357,12 +395,16 @@ impl Running {
             server,
             progress,
             drain,
+            metrics,
             ..
         } = self;
         let res = server
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         finish(&state, progress, drain).await;
+        if let Some(m) = metrics {
+            m.stop().await;
+        }
         stopper.abort();
         res
     }
@@ -371,6 +413,9 @@ impl Running {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         finish(&self.state, self.progress, self.drain).await;
+        if let Some(m) = self.metrics {
+            m.stop().await;
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
-//!       [--bind ADDR] [--start-empty-if-damaged] [--log-format text|json]
+//!       [--bind ADDR] [--start-empty-if-damaged] [--metrics app|off|ADDR] [--log-format text|json]
 //! mybot --version
 //! mybot generate-registration [--url URL] [--id ID] [--out PATH] [--force]
 //! mybot check-registration [FILE] [--user ID]… [--alias ALIAS]… [--room ID]…
@@ -27,6 +27,10 @@
 //! with an empty database when the store's lost flushed writes, keeping the
 //! damaged files aside ([`IfDamaged`](crate::store::IfDamaged)); without it
 //! such a store is refused.
+//! `--metrics app|off|ADDR` (`GHOSTKIT_METRICS`) says where `GET /metrics`
+//! is served ([`MetricsConfig`](crate::metrics::MetricsConfig)): on the
+//! appservice's own listener (the default), nowhere, or on a listener of
+//! its own.
 //! `--log-format text|json` (`GHOSTKIT_LOG_FORMAT`) chooses how logs are
 //! written ([`LogFormat`]; `RUST_LOG` filters them). `--version` prints the
 //! bot's id and version, and ghostkit's ([`BotInfo::version_line`]).
@@ -85,6 +89,10 @@ struct Cli {
     /// choice: per_room, per_sender or unordered.
     #[arg(long, env = "GHOSTKIT_DISPATCH_ORDER", value_name = "ORDER")]
     dispatch_order: Option<DispatchOrder>,
+    /// Where `GET /metrics` is served: app (on the appservice's listener,
+    /// the default), off, or an address of its own (`127.0.0.1:9100`).
+    #[arg(long, env = "GHOSTKIT_METRICS", value_name = "app|off|ADDR")]
+    metrics: Option<crate::metrics::MetricsConfig>,
     /// How logs are written to standard error: text (coloured only on a
     /// terminal) or json (one object per line). RUST_LOG filters them.
     #[arg(
@@ -302,6 +310,9 @@ where
             config.server_name = cli.homeserver_domain;
             config.bind = cli.bind;
             config.dispatch.order = cli.dispatch_order;
+            if let Some(metrics) = cli.metrics {
+                config.metrics = metrics;
+            }
             if cli.start_empty_if_damaged == Some(true) {
                 config.if_damaged = crate::store::IfDamaged::StartEmpty;
             }

@@ -279,6 +279,7 @@ struct Inner {
     registration: Arc<Registration>,
     server_name: std::sync::OnceLock<String>,
     config: ClientConfig,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Client {
@@ -350,6 +351,7 @@ impl Client {
                 registration,
                 server_name: std::sync::OnceLock::new(),
                 config,
+                metrics: Arc::new(crate::metrics::Metrics::new()),
             }),
         })
     }
@@ -367,6 +369,12 @@ impl Client {
     /// The configuration in force.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The metrics of this client's appservice (made with the client; the
+    /// requests it makes are counted there): see [`crate::metrics`].
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
     }
 
     /// Sets the server name (learned by [`Client::whoami`] or configured).

@@ -11,6 +11,7 @@ pub mod config;
 pub mod errcode;
 pub mod event;
 pub mod intent;
+pub mod metrics;
 pub mod power;
 pub mod prelude;
 pub mod registration;

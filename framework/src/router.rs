@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::bot::{AppContext, Context, Handler};
+use crate::metrics::EventTypeLabel;
 use crate::transaction::log::LogItem;
 use crate::transaction::TransactionLog;
 
@@ -275,6 +276,12 @@ impl Router {
         self.inner.config.max_backlog - self.inner.backlog.available_permits()
     }
 
+    /// Lanes with events queued or running, and the runners taking
+    /// events without a lane ([`DispatchOrder::Unordered`]).
+    pub fn active_lanes(&self) -> usize {
+        lock(&self.inner.lanes).len() + lock(&self.inner.free).runners
+    }
+
     /// Dispatcher counters.
     pub fn stats(&self) -> &DispatchStats {
         &self.inner.stats
@@ -396,11 +403,17 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
     let mut attempt = 0;
     let mut pauses = Backoff::new(Duration::from_secs(1), inner.config.unavailable_pause).steps();
     let retries = Backoff::new(inner.config.retry_backoff, Duration::MAX);
+    let metrics = inner.app.metrics();
+    let label = EventTypeLabel::of(ctx.event().event_type());
     let started = std::time::Instant::now();
+    // The first call starts at `started`; one after a pause or a backoff
+    // takes its own start.
+    let mut call_started = started;
     loop {
         let call = AssertUnwindSafe(inner.handler.on_event(ctx)).catch_unwind();
         let (outcome, last_call_unavailable) =
             crate::client::txn::scope_reporting(&origin, call).await;
+        metrics.handler_called(label, call_started.elapsed());
         let err = match outcome {
             Ok(Ok(())) => {
                 inner.stats.handled.fetch_add(1, Ordering::Relaxed);
@@ -418,6 +431,7 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
                     "the homeserver or the store is unavailable; this event and the rest of its lane wait"
                 );
                 tokio::time::sleep(pause).await;
+                call_started = std::time::Instant::now();
                 continue;
             }
             Ok(Err(e)) => e.to_string(),
@@ -437,10 +451,12 @@ async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
             attempt += 1;
             tracing::warn!(room, event_id, attempt, error = %err, "handler failed; retrying");
             tokio::time::sleep(retries.nominal(attempt)).await;
+            call_started = std::time::Instant::now();
             continue;
         }
         tracing::error!(room, event_id, event_type = ev.event_type(), error = %err, "handler failed");
         inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+        metrics.handler_failed(label);
         break;
     }
 }

@@ -4,10 +4,12 @@
 //!
 //! [`configure`] adds the routes to any actix `App`; it adds no catch-all
 //! outside `/_matrix/app`, so a bot's own routes keep working beside them.
+//! [`configure_metrics`] adds `GET /metrics`, which asks for no token.
 
 mod auth;
 mod body;
 mod errors;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +25,8 @@ use crate::transaction::{AcceptError, Accepted, TransactionError, TransactionLog
 use crate::ErrorCode;
 
 pub use errors::matrix_error;
+pub(crate) use metrics::MetricsListener;
+pub use metrics::{configure_metrics, render_metrics};
 
 /// Options of the HTTP side.
 #[derive(Debug, Clone)]
@@ -239,9 +243,15 @@ async fn put_transaction(
         Ok(b) => b,
         Err(resp) => return resp,
     };
+    let metrics = state.app.metrics();
+    metrics.transactions_received.inc();
     match state.log.accept(&txn_id, body).await {
-        Ok(Accepted::Duplicate) => HttpResponse::Ok().json(json!({})),
+        Ok(Accepted::Duplicate) => {
+            metrics.transactions_deduplicated.inc();
+            HttpResponse::Ok().json(json!({}))
+        }
         Ok(Accepted::New(items)) => {
+            metrics.events_received.inc_by(items.len() as u64);
             let admission = state.router.admit(items.len()).await;
             state.router.dispatch(items, admission);
             HttpResponse::Ok().json(json!({}))

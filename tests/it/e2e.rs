@@ -10,6 +10,10 @@ use serde_json::json;
 
 use crate::common::{eventually, registration_path, synapse_url, User};
 
+/// Held by each test that runs an appservice as `tests/registrations/e2e.yaml`:
+/// one at a time listens on its port and gets its transactions.
+pub static E2E_APPSERVICE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Debug, Clone)]
 struct Seen {
     event_type: String,
@@ -137,6 +141,7 @@ async fn invite_and_talk(room_version: Option<&str>) -> Result<()> {
 /// One test, as both rooms use the same appservice (and port) one after the other.
 #[tokio::test]
 async fn invite_and_message_arrive_through_real_transactions_also_in_room_v12() -> Result<()> {
+    let _port = E2E_APPSERVICE.lock().await;
     invite_and_talk(None).await?;
     invite_and_talk(Some("12")).await
 }

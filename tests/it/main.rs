@@ -6,6 +6,9 @@
 //! real Synapse at `SYNAPSE_URL` (default `http://127.0.0.1:18008`) with the
 //! registration `tests/registrations/client.yaml`.
 //!
+//! The `metrics` module scrapes `/metrics` after real traffic through
+//! Synapse, as the `e2e` registration (one test at a time holds it).
+//!
 //! The `example_*` modules run the examples of `examples/` against the real
 //! Synapse, each with its registration of `tests/registrations/`.
 
@@ -34,6 +37,7 @@ mod ircbridge_bench;
 mod ircbridge_security;
 mod ircbridge_support;
 mod logs;
+mod metrics;
 mod modbot;
 mod modbot_fake;
 mod modbot_protections;

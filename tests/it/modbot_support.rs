@@ -71,7 +71,10 @@ impl Harness {
         let running = loop {
             let reg = Registration::load(registration_path("modbot"))?;
             let config = Config::new(synapse_url(), &self.store);
-            match Appservice::new(reg, config).start(self.bot.clone().handler()).await {
+            match Appservice::new(reg, config)
+                .start(self.bot.clone().handler())
+                .await
+            {
                 Ok(r) => break r,
                 Err(e) if tries < 40 => {
                     tries += 1;

@@ -95,3 +95,23 @@ fn an_error_line_adds_causes_not_yet_said() {
     assert_eq!(error_line("bot", &Said(io())), "bot: outer: disk full");
     assert_eq!(error_line("bot", &Unsaid(io())), "bot: outer: disk full");
 }
+
+#[test]
+fn metrics_says_where_metrics_are_served() {
+    use crate::metrics::MetricsConfig;
+    assert_eq!(parse(&[]).metrics, None);
+    assert_eq!(
+        parse(&["--metrics", "off"]).metrics,
+        Some(MetricsConfig::Off)
+    );
+    assert_eq!(
+        parse(&["--metrics", "app"]).metrics,
+        Some(MetricsConfig::AppListener)
+    );
+    assert_eq!(
+        parse(&["--metrics", "127.0.0.1:9100"]).metrics,
+        Some(MetricsConfig::Listener(([127, 0, 0, 1], 9100).into()))
+    );
+    let err = Cli::try_parse_from(["bot", "--metrics", "everywhere"]).expect_err("refused");
+    assert!(err.to_string().contains("everywhere"), "{err}");
+}

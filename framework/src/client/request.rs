@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::retry;
 use super::{Client, ClientError, MatrixError};
+use crate::metrics::EndpointFamily;
 
 /// A request body: bytes and their content type.
 #[derive(Debug, Clone)]
@@ -170,12 +171,24 @@ impl Client {
         let url = format!("{}{}", self.inner.base, req.path);
         let policy = req.retry.as_ref().unwrap_or(&self.inner.config.retry);
         let hook = self.inner.config.on_retry.as_ref();
-        let res = retry::run(policy, hook, req, || self.attempt(req, &url)).await;
+        // The one place a request's endpoint family is read from its path.
+        let family = EndpointFamily::of_path(&req.path);
+        let metrics = &self.inner.metrics.client;
+        let retrying = |reason, wait| metrics.retrying(family, reason, wait);
+        let res = retry::run(policy, hook, req, retrying, || {
+            self.attempt(req, &url, family)
+        })
+        .await;
         super::txn::note_call(res.as_ref().err().is_some_and(ClientError::is_unavailable));
         res
     }
 
-    async fn attempt(&self, req: &Request, url: &str) -> Result<RawResponse, ClientError> {
+    async fn attempt(
+        &self,
+        req: &Request,
+        url: &str,
+        family: EndpointFamily,
+    ) -> Result<RawResponse, ClientError> {
         let mut rb = self
             .inner
             .http
@@ -194,8 +207,16 @@ impl Client {
             url: url.to_owned(),
             source,
         };
-        let resp = rb.send().await.map_err(http_err)?;
+        let metrics = &self.inner.metrics.client;
+        let resp = match rb.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                metrics.answered(family, None);
+                return Err(http_err(e));
+            }
+        };
         let status = resp.status();
+        metrics.answered(family, Some(status.as_u16()));
         // The path only: the token is in a header, never in the URL.
         tracing::debug!(method = %req.method, path = %req.path, status = status.as_u16(), "homeserver answered");
         let header = |name| {

@@ -222,10 +222,12 @@ pub(crate) fn report(hook: Option<&RetryHook>, event: &RetryEvent) {
 }
 
 /// Runs `attempt` until it succeeds or may not be retried.
+/// `retrying` is told of each retry (the metrics).
 pub(crate) async fn run<T, F, Fut>(
     policy: &RetryPolicy,
     hook: Option<&RetryHook>,
     req: &Request,
+    retrying: impl Fn(RetryReason, Duration),
     mut attempt: F,
 ) -> Result<T, ClientError>
 where
@@ -263,6 +265,7 @@ where
             error = %err,
             "retrying homeserver request"
         );
+        retrying(reason, wait);
         if let Some(hook) = hook {
             (hook.0)(&RetryEvent {
                 method: req.method().clone(),

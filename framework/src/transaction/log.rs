@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::seen::{body_hash, SeenWindow, TxnStatus};
 use super::wal::{self, Wal};
@@ -95,6 +95,9 @@ struct Progress {
     done: u32,
     bits: Vec<u8>,
     dirty: bool,
+    /// When the transaction was accepted (for one read back at open: when
+    /// its segment was last written).
+    since: Instant,
 }
 
 /// The durable log of transactions; see the module docs.
@@ -103,8 +106,9 @@ pub struct TransactionLog {
     wal: Wal,
     done: Tree,
     dropped: Tree,
-    /// Unfinished transactions found at open, for [`TransactionLog::recover`].
-    recovered: Mutex<Vec<wal::Record>>,
+    /// Unfinished transactions found at open, for [`TransactionLog::recover`],
+    /// with when their segment was last written.
+    recovered: Mutex<Vec<(wal::Record, Instant)>>,
     seen: Mutex<SeenWindow>,
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
@@ -178,6 +182,7 @@ impl TransactionLog {
             .chain([None])
             .collect();
         for ((segment, scan), next_first) in segments.into_iter().zip(scans).zip(next_firsts) {
+            let written = wal::segment_written(&dir, segment);
             if damage::report_damage(&dir, segment, &scan, next_first) {
                 damaged.push(segment);
             }
@@ -202,6 +207,7 @@ impl TransactionLog {
                             rec.seq,
                             &rec.txn_id,
                             body_hash(&rec.body),
+                            written,
                             parsed.events.iter().map(|e| e.event_id_str()),
                         );
                     }
@@ -210,7 +216,7 @@ impl TransactionLog {
                     .get(rec.seq.to_be_bytes())?
                     .is_some_and(|v| v.is_empty());
                 if !finished {
-                    recovered.push(rec);
+                    recovered.push((rec, written));
                 }
             }
         }
@@ -222,7 +228,7 @@ impl TransactionLog {
             config.spare_segments,
         )
         .map_err(io)?;
-        for rec in &recovered {
+        for (rec, _) in &recovered {
             wal.retain(rec.segment, rec.seq);
         }
         for segment in damaged {
@@ -298,6 +304,7 @@ impl TransactionLog {
         body: Bytes,
     ) -> Result<Accepted, AcceptError> {
         let parsed = parse_shared(body.clone())?;
+        let now = Instant::now();
         let (seq, segment) = self
             .wal
             .append(txn_id, &body)
@@ -306,6 +313,7 @@ impl TransactionLog {
             seq,
             txn_id,
             hash,
+            now,
             parsed.events.iter().map(|e| e.event_id_str()),
         );
         let total = parsed.events.len() as u32;
@@ -338,6 +346,7 @@ impl TransactionLog {
                     done,
                     bits,
                     dirty: done > 0,
+                    since: now,
                 },
             );
         }
@@ -431,7 +440,7 @@ impl TransactionLog {
     pub fn recover(&self) -> Result<Vec<LogItem>, StoreError> {
         let mut out = Vec::new();
         let recovered = std::mem::take(&mut *lock(&self.recovered));
-        for rec in recovered {
+        for (rec, written) in recovered {
             let (seq, segment) = (rec.seq, rec.segment);
             let key = seq.to_be_bytes();
             let Ok(parsed) = parse_shared(Bytes::from(rec.body)) else {
@@ -480,6 +489,7 @@ impl TransactionLog {
                     done,
                     bits,
                     dirty: false,
+                    since: written,
                 },
             );
             out.extend(pending);

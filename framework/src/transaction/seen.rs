@@ -12,11 +12,16 @@
 //! (`txnlog/seen.snapshot`, replaced atomically), which carries the entries
 //! of retired segments over a restart. When the window holds more than its
 //! bounds, the oldest transactions leave it.
+//!
+//! Each entry keeps, in memory only, when it was recorded, for the age of
+//! the oldest one (a metric): an entry read back at open takes the
+//! modification time of the file it came from, a lower bound.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::path::Path;
+use std::time::{Instant, SystemTime};
 
 const SNAPSHOT_MAGIC: u32 = 0x474b_5357; // "GKSW"
 const SNAPSHOT_FORMAT: u32 = 2;
@@ -78,6 +83,20 @@ struct Entry {
     /// [`body_hash`] of the transaction, 0 when not known.
     body: u64,
     hashes: Vec<u64>,
+    /// When it was recorded (in memory only).
+    at: Instant,
+}
+
+/// The modification time of the file at `path` as an [`Instant`]; now
+/// when the file system does not say.
+pub(crate) fn modified_at(path: &Path) -> Instant {
+    let now = Instant::now();
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
 }
 
 pub(crate) struct SeenWindow {
@@ -113,7 +132,8 @@ impl SeenWindow {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        match decode_snapshot(&data) {
+        let at = modified_at(&dir.join("seen.snapshot"));
+        match decode_snapshot(&data, at) {
             Some(entries) => entries.into_iter().for_each(|e| self.add(e)),
             None => tracing::warn!(
                 "the snapshot of seen transactions is damaged; only the ones in the log's segments are remembered"
@@ -180,13 +200,14 @@ impl SeenWindow {
         self.events.get(&event_hash(event_id)).copied()
     }
 
-    /// Records a transaction and those of its events not seen before; returns,
-    /// per event, whether it is new.
+    /// Records a transaction, received `at`, and those of its events not
+    /// seen before; returns, per event, whether it is new.
     pub(crate) fn record<'a>(
         &mut self,
         seq: u64,
         txn_id: &str,
         body: u64,
+        at: Instant,
         event_ids: impl Iterator<Item = Option<&'a str>>,
     ) -> Vec<bool> {
         let mut fresh = Vec::new();
@@ -212,6 +233,7 @@ impl SeenWindow {
             txn_id: txn_id.to_owned(),
             body,
             hashes,
+            at,
         });
         self.evict();
         fresh
@@ -235,6 +257,12 @@ impl SeenWindow {
 
     pub(crate) fn event_count(&self) -> usize {
         self.event_count
+    }
+
+    /// When the oldest transaction in the window (the lowest sequence
+    /// number) was recorded.
+    pub(crate) fn oldest_at(&self) -> Option<Instant> {
+        self.order.front().map(|e| e.at)
     }
 
     fn add(&mut self, e: Entry) {
@@ -286,8 +314,8 @@ fn encode(e: &Entry, v: &mut Vec<u8>) {
     }
 }
 
-/// Reads a snapshot; `None` when it does not check out.
-fn decode_snapshot(data: &[u8]) -> Option<Vec<Entry>> {
+/// Reads a snapshot written `at`; `None` when it does not check out.
+fn decode_snapshot(data: &[u8], at: Instant) -> Option<Vec<Entry>> {
     let (body, crc) = data.split_at_checked(data.len().checked_sub(4)?)?;
     if crc32fast::hash(body).to_be_bytes() != crc {
         return None;
@@ -319,6 +347,7 @@ fn decode_snapshot(data: &[u8]) -> Option<Vec<Entry>> {
             txn_id,
             body,
             hashes,
+            at,
         });
     }
     Some(out)
@@ -350,10 +379,22 @@ mod tests {
     #[test]
     fn the_window_round_trips_through_a_snapshot_and_a_damaged_one_is_refused() {
         let mut w = SeenWindow::new(10, 100);
-        w.record(7, "txn-ü", 70, [Some("$a"), None, Some("$b")].into_iter());
-        w.record(9, "t2", 90, [Some("$a"), Some("$c")].into_iter());
+        w.record(
+            7,
+            "txn-ü",
+            70,
+            Instant::now(),
+            [Some("$a"), None, Some("$b")].into_iter(),
+        );
+        w.record(
+            9,
+            "t2",
+            90,
+            Instant::now(),
+            [Some("$a"), Some("$c")].into_iter(),
+        );
         let snap = w.snapshot();
-        let entries = decode_snapshot(&snap).expect("decodes");
+        let entries = decode_snapshot(&snap, Instant::now()).expect("decodes");
         let got: Vec<(u64, &str, u64, usize)> = entries
             .iter()
             .map(|e| (e.seq, e.txn_id.as_str(), e.body, e.hashes.len()))
@@ -362,22 +403,28 @@ mod tests {
         assert_eq!(got, [(7, "txn-ü", 70, 2), (9, "t2", 90, 1)]);
         let mut torn = snap.clone();
         torn.truncate(snap.len() - 1);
-        assert!(decode_snapshot(&torn).is_none());
+        assert!(decode_snapshot(&torn, Instant::now()).is_none());
         let mut flipped = snap;
         flipped[10] ^= 1;
-        assert!(decode_snapshot(&flipped).is_none());
-        assert!(decode_snapshot(&[]).is_none());
+        assert!(decode_snapshot(&flipped, Instant::now()).is_none());
+        assert!(decode_snapshot(&[], Instant::now()).is_none());
     }
 
     #[test]
     fn a_txn_id_is_a_duplicate_only_with_the_same_body() {
         let mut w = SeenWindow::new(10, 100);
-        w.record(1, "1", 11, [Some("$a")].into_iter());
+        w.record(1, "1", 11, Instant::now(), [Some("$a")].into_iter());
         assert_eq!(w.txn_status("1", 11), TxnStatus::Duplicate);
         assert_eq!(w.txn_status("1", 12), TxnStatus::Reused);
         assert_eq!(w.txn_status("2", 11), TxnStatus::New);
         // The reused txnId's new transaction replaces the old one's entry.
-        let fresh = w.record(2, "1", 12, [Some("$a"), Some("$b")].into_iter());
+        let fresh = w.record(
+            2,
+            "1",
+            12,
+            Instant::now(),
+            [Some("$a"), Some("$b")].into_iter(),
+        );
         assert_eq!(fresh, [false, true]);
         assert_eq!(w.txn_status("1", 12), TxnStatus::Duplicate);
         assert_eq!(w.txn_status("1", 11), TxnStatus::Reused);
@@ -403,7 +450,7 @@ mod tests {
         let crc = crc32fast::hash(&v);
         v.extend_from_slice(&crc.to_be_bytes());
         let mut w = SeenWindow::new(10, 100);
-        decode_snapshot(&v)
+        decode_snapshot(&v, Instant::now())
             .expect("decodes")
             .into_iter()
             .for_each(|e| w.add(e));

@@ -289,6 +289,11 @@ impl Wal {
 }
 
 /// Makes the entries of folder `dir` (new, renamed, deleted files) durable.
+/// When segment `segment` in `dir` was last written (now when not known).
+pub(crate) fn segment_written(dir: &Path, segment: u64) -> std::time::Instant {
+    super::seen::modified_at(&segment::path(dir, segment))
+}
+
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }

@@ -8,6 +8,7 @@ mod common;
 mod bot;
 
 mod lenient;
+mod metrics;
 mod parse;
 mod recovery;
 mod registration;

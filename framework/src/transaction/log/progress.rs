@@ -7,6 +7,7 @@
 //! handled while the store could not write is not handled again once it can.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{lock, Mark, SeenWindow, TransactionLog};
 use crate::store::StoreError;
@@ -114,6 +115,27 @@ impl TransactionLog {
             }
         }
         Ok(())
+    }
+
+    /// How long ago the oldest transaction the duplicate window remembers
+    /// was accepted; `None` when it remembers none. For a transaction
+    /// accepted before the log was opened: since the file it was read back
+    /// from was written.
+    pub fn oldest_seen_age(&self) -> Option<Duration> {
+        lock(&self.seen).oldest_at().map(|at| at.elapsed())
+    }
+
+    /// How long ago the oldest transaction not fully handled was accepted
+    /// (read back at open: since its segment was last written); `None`
+    /// when every transaction is handled.
+    pub fn oldest_unhandled_age(&self) -> Option<Duration> {
+        let progress = lock(&self.progress).values().map(|p| p.since).min();
+        let recovered = lock(&self.recovered).iter().map(|(_, at)| *at).min();
+        progress
+            .into_iter()
+            .chain(recovered)
+            .min()
+            .map(|at| at.elapsed())
     }
 
     /// How many done or dropped marks wait for a flush that holds them.
