@@ -12,7 +12,7 @@ use ghostkit::client::{ClientConfig, RetryPolicy};
 use ghostkit::Client;
 use serde_json::Value;
 
-use crate::client_support::{registration, synapse_url, unique};
+use crate::client::{registration, synapse_url, unique};
 
 /// What the proxy saw of `createRoom`: the rooms Synapse made.
 #[derive(Default)]
@@ -117,7 +117,7 @@ async fn a_lost_create_room_answer_makes_one_room_not_two() -> Result<()> {
             "after {status}: rooms made {made:?}"
         );
         // The marker is in the room's create event.
-        let create: Value = crate::client_support::client()
+        let create: Value = crate::client::client()
             .as_bot()
             .state_event_opt(&room, "m.room.create", "")
             .await?

@@ -8,7 +8,7 @@ use ghostkit::testing::{FakeHomeserver, FakeReply};
 use ghostkit::{AppContext, Client, Intent, IntentError, Store};
 use serde_json::json;
 
-use crate::client_support::{client, ghost_id, membership_of, registration};
+use crate::client::{client, ghost_id, membership_of, registration};
 
 fn fake_client(hs: &FakeHomeserver) -> Client {
     let c = Client::new(&hs.url(), registration()).unwrap();

@@ -9,7 +9,9 @@
 //!   says `!join #channel` to the bot (see [`portal`]).
 //! - Matrix messages go to IRC through the bridge's own connection (relay
 //!   mode) as `<display name [m]> text`, the name cleaned and marked, split
-//!   to IRC's line limit, a bounded number of lines (see [`relay`]).
+//!   to IRC's line limit, a bounded number of lines (see [`matrix_to_irc`]);
+//!   IRC messages, joins, nick changes and topics come to Matrix by the
+//!   ghost of each nick (see [`irc_to_matrix`]).
 //!
 //! See `README.md` for deployment and its Security section for who can do what.
 
@@ -17,10 +19,10 @@ pub mod bridge;
 pub mod commands;
 pub mod config;
 pub mod irc;
-pub mod irc_side;
+pub mod irc_to_matrix;
+pub mod matrix_to_irc;
 pub mod names;
 pub mod portal;
-pub mod relay;
 pub mod text;
 
 use ghostkit::prelude::BotInfo;

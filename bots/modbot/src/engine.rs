@@ -59,26 +59,26 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Engine {
     /// The configuration.
-    pub config: ModConfig,
+    pub(crate) config: ModConfig,
     app: OnceLock<AppContext>,
     init: OnceCell<()>,
     /// The rules in force.
-    pub rules: RwLock<RuleIndex>,
+    pub(crate) rules: RwLock<RuleIndex>,
     /// Memberships of protected rooms and of the management room.
-    pub members: Mutex<MemberCache>,
+    pub(crate) members: Mutex<MemberCache>,
     /// The durable model.
-    pub model: Mutex<Model>,
+    pub(crate) model: Mutex<Model>,
     /// The management-room log.
-    pub log: ManagementLog,
+    pub(crate) log: ManagementLog,
     pub(crate) throttle: Semaphore,
     /// Counters.
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// Wildcard bans waiting for `confirm`, by moderator.
-    pub pending: Mutex<HashMap<String, crate::commands::Command>>,
+    pub(crate) pending: Mutex<HashMap<String, crate::commands::Command>>,
     /// Rules from lists waiting for `confirm` (see `intake.rs`).
-    pub held: Mutex<BTreeMap<RuleKey, Held>>,
+    pub(crate) held: Mutex<BTreeMap<RuleKey, Held>>,
     /// Protections' short-term memory.
-    pub runtime: Mutex<Runtime>,
+    pub(crate) runtime: Mutex<Runtime>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -103,6 +103,16 @@ impl Engine {
             held: Mutex::new(BTreeMap::new()),
             runtime: Mutex::new(Runtime::default()),
         }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModConfig {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// The appservice's shared parts (after init).

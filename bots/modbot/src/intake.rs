@@ -219,7 +219,7 @@ impl Engine {
 
     /// Confirms held rules: those for `entity`, or the only one held when
     /// `entity` is `None`; they are put in force at once.
-    pub async fn confirm_held(&self, entity: Option<&str>) -> Result<String, String> {
+    pub async fn confirm_held(&self, entity: Option<&str>) -> anyhow::Result<String> {
         let chosen: Vec<Held> = {
             let mut held = lock(&self.held);
             let keys: Vec<_> = match entity {
@@ -233,7 +233,7 @@ impl Engine {
                     let names: BTreeSet<&str> =
                         held.values().map(|h| h.rule.entity.as_str()).collect();
                     let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                    return Err(format!(
+                    return Err(anyhow::anyhow!(
                         "{} rules wait for confirmation ({}); say `{} confirm <entity>`",
                         held.len(),
                         names.join(", "),
@@ -245,8 +245,8 @@ impl Engine {
         };
         if chosen.is_empty() {
             return Err(match entity {
-                Some(e) => format!("no rule `{e}` waits for confirmation"),
-                None => "nothing waits for confirmation".into(),
+                Some(e) => anyhow::anyhow!("no rule `{e}` waits for confirmation"),
+                None => anyhow::anyhow!("nothing waits for confirmation"),
             });
         }
         {

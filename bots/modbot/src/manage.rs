@@ -1,7 +1,6 @@
 //! What the management-room commands do (their syntax is in `commands.rs`).
 
-use std::collections::BTreeMap;
-
+use anyhow::anyhow;
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use ghostkit::prelude::*;
 use ghostkit::ruma::common::RoomOrAliasId;
@@ -10,24 +9,29 @@ use serde_json::json;
 use crate::commands::Command;
 use crate::engine::lock;
 use crate::engine::Engine;
-use crate::glob::{has_wildcard, Glob};
+use crate::glob::Glob;
 use crate::model::ListMeta;
-use crate::protections::{is_protection, validate_setting, PROTECTIONS};
-use crate::rules::{parse_policy_event, EntityKind, Rule, RuleKey};
+use crate::protections::{is_protection, PROTECTIONS};
+use crate::rules::{parse_policy_event, EntityKind, RuleKey};
 use ghostkit::ruma::events::room::member::MembershipState;
 
+mod bans;
+mod lists;
 mod moderation;
+mod rooms;
+mod settings;
 
 pub use moderation::parse_permalink;
 
-type Reply = Result<String, String>;
+/// A command's answer, or why it failed (said with a `✗`).
+type Reply = anyhow::Result<String>;
 
 impl Engine {
     /// Runs a command from `sender`; the answer goes to the management room.
     pub async fn run_command(&self, sender: &str, cmd: Command) {
         let answer = match self.execute(sender, cmd).await {
             Ok(text) => text,
-            Err(text) => format!("✗ {text}"),
+            Err(e) => format!("✗ {e}"),
         };
         if !answer.is_empty() {
             self.say(&answer).await;
@@ -35,69 +39,17 @@ impl Engine {
     }
 
     async fn execute(&self, sender: &str, cmd: Command) -> Reply {
-        let app = self.app().ok_or("not started yet")?.clone();
+        let app = self
+            .app()
+            .ok_or_else(|| anyhow!("not started yet"))?
+            .clone();
         match cmd {
-            Command::Confirm { entity } => {
-                let pending = {
-                    let mut pending = lock(&self.pending);
-                    let mine = match (pending.get(sender), entity.as_deref()) {
-                        (Some(Command::Ban { entity: e, .. }), Some(asked)) => e == asked,
-                        (Some(_), None) => true,
-                        _ => false,
-                    };
-                    if mine {
-                        pending.remove(sender)
-                    } else {
-                        None
-                    }
-                };
-                match pending {
-                    Some(Command::Ban {
-                        entity,
-                        list,
-                        reason,
-                    }) => self.ban(&app, &entity, &list, reason).await,
-                    _ => self.confirm_held(entity.as_deref()).await,
-                }
-            }
+            Command::Confirm { entity } => self.confirm(&app, sender, entity).await,
             Command::Ban {
                 entity,
                 list,
                 reason,
-            } => {
-                let probe = Rule {
-                    key: RuleKey {
-                        list: String::new(),
-                        event_type: String::new(),
-                        state_key: String::new(),
-                    },
-                    kind: EntityKind::of_entity(&entity),
-                    entity: entity.clone(),
-                    reason: String::new(),
-                };
-                let reach = self.reach(&probe);
-                let wildcard = has_wildcard(&entity);
-                if wildcard || reach.members > self.config.confirm_above_members {
-                    lock(&self.pending).insert(
-                        sender.to_owned(),
-                        Command::Ban {
-                            entity: entity.clone(),
-                            list,
-                            reason,
-                        },
-                    );
-                    let what = if wildcard {
-                        "is a wildcard ban"
-                    } else {
-                        "reaches many members"
-                    };
-                    return Ok(format!(
-                        "`{entity}` {what}: it would reach {} member(s) in {} room(s) now; say `{} confirm` to apply it",
-                        reach.members, reach.rooms, self.config.command_prefix
-                    ));
-                }
-                self.ban(&app, &entity, &list, reason).await
-            }
+            } => self.ban_command(&app, sender, entity, list, reason).await,
             Command::Unban { entity, invite } => self.unban(&app, &entity, invite).await,
             Command::Kick {
                 target,
@@ -109,125 +61,19 @@ impl Engine {
                 room,
                 limit,
             } => self.redact_command(&app, &target, room, limit).await,
-            Command::Rooms => {
-                let cache = self.member_cache();
-                let lines: Vec<String> = self
-                    .model()
-                    .protected_rooms
-                    .iter()
-                    .map(|r| {
-                        let n = cache.get(r).map_or(0, |m| {
-                            m.values().filter(|s| **s == MembershipState::Join).count()
-                        });
-                        format!("- {r} ({n} joined)")
-                    })
-                    .collect();
-                Ok(format!(
-                    "{} protected room(s)\n{}",
-                    lines.len(),
-                    lines.join("\n")
-                ))
-            }
+            Command::Rooms => Ok(self.rooms_text()),
             Command::RoomsAdd { room } => self.protect(&app, &room).await,
-            Command::RoomsRemove { room } => {
-                let id = self.resolve(&room).await.map_err(|e| e.to_string())?;
-                let removed = self.model().protected_rooms.remove(&id);
-                self.save().await;
-                Ok(if removed {
-                    format!("{id} is no longer protected")
-                } else {
-                    format!("{id} was not protected")
-                })
-            }
+            Command::RoomsRemove { room } => self.unprotect(&room).await,
             Command::ListCreate { shortcode, alias } => {
                 self.create_list(&app, &shortcode, &alias).await
             }
-            Command::Watch { room } => {
-                let id = self.join(&app, &room).await?;
-                self.model().lists.entry(id.clone()).or_insert(ListMeta {
-                    shortcode: None,
-                    alias: room.starts_with('#').then(|| room.clone()),
-                    owned: false,
-                });
-                self.save().await;
-                self.sync_list(&id).await;
-                self.enforce_everything().await;
-                Ok(format!("watching {room} ({id})"))
-            }
-            Command::Unwatch { room } => {
-                let id = self.resolve(&room).await.map_err(|e| e.to_string())?;
-                self.model().lists.remove(&id);
-                self.save().await;
-                let n = self
-                    .rules
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove_list(&id);
-                if let Err(e) = crate::model::remove_list_rules(app.store(), &id) {
-                    tracing::error!("cannot forget rules of {id}: {e}");
-                }
-                self.apply_acl_everywhere().await;
-                Ok(format!("no longer watching {id} ({n} rules dropped)"))
-            }
+            Command::Watch { room } => self.watch(&app, &room).await,
+            Command::Unwatch { room } => self.unwatch(&app, &room).await,
             Command::Rules => Ok(self.rules_text(None)),
             Command::RulesMatching { entity } => Ok(self.rules_text(Some(&entity))),
-            Command::Sync => {
-                let (rooms, lists): (Vec<String>, Vec<String>) = {
-                    let m = self.model();
-                    (
-                        m.protected_rooms.iter().cloned().collect(),
-                        m.lists.keys().cloned().collect(),
-                    )
-                };
-                for l in &lists {
-                    self.sync_list(l).await;
-                }
-                for r in &rooms {
-                    self.refresh_members(r).await;
-                    self.read_current_acl(r).await;
-                }
-                self.enforce_everything().await;
-                Ok(format!(
-                    "synced {} list(s), {} room(s), {} rule(s)",
-                    lists.len(),
-                    rooms.len(),
-                    self.rules_read().len()
-                ))
-            }
+            Command::Sync => Ok(self.sync_all().await),
             Command::Status => Ok(self.status()),
-            Command::Protections => {
-                let m = self.model();
-                let mut out = String::from("protections:\n");
-                for (name, defaults) in PROTECTIONS {
-                    let p = m.protection(name);
-                    let mut settings: BTreeMap<&str, String> = defaults
-                        .iter()
-                        .map(|(k, v)| (*k, (*v).to_owned()))
-                        .collect();
-                    for (k, v) in &p.settings {
-                        settings.insert(k, v.clone());
-                    }
-                    let per_room = if p.room_settings.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" per room: {:?}", p.room_settings)
-                    };
-                    out.push_str(&format!(
-                        "- {name}: {}{} {:?}{per_room}\n",
-                        if p.enabled { "on" } else { "off" },
-                        if p.enabled_rooms.is_empty() && p.disabled_rooms.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                " (on in {:?}, off in {:?})",
-                                p.enabled_rooms, p.disabled_rooms
-                            )
-                        },
-                        settings
-                    ));
-                }
-                Ok(out)
-            }
+            Command::Protections => Ok(self.protections_text()),
             Command::Enable { name, room } => self.toggle(&name, room, true).await,
             Command::Disable { name, room } => self.toggle(&name, room, false).await,
             Command::ConfigSet {
@@ -235,27 +81,7 @@ impl Engine {
                 protection,
                 key,
                 value,
-            } => {
-                validate_setting(&protection, &key, &value)?;
-                let room = match room {
-                    Some(r) => Some(self.resolve(&r).await.map_err(|e| e.to_string())?),
-                    None => None,
-                };
-                {
-                    let mut m = self.model();
-                    let p = m.protections.entry(protection.clone()).or_default();
-                    let settings = match &room {
-                        Some(r) => p.room_settings.entry(r.clone()).or_default(),
-                        None => &mut p.settings,
-                    };
-                    settings.insert(key.clone(), value.clone());
-                }
-                self.save().await;
-                Ok(match room {
-                    Some(r) => format!("{protection}.{key} = {value} in {r}"),
-                    None => format!("{protection}.{key} = {value}"),
-                })
-            }
+            } => self.config_set(room, &protection, &key, &value).await,
         }
     }
 
@@ -288,13 +114,13 @@ impl Engine {
     async fn toggle(&self, name: &str, room: Option<String>, on: bool) -> Reply {
         if !is_protection(name) {
             let names: Vec<&str> = PROTECTIONS.iter().map(|(n, _)| *n).collect();
-            return Err(format!(
+            return Err(anyhow!(
                 "no protection `{name}`; expected one of: {}",
                 names.join(", ")
             ));
         }
         let room = match room {
-            Some(r) => Some(self.resolve(&r).await.map_err(|e| e.to_string())?),
+            Some(r) => Some(self.resolve(&r).await?),
             None => None,
         };
         {
@@ -326,23 +152,24 @@ impl Engine {
     }
 
     /// Joins a room (ID or alias) as the bot; returns its ID.
-    async fn join(&self, app: &AppContext, room: &str) -> Result<String, String> {
-        let r = <&RoomOrAliasId>::try_from(room).map_err(|e| format!("`{room}`: {e}"))?;
+    async fn join(&self, app: &AppContext, room: &str) -> anyhow::Result<String> {
+        let r = <&RoomOrAliasId>::try_from(room).map_err(|e| anyhow!("`{room}`: {e}"))?;
         app.client()
             .as_bot()
             .join_room(r, &[])
             .await
             .map(|id| id.to_string())
-            .map_err(|e| format!("cannot join {room}: {e}"))
+            .map_err(|e| anyhow!("cannot join {room}: {e}"))
     }
 
     async fn protect(&self, app: &AppContext, room: &str) -> Reply {
-        let id = self.resolve(room).await.map_err(|e| e.to_string())?;
+        let id = self.resolve(room).await?;
         for name in [room, id.as_str()] {
             if let Some(rule) = self.rules_read().find(EntityKind::Room, name) {
-                return Err(format!(
+                return Err(anyhow!(
                     "{room} is banned by a room rule ({}: {}); not protecting it",
-                    rule.entity, rule.reason
+                    rule.entity,
+                    rule.reason
                 ));
             }
         }
@@ -392,13 +219,13 @@ impl Engine {
 
     async fn create_list(&self, app: &AppContext, shortcode: &str, alias: &str) -> Reply {
         if self.model().list_by_name(shortcode).is_some() {
-            return Err(format!("a list `{shortcode}` exists already"));
+            return Err(anyhow!("a list `{shortcode}` exists already"));
         }
         let _localpart = alias
             .strip_prefix('#')
             .and_then(|a| a.split(':').next())
             .filter(|l| !l.is_empty())
-            .ok_or_else(|| format!("`{alias}` is not an alias like #name:server"))?;
+            .ok_or_else(|| anyhow!("`{alias}` is not an alias like #name:server"))?;
         let body = CreateRoom {
             preset: Some(RoomPreset::PublicChat),
             name: Some(format!("Policy list {shortcode}")),
@@ -415,7 +242,7 @@ impl Engine {
         let room = bot
             .create_room(&body)
             .await
-            .map_err(|e| format!("cannot create the list: {e}"))?;
+            .map_err(|e| anyhow!("cannot create the list: {e}"))?;
         let id = room.to_string();
         // Homeservers refuse aliases outside the registration's aliases
         // namespace: the list works without one.
@@ -453,13 +280,13 @@ impl Engine {
             .model()
             .list_by_name(list)
             .map(str::to_owned)
-            .ok_or_else(|| format!("no list `{list}`; create one with `list create`"))?;
+            .ok_or_else(|| anyhow!("no list `{list}`; create one with `list create`"))?;
         let kind = EntityKind::of_entity(entity);
         let glob = Glob::new(entity);
         match kind {
             EntityKind::User => {
                 if glob.matches(&app.bot_user_id()) {
-                    return Err("refusing to ban myself".into());
+                    return Err(anyhow!("refusing to ban myself"));
                 }
                 let mgmt = self.log.room().unwrap_or_default();
                 let hit = self.member_cache().get(&mgmt).and_then(|m| {
@@ -471,13 +298,13 @@ impl Engine {
                         .map(|(u, _)| u.clone())
                 });
                 if let Some(u) = hit {
-                    return Err(format!(
+                    return Err(anyhow!(
                         "refusing: {entity} matches {u}, a member of the management room"
                     ));
                 }
             }
             EntityKind::Server if glob.matches(app.server_name()) => {
-                return Err(format!("refusing: {entity} matches my own server"));
+                return Err(anyhow!("refusing: {entity} matches my own server"));
             }
             _ => {}
         }
@@ -495,12 +322,12 @@ impl Engine {
             .confirmed_rules
             .insert(key.store_key(), entity.to_owned());
         self.save().await;
-        let room = <&RoomId>::try_from(list_id.as_str()).map_err(|e| e.to_string())?;
+        let room = <&RoomId>::try_from(list_id.as_str())?;
         app.client()
             .as_bot()
             .send_state(room, kind.event_type(), &state_key, &content)
             .await
-            .map_err(|e| format!("cannot write the rule to {list}: {e}"))?;
+            .map_err(|e| anyhow!("cannot write the rule to {list}: {e}"))?;
         // Enforce now rather than wait for the event to come back (it will be a no-op).
         if let Some(change) = parse_policy_event(&list_id, kind.event_type(), &state_key, &content)
         {

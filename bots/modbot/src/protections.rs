@@ -42,15 +42,15 @@ pub fn is_setting(protection: &str, key: &str) -> bool {
 
 /// Checks a new value for a setting: numbers must be positive integers,
 /// `action` one of the actions the protection knows.
-pub fn validate_setting(protection: &str, key: &str, value: &str) -> Result<(), String> {
+pub fn validate_setting(protection: &str, key: &str, value: &str) -> anyhow::Result<()> {
     if !is_setting(protection, key) {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "`{protection}` has no setting `{key}`; see `protections`"
         ));
     }
     let default = default_of(protection, key);
     if default.parse::<u64>().is_ok() && !value.parse::<u64>().is_ok_and(|n| n > 0) {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "`{protection}.{key}` must be a positive whole number"
         ));
     }
@@ -60,7 +60,7 @@ pub fn validate_setting(protection: &str, key: &str, value: &str) -> Result<(), 
             _ => &["redact", "ban"],
         };
         if !allowed.contains(&value) {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "`{protection}.action` must be one of: {}",
                 allowed.join(", ")
             ));

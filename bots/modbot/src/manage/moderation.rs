@@ -1,5 +1,6 @@
 //! Commands that act on members and events: unban, kick, redact.
 
+use anyhow::anyhow;
 use ghostkit::prelude::*;
 use serde_json::json;
 
@@ -59,7 +60,7 @@ impl Engine {
                     .cloned()
                     .collect()
             };
-            let user = <&UserId>::try_from(entity).map_err(|e| e.to_string())?;
+            let user = <&UserId>::try_from(entity)?;
             for r in rooms {
                 let Ok(room) = <&RoomId>::try_from(r.as_str()) else {
                     continue;
@@ -147,9 +148,9 @@ impl Engine {
         Ok(format!("kicked {n} member(s) matching {target}"))
     }
 
-    async fn rooms_or(&self, room: Option<String>) -> Result<Vec<String>, String> {
+    async fn rooms_or(&self, room: Option<String>) -> anyhow::Result<Vec<String>> {
         Ok(match room {
-            Some(r) => vec![self.resolve(&r).await.map_err(|e| e.to_string())?],
+            Some(r) => vec![self.resolve(&r).await?],
             None => self.model().protected_rooms.iter().cloned().collect(),
         })
     }
@@ -162,14 +163,14 @@ impl Engine {
         limit: Option<u32>,
     ) -> Reply {
         if let Some((r, ev)) = parse_permalink(target) {
-            let r = self.resolve(&r).await.map_err(|e| e.to_string())?;
+            let r = self.resolve(&r).await?;
             let n = self.redact_events(&r, &[ev]).await;
             return Ok(format!("redacted {n} event(s)"));
         }
         if !target.starts_with('@') {
-            return Err(
-                "give a user ID or an event permalink (https://matrix.to/#/!room/$event)".into(),
-            );
+            return Err(anyhow!(
+                "give a user ID or an event permalink (https://matrix.to/#/!room/$event)"
+            ));
         }
         let rooms = self.rooms_or(room).await?;
         let n = self

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ghostkit::{Appservice, Config, Registration};
 use serde_json::json;
 
-use crate::client_support::{enc, synapse_url, unique, RealUser};
+use crate::client::{enc, synapse_url, unique, RealUser};
 
 /// Polls `check` every 200 ms until it gives `Some`, for at most `limit`.
 async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> anyhow::Result<T>

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::example_dice::{nth_message_of, restart_example, room_with, start_example};
+use crate::examples::{nth_message_of, restart_example, room_with, start_example};
 
 /// The tests of this module share the registration's port: one at a time.
 static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -9,7 +9,7 @@ use ghostkit::client::directory::PublicRoomsQuery;
 use serde_json::json;
 
 use crate::common::{enc, eventually, unique, User};
-use crate::example_dice::start_example;
+use crate::examples::start_example;
 
 /// The tests of this module share the registration's port: one at a time.
 static PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -7,7 +7,7 @@ use ghostkit::client::account::Presence;
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use serde_json::{json, Value};
 
-use crate::client_support::{bot_id, client, ghost_id, unique};
+use crate::client::{bot_id, client, ghost_id, unique};
 
 #[tokio::test]
 async fn whoami_as_the_bot_and_as_a_ghost() -> anyhow::Result<()> {

@@ -29,14 +29,14 @@ const FULL_NOTICE_EVERY: Duration = Duration::from_secs(60);
 /// is left, `fallback` (a user ID's localpart) is used the same way.
 ///
 /// ```
-/// use ircbridge::relay::relayed_name;
+/// use ircbridge::matrix_to_irc::relayed_name;
 /// assert_eq!(relayed_name("bob> <alice", "bob", " [m]"), "bob alice [m]");
 /// assert_eq!(relayed_name("\u{3}04red\u{3}\u{1}", "bob", " [m]"), "red [m]");
 /// assert_eq!(relayed_name("<>", "bob", " [m]"), "bob [m]");
 /// ```
 pub fn relayed_name(name: &str, fallback: &str, marker: &str) -> String {
     let clean = |s: &str| -> String {
-        let stripped = crate::irc_side::strip_formatting(s);
+        let stripped = crate::irc_to_matrix::strip_formatting(s);
         let kept: String = stripped
             .chars()
             .map(|c| if c.is_whitespace() { ' ' } else { c })
@@ -192,7 +192,7 @@ impl Live {
 ///
 /// ```
 /// use serde_json::json;
-/// use ircbridge::relay::{irc_lines, Relay};
+/// use ircbridge::matrix_to_irc::{irc_lines, Relay};
 /// let relay = Relay { name: "Alice [m]", channel: "#rust", homeserver: "https://hs", max_lines: 5, event_link: None };
 /// let lines = irc_lines(&json!({"msgtype": "m.emote", "body": "waves"}), &relay);
 /// assert_eq!(lines[0].to_line(), "PRIVMSG #rust :\u{1}ACTION Alice [m] waves\u{1}");

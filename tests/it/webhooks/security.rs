@@ -12,8 +12,8 @@ use webhooks::outbound::Outbound;
 use webhooks::WebhooksConfig;
 
 use crate::common::{eventually, User};
-use crate::example_dice::{room_with, start_example};
-use crate::webhooks_support::{
+use crate::examples::{room_with, start_example};
+use crate::webhooks::{
     dm_room, line_starting, message_containing, post, strict_config, test_config, Counter,
     ONE_AT_A_TIME,
 };

@@ -267,8 +267,8 @@ impl Live {
 /// italics…).
 ///
 /// ```
-/// assert_eq!(ircbridge::irc_side::strip_formatting("\u{2}bold\u{2} \u{3}04,12red\u{3} \u{1d}it"), "bold red it");
-/// assert_eq!(ircbridge::irc_side::strip_formatting("\u{4}ff0000,00ff00hex\u{4}"), "hex");
+/// assert_eq!(ircbridge::irc_to_matrix::strip_formatting("\u{2}bold\u{2} \u{3}04,12red\u{3} \u{1d}it"), "bold red it");
+/// assert_eq!(ircbridge::irc_to_matrix::strip_formatting("\u{4}ff0000,00ff00hex\u{4}"), "hex");
 /// ```
 pub fn strip_formatting(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

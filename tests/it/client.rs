@@ -1,6 +1,13 @@
 //! Shared set-up of the client tests: the client registration, unique names,
 //! real users made through Synapse's shared-secret admin API.
 
+mod account;
+mod directory;
+mod fake;
+mod media;
+mod messages;
+mod rooms;
+
 use std::sync::Arc;
 
 use anyhow::Context as _;

@@ -98,7 +98,7 @@ async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> 
     assert!(bans
         .iter()
         .all(|b| b.json().is_some_and(|j| j["user_id"] == "@bad:evil")));
-    assert_eq!(bot.engine().stats.bans.load(Ordering::Relaxed), 2);
+    assert_eq!(bot.engine().stats().bans.load(Ordering::Relaxed), 2);
     assert!(
         hs.requests_to("/members").is_empty() && hs.requests_to("/state").is_empty(),
         "a new rule reads nothing from the homeserver"
@@ -221,10 +221,16 @@ async fn list_rules_reaching_more_than_the_limit_wait_and_small_ones_apply() -> 
 
     // Confirmed, the held user rule bans the six left.
     let said = bot.engine().confirm_held(Some("@bad*:evil")).await;
-    assert_eq!(said.as_deref(), Ok("confirmed and applied `@bad*:evil`"));
+    assert_eq!(
+        said.map_err(|e| e.to_string()).as_deref(),
+        Ok("confirmed and applied `@bad*:evil`")
+    );
     assert_eq!(hs.requests_to("/ban").len(), 7);
     assert_eq!(
-        bot.engine().confirm_held(Some("@bad*:evil")).await,
+        bot.engine()
+            .confirm_held(Some("@bad*:evil"))
+            .await
+            .map_err(|e| e.to_string()),
         Err("no rule `@bad*:evil` waits for confirmation".to_owned())
     );
     // The confirmation is remembered for the rule as it is.

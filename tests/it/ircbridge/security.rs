@@ -7,10 +7,8 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::common::{enc, eventually, unique, User};
-use crate::ircbridge::{is_member, join_alias, send_content};
-use crate::ircbridge_support::{
-    bridge_config, portal_room, start_bridge_with, IrcClient, Ngircd, PORT,
-};
+use crate::ircbridge::relay::{is_member, join_alias, send_content};
+use crate::ircbridge::{bridge_config, portal_room, start_bridge_with, IrcClient, Ngircd, PORT};
 
 const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 

@@ -12,7 +12,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::common::{enc, eventually, unique, User};
-use crate::ircbridge_support::{ghost, start_bridge, IrcClient, Ngircd, PORT};
+use crate::ircbridge::{ghost, start_bridge, IrcClient, Ngircd, PORT};
 
 const N: usize = 300;
 

@@ -8,7 +8,7 @@ use ghostkit::client::AsUser;
 use ghostkit::ruma::common::{RoomId, UserId};
 use serde_json::{json, Value};
 
-use crate::client_support::{bot_id, client, ghost_id, unique, RealUser};
+use crate::client::{bot_id, client, ghost_id, unique, RealUser};
 
 async fn membership(as_: &AsUser, room: &RoomId, user: &UserId) -> Option<String> {
     let v: Option<Value> = as_

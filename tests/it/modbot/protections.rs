@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::common::{eventually, User};
-use crate::modbot_support::{join, Harness, WAIT};
+use crate::modbot::{join, Harness, WAIT};
 
 #[tokio::test]
 async fn flooding_bans_and_redacts() -> Result<()> {
@@ -60,7 +60,7 @@ async fn a_join_wave_closes_the_room() -> Result<()> {
     }
     h.said(&format!("join wave in {room}")).await?;
     eventually(WAIT, "the room to be invite-only", || async {
-        let jr = crate::modbot_support::get_state(&owner, &room, "m.room.join_rules").await?;
+        let jr = crate::modbot::get_state(&owner, &room, "m.room.join_rules").await?;
         Ok(jr.filter(|j| j["join_rule"] == "invite").map(drop))
     })
     .await?;

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use ghostkit::client::media::ThumbnailMethod;
 
-use crate::client_support::{client, ghost_id, synapse_url, tiny_png};
+use crate::client::{client, ghost_id, synapse_url, tiny_png};
 
 #[tokio::test]
 async fn upload_download_and_thumbnail() -> anyhow::Result<()> {

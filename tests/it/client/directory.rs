@@ -4,7 +4,7 @@ use ghostkit::client::directory::{PublicRoomsQuery, Visibility};
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use ghostkit::ruma::common::OwnedRoomAliasId;
 
-use crate::client_support::{client, ghost_id, unique};
+use crate::client::{client, ghost_id, unique};
 
 #[tokio::test]
 async fn aliases_and_directory_visibility() -> anyhow::Result<()> {

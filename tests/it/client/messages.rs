@@ -5,7 +5,7 @@ use ghostkit::client::rooms::{CreateRoom, InitialStateEvent, RoomPreset};
 use ghostkit::client::timeline::{Direction, MessagesQuery};
 use serde_json::json;
 
-use crate::client_support::{client, ghost_id};
+use crate::client::{client, ghost_id};
 
 #[tokio::test]
 async fn ts_massaged_sends_paginate_both_ways_and_keep_their_timestamp() -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::common::{unique, User};
-use crate::modbot_support::{join, membership, put_state, set_power, Harness};
+use crate::modbot::{join, membership, put_state, set_power, Harness};
 
 #[tokio::test]
 async fn wildcard_rules_of_a_watched_list_wait_for_confirmation() -> Result<()> {

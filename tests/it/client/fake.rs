@@ -11,7 +11,7 @@ use ghostkit::ruma::common::{room_id, user_id};
 use ghostkit::testing::{FakeHomeserver, FakeOptions, FakeReply};
 use serde_json::{json, Value};
 
-use crate::client_support::registration;
+use crate::client::registration;
 
 /// A client of `hs` with `policy`, recording every retry.
 fn client_for(hs: &FakeHomeserver, policy: RetryPolicy) -> (Client, Arc<Mutex<Vec<RetryEvent>>>) {
