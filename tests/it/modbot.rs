@@ -123,6 +123,18 @@ impl Harness {
         self.said(expect).await
     }
 
+    /// The running bot's `/metrics`, scraped over HTTP.
+    pub async fn metrics(&self) -> Result<String> {
+        let addr = self
+            .running
+            .as_ref()
+            .and_then(|r| r.metrics_addr())
+            .ok_or_else(|| anyhow::anyhow!("the bot is not running with metrics"))?;
+        let resp = reqwest::get(format!("http://{addr}/metrics")).await?;
+        anyhow::ensure!(resp.status() == 200, "/metrics answered {}", resp.status());
+        Ok(resp.text().await?)
+    }
+
     /// Waits for a bot message in the management room containing `expect`.
     pub async fn said(&self, expect: &str) -> Result<String> {
         let res = self.wait_said(expect).await;

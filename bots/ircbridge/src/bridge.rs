@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use ghostkit::client::directory::Visibility;
 use ghostkit::client::rooms::{CreateRoom, InitialStateEvent, RoomPreset};
+use ghostkit::metrics::prometheus_client::metrics::counter::Counter;
+use ghostkit::metrics::{Metrics, MetricsError};
 use ghostkit::prelude::*;
 use ghostkit::ruma::common::RoomAliasId;
 use serde_json::json;
@@ -45,6 +47,38 @@ pub struct Live {
     pub(crate) full_notices: Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// The task feeding IRC events to Matrix.
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// What `/metrics` shows of the bridge.
+    pub(crate) counters: Counters,
+}
+
+/// The bridge's metrics: `ircbridge_connections_total` (registrations on
+/// IRC, reconnections included), `ircbridge_irc_to_matrix_total` and
+/// `ircbridge_matrix_to_irc_total` (messages bridged each way).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub(crate) connections: Counter,
+    pub(crate) irc_to_matrix: Counter,
+    pub(crate) matrix_to_irc: Counter,
+}
+
+impl Counters {
+    fn register(&self, metrics: &Metrics) -> Result<(), MetricsError> {
+        metrics.register(
+            "ircbridge_connections",
+            "Registrations on the IRC server, reconnections included",
+            self.connections.clone(),
+        )?;
+        metrics.register(
+            "ircbridge_irc_to_matrix",
+            "IRC messages bridged to Matrix",
+            self.irc_to_matrix.clone(),
+        )?;
+        metrics.register(
+            "ircbridge_matrix_to_irc",
+            "Matrix messages bridged to IRC",
+            self.matrix_to_irc.clone(),
+        )
+    }
 }
 
 impl Live {
@@ -152,13 +186,16 @@ impl IrcBridge {
             display_names: Mutex::default(),
             names_seen: Mutex::default(),
             pump: Mutex::new(None),
+            counters: Counters::default(),
         });
+        live.counters.register(app.metrics())?;
         let weak = Arc::downgrade(&live);
         let pump = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 let Some(live) = weak.upgrade() else { return };
                 if let IrcEvent::Connected { nick } = &event {
                     tracing::info!(%nick, "registered on IRC");
+                    live.counters.connections.inc();
                     for channel in live.config.channels.clone() {
                         if let Err(e) = live.ensure_portal(&channel).await {
                             tracing::warn!(%channel, error = %e, "cannot make the portal");

@@ -149,7 +149,7 @@ impl Live {
             (Some(("ACTION", action)), _) => {
                 ghost.send_emote(&portal.room_id, action).await?;
             }
-            (Some(_), _) => {} // other CTCP (VERSION, PING…) are not chat
+            (Some(_), _) => return Ok(()), // other CTCP (VERSION, PING…) are not chat
             (None, "NOTICE") => {
                 ghost.send_notice(&portal.room_id, &text).await?;
             }
@@ -157,6 +157,7 @@ impl Live {
                 ghost.send_text(&portal.room_id, &text).await?;
             }
         }
+        self.counters.irc_to_matrix.inc();
         Ok(())
     }
 

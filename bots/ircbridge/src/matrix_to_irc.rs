@@ -158,8 +158,11 @@ impl Live {
                 event_link,
             },
         );
-        if let Err(e) = self.irc.send_all(lines) {
-            self.queue_full(room, &e).await;
+        match self.irc.send_all(lines) {
+            Ok(()) => {
+                self.counters.matrix_to_irc.inc();
+            }
+            Err(e) => self.queue_full(room, &e).await,
         }
         Ok(())
     }

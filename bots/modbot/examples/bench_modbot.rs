@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
     let engine = bot.engine();
     println!(
         "setup: {rooms} rooms × {members} members, {} rules loaded",
-        engine.rules.read().map(|r| r.len()).unwrap_or(0)
+        engine.rule_count()
     );
     println!(
         "start-up (read members once, read list, write ACLs): {:.3} s, {init_requests} requests, RSS +{} KiB (total {} KiB)",
@@ -144,13 +144,13 @@ async fn main() -> anyhow::Result<()> {
         entity: "@target:elsewhere".into(),
         reason: "ban evasion".into(),
     };
-    let bans0 = engine.stats.bans.load(std::sync::atomic::Ordering::Relaxed);
+    let bans0 = engine.stats().bans.get();
     let before = hs.request_count();
     let t1 = Instant::now();
     engine.apply_change(PolicyChange::Set(rule)).await;
     let apply = t1.elapsed();
     let reqs = hs.request_count() - before;
-    let bans = engine.stats.bans.load(std::sync::atomic::Ordering::Relaxed) - bans0;
+    let bans = engine.stats().bans.get() - bans0;
     println!(
         "new exact user rule: {bans} bans in {:.3} s, {reqs} requests (bans + 1 log notice), {:.0} bans/s",
         apply.as_secs_f64(),

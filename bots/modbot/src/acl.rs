@@ -5,7 +5,6 @@
 //! those that would deny our own server; IP literals are denied.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 
 use ghostkit::prelude::*;
 use serde_json::{json, Value};
@@ -70,7 +69,7 @@ impl crate::engine::Engine {
         if !self.model().acl_written.contains_key(room) {
             return;
         }
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats.requests.inc();
         match app
             .client()
             .as_bot()
@@ -115,7 +114,7 @@ impl crate::engine::Engine {
             let Ok(id) = <&RoomId>::try_from(room.as_str()) else {
                 continue;
             };
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            self.stats.requests.inc();
             let res = app
                 .client()
                 .as_bot()

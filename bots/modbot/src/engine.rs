@@ -9,12 +9,13 @@
 //! at most `max_concurrent_requests` in flight; the client retries on 429.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use ghostkit::client::members::MembersQuery;
+use ghostkit::metrics::prometheus_client::metrics::counter::Counter;
+use ghostkit::metrics::{Metrics, MetricsError};
 use ghostkit::prelude::*;
 use ghostkit::ruma::events::room::member::MembershipState;
 use serde_json::Value;
@@ -42,17 +43,41 @@ pub struct Target {
     pub reason: String,
 }
 
-/// Counters, for `status` and the benchmark.
+/// Counters, for `status`, the benchmark and `/metrics` (as
+/// `modbot_requests_total`, `modbot_bans_total`, `modbot_redactions_total`
+/// and `modbot_errors_total`).
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Requests made to the homeserver for moderation (reads and writes).
-    pub requests: AtomicU64,
+    pub requests: Counter,
     /// Bans made.
-    pub bans: AtomicU64,
+    pub bans: Counter,
     /// Events redacted.
-    pub redactions: AtomicU64,
+    pub redactions: Counter,
     /// Errors reported.
-    pub errors: AtomicU64,
+    pub errors: Counter,
+}
+
+impl Stats {
+    /// Adds the counters to the appservice's metrics.
+    pub fn register(&self, metrics: &Metrics) -> Result<(), MetricsError> {
+        metrics.register(
+            "modbot_requests",
+            "Requests made to the homeserver for moderation",
+            self.requests.clone(),
+        )?;
+        metrics.register("modbot_bans", "Bans made", self.bans.clone())?;
+        metrics.register(
+            "modbot_redactions",
+            "Events redacted",
+            self.redactions.clone(),
+        )?;
+        metrics.register(
+            "modbot_errors",
+            "Errors reported in the management room",
+            self.errors.clone(),
+        )
+    }
 }
 
 /// Everything the bot knows and does.
@@ -115,6 +140,11 @@ impl Engine {
         &self.stats
     }
 
+    /// How many rules are in force.
+    pub fn rule_count(&self) -> usize {
+        self.rules_read().len()
+    }
+
     /// The appservice's shared parts (after init).
     pub fn app(&self) -> Option<&AppContext> {
         self.app.get()
@@ -163,7 +193,7 @@ impl Engine {
 
     /// Reports an error in the management room (once per quiet period per key).
     pub async fn report(&self, key: &str, text: &str) {
-        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.errors.inc();
         if let Some(c) = self.client() {
             self.log.error(c, key, text).await;
         }
@@ -266,7 +296,7 @@ impl Engine {
         let Ok(id) = <&RoomId>::try_from(room) else {
             return;
         };
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats.requests.inc();
         match client.as_bot().members(id, &MembersQuery::default()).await {
             Ok(events) => {
                 let mut map = HashMap::with_capacity(events.len());
@@ -519,11 +549,11 @@ impl Engine {
             return false;
         };
         let _permit = self.throttle.acquire().await;
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats.requests.inc();
         let reason = (!t.reason.is_empty()).then_some(t.reason.as_str());
         match client.as_bot().ban(room, user, reason).await {
             Ok(()) => {
-                self.stats.bans.fetch_add(1, Ordering::Relaxed);
+                self.stats.bans.inc();
                 self.note_membership(&t.room, &t.user, MembershipState::Ban);
                 true
             }

@@ -173,6 +173,7 @@ impl Handler<commands::Command> for ModBot {
     }
 
     async fn on_start(&self, app: &AppContext) -> HandlerResult {
+        self.engine.stats().register(app.metrics())?;
         self.engine.init(app).await;
         Ok(())
     }

@@ -11,7 +11,6 @@
 //! rule as it is; a list that changes the rule's entity needs a new one.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
 
 use ghostkit::prelude::*;
 
@@ -273,7 +272,7 @@ impl Engine {
         let Ok(id) = <&RoomId>::try_from(list) else {
             return;
         };
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats.requests.inc();
         let state = match app.client().as_bot().state(id).await {
             Ok(s) => s,
             Err(e) => {

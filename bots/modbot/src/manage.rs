@@ -88,7 +88,6 @@ impl Engine {
     fn status(&self) -> String {
         let m = self.model();
         let stats = &self.stats;
-        use std::sync::atomic::Ordering::Relaxed;
         format!(
             "modbot{}: {} protected room(s), {} list(s) ({}), {} rule(s) ({} waiting for confirmation); {} ban(s), {} redaction(s), {} error(s) so far",
             if self.config.dry_run { " (dry-run)" } else { "" },
@@ -105,9 +104,9 @@ impl Engine {
                 .join(", "),
             self.rules_read().len(),
             lock(&self.held).len(),
-            stats.bans.load(Relaxed),
-            stats.redactions.load(Relaxed),
-            stats.errors.load(Relaxed),
+            stats.bans.get(),
+            stats.redactions.get(),
+            stats.errors.get(),
         )
     }
 

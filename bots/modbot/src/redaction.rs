@@ -1,7 +1,5 @@
 //! Redactions: a user's recent messages, or given events.
 
-use std::sync::atomic::Ordering;
-
 use ghostkit::client::timeline::{Direction, MessagesQuery};
 use ghostkit::prelude::*;
 use ghostkit::ruma::common::EventId;
@@ -25,7 +23,7 @@ impl Engine {
                 filter: Some(serde_json::json!({ "senders": [user] })),
                 ..Default::default()
             };
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            self.stats.requests.inc();
             let page = match client.as_bot().messages(id, &query).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -74,7 +72,7 @@ impl Engine {
                 continue;
             };
             let _permit = self.throttle.acquire().await;
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            self.stats.requests.inc();
             match client
                 .as_bot()
                 .redact(room_id, ev_id, Some("moderation"))
@@ -82,7 +80,7 @@ impl Engine {
             {
                 Ok(_) => {
                     n += 1;
-                    self.stats.redactions.fetch_add(1, Ordering::Relaxed);
+                    self.stats.redactions.inc();
                 }
                 Err(e) => {
                     self.report(

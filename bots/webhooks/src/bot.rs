@@ -67,6 +67,7 @@ impl WebhookBot {
         let inbound = Arc::new(InboundState::new(app.clone(), hooks.clone(), config));
         let server = InboundServer::start(inbound.clone(), config)?;
         let outbound = Outbound::start(config, app.store(), &hooks)?;
+        outbound.register_metrics(app.metrics())?;
         let base_url = config
             .public_url
             .clone()

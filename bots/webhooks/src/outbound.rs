@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ghostkit::metrics::prometheus_client::metrics::counter::Counter;
+use ghostkit::metrics::{Metrics, MetricsError};
 use ghostkit::store::{Store, Tree};
 
 use hmac::{Hmac, Mac};
@@ -80,6 +82,14 @@ pub struct Outbound {
     next_key: AtomicU64,
     guard: AddressGuard,
     failures: Failures,
+    counters: Counters,
+}
+
+/// Deliveries made and given up, for `/metrics`.
+#[derive(Debug, Clone, Default)]
+struct Counters {
+    delivered: Counter,
+    failed: Counter,
 }
 
 /// The last failed delivery of each hook, by hook ID, in words.
@@ -95,6 +105,7 @@ struct Policy {
     queued: Tree,
     guard: AddressGuard,
     failures: Failures,
+    counters: Counters,
 }
 
 /// A queued delivery as stored: the hook's ID (length first), then the body.
@@ -140,6 +151,22 @@ fn pending(queued: &Tree, hooks: &Hooks) -> anyhow::Result<(Vec<Delivery>, u64)>
 }
 
 impl Outbound {
+    /// Adds the delivery counters to the appservice's metrics:
+    /// `webhooks_outbound_delivered_total` and
+    /// `webhooks_outbound_failed_total` (given up after every attempt).
+    pub fn register_metrics(&self, metrics: &Metrics) -> Result<(), MetricsError> {
+        metrics.register(
+            "webhooks_outbound_delivered",
+            "Events delivered to outbound hooks",
+            self.counters.delivered.clone(),
+        )?;
+        metrics.register(
+            "webhooks_outbound_failed",
+            "Events given up on after every attempt at an outbound hook",
+            self.counters.failed.clone(),
+        )
+    }
+
     /// Starts the dispatcher; deliveries queued in `store` by the last run
     /// go first.
     pub fn start(
@@ -156,6 +183,7 @@ impl Outbound {
             .dns_resolver(guard.resolver())
             .build()?;
         let failures = Failures::default();
+        let counters = Counters::default();
         let queued = store.tree(TREE)?;
         let (left, next_key) = pending(&queued, hooks)?;
         if !left.is_empty() {
@@ -172,6 +200,7 @@ impl Outbound {
             queued: queued.clone(),
             guard: guard.clone(),
             failures: failures.clone(),
+            counters: counters.clone(),
         };
         let (tx, rx) = mpsc::channel(config.outbound_queue.max(1) * 4);
         let task = tokio::spawn(dispatch(rx, policy, left));
@@ -182,6 +211,7 @@ impl Outbound {
             next_key: AtomicU64::new(next_key),
             guard,
             failures,
+            counters,
         })
     }
 
@@ -297,9 +327,11 @@ async fn deliver(d: &Delivery, policy: &Policy) {
     let mut failures = policy.failures.lock().unwrap_or_else(|p| p.into_inner());
     match outcome {
         Ok(()) => {
+            policy.counters.delivered.inc();
             failures.remove(&d.hook.id);
         }
         Err(why) => {
+            policy.counters.failed.inc();
             tracing::warn!(hook = %d.hook.name, room = %d.hook.room_id, "outbound delivery failed, event dropped: {why}");
             failures.insert(d.hook.id.clone(), why);
         }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::common::{enc, eventually, unique, User};
@@ -279,6 +279,16 @@ async fn messages_memberships_nicks_and_topics_cross_the_bridge() -> Result<()> 
             Ok((!is_member(&bob, &room, &new_ghost).await?).then_some(()))
         })
         .await?;
+        // `/metrics` counts one connection and messages both ways.
+        let addr = running.metrics_addr().context("no metrics")?;
+        let text = reqwest::get(format!("http://{addr}/metrics")).await?.text().await?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+        };
+        anyhow::ensure!(value("ircbridge_connections_total") == Some(1), "{text}");
+        anyhow::ensure!(value("ircbridge_irc_to_matrix_total") >= Some(1), "{text}");
+        anyhow::ensure!(value("ircbridge_matrix_to_irc_total") >= Some(1), "{text}");
         anyhow::Ok(())
     }
     .await;

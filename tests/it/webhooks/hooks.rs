@@ -233,6 +233,27 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
             *receiver.refused.lock().unwrap_or_else(|p| p.into_inner()) == 1,
             "the first delivery should have been refused and retried"
         );
+        // `/metrics` counts the delivery (the refused attempt was retried,
+        // not given up).
+        let addr = running
+            .as_ref()
+            .and_then(|r| r.metrics_addr())
+            .context("no metrics")?;
+        let scraped = eventually(Duration::from_secs(10), "the delivery counted", || async {
+            let text = reqwest::get(format!("http://{addr}/metrics"))
+                .await?
+                .text()
+                .await?;
+            Ok(text
+                .lines()
+                .any(|l| l.starts_with("webhooks_outbound_delivered_total ") && !l.ends_with(" 0"))
+                .then_some(text))
+        })
+        .await?;
+        ensure!(
+            scraped.contains("webhooks_outbound_failed_total 0"),
+            "{scraped}"
+        );
 
         // The outbound hook survives a restart.
         if let Some(r) = running.take() {
