@@ -178,11 +178,24 @@ impl Appservice {
 
     /// Starts the appservice and runs it until SIGTERM or SIGINT (Ctrl-C):
     /// [`Appservice::start`] then [`Running::wait`].
+    ///
+    /// The signals are caught from the first moment: one that comes while
+    /// the appservice is still starting (opening the store, asking the
+    /// homeserver its name, the bot's `on_start`) ends the start and
+    /// returns `Ok` at once. Left to their default action instead, they
+    /// would be ignored by a process that is PID 1, as in a container.
     pub async fn serve<S: Setup>(self, setup: S) -> Result<(), AppserviceError> {
-        let running = self.start(setup).await?;
+        let mut signals = signals::StopSignals::listen();
+        let running = tokio::select! {
+            started = self.start(setup) => started?,
+            signal = signals.next() => {
+                tracing::info!(signal = signal.name(), "stopped while starting");
+                return Ok(());
+            }
+        };
         let addr = running.addr();
         running
-            .wait()
+            .wait_with(signals)
             .await
             .map_err(|source| AppserviceError::Server { addr, source })
     }
@@ -384,7 +397,11 @@ impl Running {
     /// start. From the first call on, the process catches both signals:
     /// once this returns, they no longer end it.
     pub async fn wait(self) -> std::io::Result<()> {
-        let signals = signals::StopSignals::listen();
+        self.wait_with(signals::StopSignals::listen()).await
+    }
+
+    /// [`Running::wait`] with the signals caught already.
+    async fn wait_with(self, signals: signals::StopSignals) -> std::io::Result<()> {
         let stopper = tokio::spawn(signals::stop_on_signals(
             signals,
             self.handle.clone(),

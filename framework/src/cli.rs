@@ -316,10 +316,10 @@ where
             if cli.start_empty_if_damaged == Some(true) {
                 config.if_damaged = crate::store::IfDamaged::StartEmpty;
             }
-            let running = Appservice::new(registration, config)
-                .start(build(move |app: &AppContext| make(bot_config, app)))
+            // `serve` catches SIGTERM and SIGINT from before the start on.
+            Appservice::new(registration, config)
+                .serve(build(move |app: &AppContext| make(bot_config, app)))
                 .await?;
-            running.wait().await?;
             Ok(())
         }
     }

@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 
 use ghostkit::prelude::*;
-use serde_json::{json, Value};
+use ghostkit::ruma::events::room::server_acl::RoomServerAclEventContent;
+use serde_json::Value;
 
 use crate::glob::Glob;
 
@@ -17,43 +18,41 @@ use crate::glob::Glob;
 ///
 /// ```
 /// let acl = modbot::acl::build_acl(["evil.org", "*.bad.net", "*"], "good.org");
-/// assert_eq!(acl["deny"], serde_json::json!(["*.bad.net", "evil.org"]));
-/// assert_eq!(acl["allow"], serde_json::json!(["*"]));
+/// assert_eq!(acl.deny, ["*.bad.net", "evil.org"]);
+/// assert_eq!(acl.allow, ["*"]);
+/// assert!(!acl.allow_ip_literals);
 /// ```
-pub fn build_acl<'a>(server_rules: impl IntoIterator<Item = &'a str>, own_server: &str) -> Value {
-    let mut deny: Vec<&str> = server_rules
+pub fn build_acl<'a>(
+    server_rules: impl IntoIterator<Item = &'a str>,
+    own_server: &str,
+) -> RoomServerAclEventContent {
+    let mut deny: Vec<String> = server_rules
         .into_iter()
         .filter(|e| !e.is_empty() && !Glob::new(e).matches(own_server))
+        .map(str::to_owned)
         .collect();
     deny.sort_unstable();
     deny.dedup();
-    json!({
-        "allow": ["*"],
-        "deny": deny,
-        "allow_ip_literals": false,
-    })
+    RoomServerAclEventContent::new(false, vec!["*".to_owned()], deny)
 }
 
 /// Whether two ACL contents are the same for enforcement purposes (same
 /// allow, deny and IP-literal flag, whatever their order).
-pub fn same_acl(a: &Value, b: &Value) -> bool {
-    let list = |v: &Value, k: &str| {
-        let mut l: Vec<String> = v[k]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+pub fn same_acl(a: &RoomServerAclEventContent, b: &RoomServerAclEventContent) -> bool {
+    let sorted = |l: &[String]| {
+        let mut l = l.to_vec();
         l.sort();
         l
     };
-    list(a, "allow") == list(b, "allow")
-        && list(a, "deny") == list(b, "deny")
-        && a["allow_ip_literals"].as_bool().unwrap_or(true)
-            == b["allow_ip_literals"].as_bool().unwrap_or(true)
+    sorted(&a.allow) == sorted(&b.allow)
+        && sorted(&a.deny) == sorted(&b.deny)
+        && a.allow_ip_literals == b.allow_ip_literals
+}
+
+/// A stored ACL as ruma reads it; `None` when it does not parse (it is
+/// then written again).
+fn parsed(stored: &Value) -> Option<RoomServerAclEventContent> {
+    serde_json::from_value(stored.clone()).ok()
 }
 
 impl crate::engine::Engine {
@@ -94,11 +93,16 @@ impl crate::engine::Engine {
             let m = self.model();
             m.protected_rooms
                 .iter()
-                .filter(|r| !m.acl_written.get(*r).is_some_and(|w| same_acl(w, &acl)))
+                .filter(|r| {
+                    !m.acl_written
+                        .get(*r)
+                        .and_then(parsed)
+                        .is_some_and(|w| same_acl(&w, &acl))
+                })
                 .cloned()
                 .collect()
         };
-        let no_rule_yet = acl["deny"].as_array().is_some_and(Vec::is_empty);
+        let no_rule_yet = acl.deny.is_empty();
         let mut written = HashSet::new();
         for room in rooms {
             let never_written = !self.model().acl_written.contains_key(&room);
@@ -123,7 +127,8 @@ impl crate::engine::Engine {
             match res {
                 Ok(_) => {
                     written.insert(room.clone());
-                    self.model().acl_written.insert(room, acl.clone());
+                    let stored = serde_json::to_value(&acl).unwrap_or_default();
+                    self.model().acl_written.insert(room, stored);
                 }
                 Err(e) => {
                     self.report(
@@ -137,9 +142,9 @@ impl crate::engine::Engine {
         if !written.is_empty() {
             self.save().await;
             self.say(&format!(
-                "server ACL updated in {} room(s): deny {}",
+                "server ACL updated in {} room(s): deny {:?}",
                 written.len(),
-                acl["deny"]
+                acl.deny
             ))
             .await;
         }
@@ -153,23 +158,32 @@ mod tests {
     #[test]
     fn never_denies_our_own_server() {
         let acl = build_acl(["good.org", "*.org", "g??d.org", "evil.com"], "good.org");
-        assert_eq!(acl["deny"], json!(["evil.com"]));
+        assert_eq!(acl.deny, ["evil.com"]);
     }
 
     #[test]
     fn empty_rules_allow_everyone() {
         let acl = build_acl([], "good.org");
-        assert_eq!(acl["deny"], json!([]));
-        assert_eq!(acl["allow"], json!(["*"]));
-        assert_eq!(acl["allow_ip_literals"], json!(false));
+        assert!(acl.deny.is_empty());
+        assert_eq!(acl.allow, ["*"]);
+        assert!(!acl.allow_ip_literals);
+        // As the homeserver is given it, and reads back.
+        let stored = serde_json::to_value(&acl).expect("serializes");
+        assert_eq!(stored["allow_ip_literals"], false);
+        assert!(parsed(&stored).is_some_and(|p| same_acl(&p, &acl)));
     }
 
     #[test]
     fn duplicates_and_order_do_not_matter() {
         let a = build_acl(["b.org", "a.org", "b.org"], "x.org");
         let b = build_acl(["a.org", "b.org"], "x.org");
-        assert_eq!(a, b);
         assert!(same_acl(&a, &b));
         assert!(!same_acl(&a, &build_acl(["a.org"], "x.org")));
+        let reordered = RoomServerAclEventContent::new(
+            false,
+            vec!["*".into()],
+            vec!["b.org".into(), "a.org".into()],
+        );
+        assert!(same_acl(&a, &reordered));
     }
 }

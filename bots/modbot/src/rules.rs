@@ -9,6 +9,9 @@
 
 use std::collections::HashMap;
 
+use ghostkit::ruma::events::policy::rule::{
+    PossiblyRedactedPolicyRuleEventContent, Recommendation,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -119,24 +122,30 @@ pub fn parse_policy_event(
         event_type: event_type.to_owned(),
         state_key: state_key.to_owned(),
     };
-    let entity = content.get("entity").and_then(Value::as_str).unwrap_or("");
-    let recommendation = content
-        .get("recommendation")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let is_ban = matches!(recommendation, "m.ban" | "org.matrix.mjolnir.ban");
+    // ruma's possibly-redacted content: a redacted rule (no entity or
+    // recommendation) and one that does not parse both remove the rule.
+    let rule = serde_json::from_value::<PossiblyRedactedPolicyRuleEventContent>(content.clone())
+        .unwrap_or_else(|_| {
+            PossiblyRedactedPolicyRuleEventContent::new(
+                String::new(),
+                Recommendation::from(""),
+                String::new(),
+            )
+        });
+    let entity = rule.entity.unwrap_or_default();
+    // `org.matrix.mjolnir.ban` is the unstable name Mjolnir and Draupnir
+    // lists still carry.
+    let is_ban = rule
+        .recommendation
+        .is_some_and(|r| r == Recommendation::Ban || r.as_str() == "org.matrix.mjolnir.ban");
     if entity.is_empty() || !is_ban {
         return Some(PolicyChange::Remove(key));
     }
     Some(PolicyChange::Set(Rule {
         key,
         kind,
-        entity: entity.to_owned(),
-        reason: content
-            .get("reason")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        entity,
+        reason: rule.reason.unwrap_or_default(),
     }))
 }
 

@@ -268,3 +268,55 @@ fn json_logs_are_json_lines_and_text_logs_have_no_colours_off_a_terminal() {
         "ANSI codes off a terminal: {err:?}"
     );
 }
+
+#[test]
+fn a_stop_signal_while_starting_ends_the_start_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = dir.path().join("reg.yaml");
+    let made = echo()
+        .args([
+            "generate-registration",
+            "--homeserver-domain",
+            "example.org",
+        ])
+        .args(["--out", reg.to_str().expect("utf-8 path")])
+        .status()
+        .expect("runs");
+    assert!(made.success());
+    // A "homeserver" that takes connections and never answers: without a
+    // domain given, the start waits for it to say its server name.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listens");
+    let url = format!("http://{}", silent.local_addr().expect("address"));
+    let mut child = echo()
+        .args(["--registration", reg.to_str().expect("utf-8 path")])
+        .args(["--homeserver-url", &url])
+        .args([
+            "--store",
+            dir.path().join("store").to_str().expect("utf-8 path"),
+        ])
+        .args(["--bind", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().expect("waits").is_none(), "still starting");
+    let sent = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the bot did not stop within 5 s of SIGTERM while starting");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Stopped by its own hand (0), not killed by the signal's default action.
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    drop(silent);
+}
