@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the workspace against a local Synapse (started if needed):
-# formatting and lints, unit and integration tests, the end-to-end tests
+# formatting and lints, the deployment files (scripts/check-deploy.sh),
+# unit and integration tests, the end-to-end tests
 # against the real homeserver, the crash test, doc-tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,5 +11,6 @@ export SYNAPSE_URL="http://127.0.0.1:${SYNAPSE_PORT:-18008}"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+scripts/check-deploy.sh
 cargo test --workspace --all-targets
 cargo test --workspace --doc
