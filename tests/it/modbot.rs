@@ -29,7 +29,7 @@ pub struct Harness {
     pub moderator: User,
     pub mgmt: String,
     pub bot_id: String,
-    pub bot: ModBot,
+    config: ModConfig,
     running: Option<ghostkit::Running>,
     _dir: tempfile::TempDir,
     store: PathBuf,
@@ -59,7 +59,7 @@ impl Harness {
             moderator,
             mgmt,
             bot_id,
-            bot: ModBot::new(config),
+            config,
             running: None,
             _dir: dir,
             store,
@@ -76,10 +76,10 @@ impl Harness {
         let running = loop {
             let reg = Registration::load(registration_path("modbot"))?;
             let config = Config::new(synapse_url(), &self.store);
-            match Appservice::new(reg, config)
-                .start(self.bot.clone().handler())
-                .await
-            {
+            let bot = self.config.clone();
+            let setup =
+                ghostkit::bot::build(move |app: &AppContext| Ok(ModBot::new(bot, app).handler()));
+            match Appservice::new(reg, config).start(setup).await {
                 Ok(r) => break r,
                 Err(e) if tries < 40 => {
                     tries += 1;
@@ -90,7 +90,6 @@ impl Harness {
             }
         };
         crate::common::ping_until_ok(running.app().client()).await?;
-        self.bot.init(running.app()).await;
         self.running = Some(running);
         let (m, b) = (&self.moderator, &self.bot_id);
         eventually(WAIT, "the bot in the management room", || async {
@@ -101,12 +100,12 @@ impl Harness {
         .await
     }
 
-    /// Stops the appservice; a new bot (same config, same store) is made for the next start.
+    /// Stops the appservice; a new bot (same config, same store) is made
+    /// at the next start.
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
-        self.bot = ModBot::new(self.bot.engine().config().clone());
     }
 
     /// Stops the bot at the end of a test.

@@ -113,11 +113,11 @@ async fn main() -> anyhow::Result<()> {
 
     let mut config = ModConfig::new(mgmt);
     config.max_concurrent_requests = 16;
-    let bot = ModBot::new(config);
+    let bot = ModBot::new(config, &app);
     let rss0 = rss_kib();
     let t0 = Instant::now();
     let before = hs.request_count();
-    bot.init(&app).await;
+    bot.init().await;
     let init = t0.elapsed();
     let init_requests = hs.request_count() - before;
     let rss1 = rss_kib();

@@ -61,7 +61,7 @@ impl crate::engine::Engine {
     /// noticed and corrected by the next enforcement. An ACL the bot never
     /// wrote is left alone until there is a server rule to enforce.
     pub async fn read_current_acl(&self, room: &str) {
-        let Some(app) = self.app() else { return };
+        let app = self.app();
         let Ok(id) = <&RoomId>::try_from(room) else {
             return;
         };
@@ -87,7 +87,7 @@ impl crate::engine::Engine {
 
     /// Writes the server ACL in every protected room where it changed.
     pub async fn apply_acl_everywhere(&self) {
-        let Some(app) = self.app() else { return };
+        let app = self.app();
         let acl = build_acl(self.rules_read().server_entities(), app.server_name());
         let rooms: Vec<String> = {
             let m = self.model();

@@ -9,7 +9,7 @@
 //! at most `max_concurrent_requests` in flight; the client retries on 429.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
@@ -85,7 +85,7 @@ impl Stats {
 pub struct Engine {
     /// The configuration.
     pub(crate) config: ModConfig,
-    app: OnceLock<AppContext>,
+    app: AppContext,
     init: OnceCell<()>,
     /// The rules in force.
     pub(crate) rules: RwLock<RuleIndex>,
@@ -111,12 +111,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
-    /// A new engine with `config`; nothing is read until [`Engine::init`].
-    pub fn new(config: ModConfig) -> Self {
+    /// A new engine with `config` for the running `app`; nothing is read
+    /// until [`Engine::init`].
+    pub fn new(config: ModConfig, app: &AppContext) -> Self {
         let permits = config.max_concurrent_requests.max(1);
         Engine {
             config,
-            app: OnceLock::new(),
+            app: app.clone(),
             init: OnceCell::new(),
             rules: RwLock::new(RuleIndex::new()),
             members: Mutex::new(HashMap::new()),
@@ -145,13 +146,13 @@ impl Engine {
         self.rules_read().len()
     }
 
-    /// The appservice's shared parts (after init).
-    pub fn app(&self) -> Option<&AppContext> {
-        self.app.get()
+    /// The appservice's shared parts.
+    pub fn app(&self) -> &AppContext {
+        &self.app
     }
 
-    pub(crate) fn client(&self) -> Option<&Client> {
-        self.app.get().map(AppContext::client)
+    pub(crate) fn client(&self) -> &Client {
+        self.app.client()
     }
 
     /// The model, locked.
@@ -173,7 +174,7 @@ impl Engine {
 
     /// Saves the model; a failure is reported, not fatal.
     pub async fn save(&self) {
-        let Some(app) = self.app() else { return };
+        let app = self.app();
         let res = {
             let m = self.model();
             model::save_model(app.store(), &m)
@@ -186,31 +187,23 @@ impl Engine {
 
     /// Says something in the management room.
     pub async fn say(&self, text: &str) {
-        if let Some(c) = self.client() {
-            self.log.info(c, text).await;
-        }
+        self.log.info(self.client(), text).await;
     }
 
     /// Reports an error in the management room (once per quiet period per key).
     pub async fn report(&self, key: &str, text: &str) {
         self.stats.errors.inc();
-        if let Some(c) = self.client() {
-            self.log.error(c, key, text).await;
-        }
+        self.log.error(self.client(), key, text).await;
     }
 
     /// Loads the state and reads the homeserver once; later calls wait for
     /// the first and return.
-    pub async fn init(&self, app: &AppContext) {
-        self.init
-            .get_or_init(|| async {
-                let _ = self.app.set(app.clone());
-                self.start(app).await;
-            })
-            .await;
+    pub async fn init(&self) {
+        self.init.get_or_init(|| self.start()).await;
     }
 
-    async fn start(&self, app: &AppContext) {
+    async fn start(&self) {
+        let app = self.app();
         match model::load_model(app.store()) {
             Ok(m) => *self.model() = m,
             Err(e) => tracing::error!("cannot read the stored model: {e}"),
@@ -277,9 +270,7 @@ impl Engine {
         if !room.starts_with('#') {
             return Ok(room.to_owned());
         }
-        let client = self
-            .client()
-            .ok_or_else(|| ClientError::InvalidArgument("not started".into()))?;
+        let client = self.client();
         let alias = <&ghostkit::ruma::common::RoomAliasId>::try_from(room)
             .map_err(|e| ClientError::InvalidArgument(format!("alias {room}: {e}")))?;
         Ok(client
@@ -292,7 +283,7 @@ impl Engine {
 
     /// Reads every membership of `room` into the cache (one request).
     pub async fn refresh_members(&self, room: &str) {
-        let Some(client) = self.client() else { return };
+        let client = self.client();
         let Ok(id) = <&RoomId>::try_from(room) else {
             return;
         };
@@ -334,7 +325,7 @@ impl Engine {
 
     /// Users the bot must never ban: itself and management-room members.
     pub fn is_untouchable(&self, user: &str) -> bool {
-        if self.app().is_some_and(|a| a.is_ours(user)) {
+        if self.app().is_ours(user) {
             return true;
         }
         let Some(mgmt) = self.log.room() else {
@@ -360,7 +351,7 @@ impl Engine {
     /// Changes from lists go through [`Engine::apply_change`], which holds
     /// the rules that need confirming.
     pub(crate) async fn enforce_change(&self, change: PolicyChange) {
-        let Some(app) = self.app() else { return };
+        let app = self.app();
         let (added, server_changed) = {
             let mut idx = self.rules_write();
             let key = match &change {
@@ -536,9 +527,7 @@ impl Engine {
     }
 
     async fn ban_one(&self, t: &Target) -> bool {
-        let Some(client) = self.client() else {
-            return false;
-        };
+        let client = self.client();
         if self.config.dry_run {
             return true;
         }

@@ -19,10 +19,10 @@ pub struct ModBot {
 }
 
 impl ModBot {
-    /// A bot with `config`.
-    pub fn new(config: ModConfig) -> Self {
+    /// A bot with `config` for the running `app`.
+    pub fn new(config: ModConfig, app: &AppContext) -> Self {
         ModBot {
-            engine: Arc::new(Engine::new(config)),
+            engine: Arc::new(Engine::new(config, app)),
         }
     }
 
@@ -34,8 +34,8 @@ impl ModBot {
     /// Loads the stored state and reads the homeserver; done by
     /// [`Handler::on_start`], before any event (once: a second call does
     /// nothing).
-    pub async fn init(&self, app: &AppContext) {
-        self.engine.init(app).await;
+    pub async fn init(&self) {
+        self.engine.init().await;
     }
 }
 
@@ -174,7 +174,7 @@ impl Handler<commands::Command> for ModBot {
 
     async fn on_start(&self, app: &AppContext) -> HandlerResult {
         self.engine.stats().register(app.metrics())?;
-        self.engine.init(app).await;
+        self.engine.init().await;
         Ok(())
     }
 

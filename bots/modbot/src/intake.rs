@@ -91,7 +91,7 @@ impl Engine {
                 }
             }
             EntityKind::Server => {
-                let own = self.app().map(|a| a.server_name().to_owned());
+                let own = Some(self.app().server_name().to_owned());
                 let glob = Glob::new(&rule.entity);
                 let protected: Vec<String> = self.model().protected_rooms.iter().cloned().collect();
                 let cache = self.member_cache();
@@ -121,10 +121,7 @@ impl Engine {
         if rule.kind == EntityKind::Room || self.model().is_confirmed(rule) {
             return None;
         }
-        let own = self
-            .app()
-            .map(|a| a.server_name().to_owned())
-            .unwrap_or_default();
+        let own = self.app().server_name().to_owned();
         let over_own_server = !own.is_empty() && is_wildcard_over(rule, &own);
         let reach = self.reach(rule);
         (over_own_server || reach.members > self.config.confirm_above_members).then(|| Held {
@@ -195,10 +192,7 @@ impl Engine {
             ));
         }
         if held.over_own_server {
-            let server = self
-                .app()
-                .map(|a| a.server_name().to_owned())
-                .unwrap_or_default();
+            let server = self.app().server_name();
             why.push(format!("a wildcard over our own server {server}"));
         }
         let reason = if rule.reason.is_empty() {
@@ -268,7 +262,7 @@ impl Engine {
     /// that must wait are held, not put in force. Nothing is enforced here:
     /// the callers enforce everything once their lists are read.
     pub async fn sync_list(&self, list: &str) {
-        let Some(app) = self.app() else { return };
+        let app = self.app();
         let Ok(id) = <&RoomId>::try_from(list) else {
             return;
         };

@@ -7,8 +7,8 @@
 async fn main() {
     // The bot's config is read only when the command runs the bot:
     // `--help`, `--version` and the registration commands need none.
-    ghostkit::cli::run_or_exit(modbot::INFO, |config, _| {
-        Ok(modbot::ModBot::new(config).handler())
+    ghostkit::cli::run_or_exit(modbot::INFO, |config, app| {
+        Ok(modbot::ModBot::new(config, app).handler())
     })
     .await
 }

@@ -4,6 +4,7 @@ use anyhow::anyhow;
 use ghostkit::client::rooms::{CreateRoom, RoomPreset};
 use ghostkit::prelude::*;
 use ghostkit::ruma::common::RoomOrAliasId;
+use ghostkit::ruma::events::TimelineEventType;
 use serde_json::json;
 
 use crate::commands::Command;
@@ -39,10 +40,7 @@ impl Engine {
     }
 
     async fn execute(&self, sender: &str, cmd: Command) -> Reply {
-        let app = self
-            .app()
-            .ok_or_else(|| anyhow!("not started yet"))?
-            .clone();
+        let app = self.app().clone();
         match cmd {
             Command::Confirm { entity } => self.confirm(&app, sender, entity).await,
             Command::Ban {
@@ -182,37 +180,36 @@ impl Engine {
         Ok(format!("protecting {id}{warning}"))
     }
 
-    /// A warning when the bot's power in `room` is too low to moderate.
+    /// A warning when the bot's power in `room` is too low to moderate
+    /// (the framework's power view: room version 12's creators included).
     async fn power_warning(&self, app: &AppContext, room: &str) -> String {
         let Ok(id) = <&RoomId>::try_from(room) else {
             return String::new();
         };
-        let Ok(pl) = app.client().as_bot().power_levels(id).await else {
+        let bot = app.bot_user_id();
+        let Ok(bot) = <&UserId>::try_from(bot.as_str()) else {
             return String::new();
         };
-        let level = |v: &serde_json::Value, default: i64| v.as_i64().unwrap_or(default);
-        let me = level(
-            &pl["users"][app.bot_user_id().as_str()],
-            level(&pl["users_default"], 0),
-        );
-        let need = [
-            level(&pl["ban"], 50),
-            level(&pl["kick"], 50),
-            level(&pl["redact"], 50),
-            level(
-                &pl["events"]["m.room.server_acl"],
-                level(&pl["state_default"], 50),
-            ),
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(50);
-        if me < need {
-            format!(
-                " — warning: my power level here is {me}, I need {need} to ban, kick, redact and set the server ACL"
-            )
-        } else {
+        let Ok(power) = app.room_power(id).await else {
+            return String::new();
+        };
+        let l = power.levels();
+        let acl = l
+            .events
+            .get(&TimelineEventType::RoomServerAcl)
+            .copied()
+            .unwrap_or(l.state_default);
+        let need = [l.ban, l.kick, l.redact, acl]
+            .into_iter()
+            .max()
+            .map_or(50, i64::from);
+        if power.reaches(bot, need) {
             String::new()
+        } else {
+            format!(
+                " — warning: my power level here is {}, I need {need} to ban, kick, redact and set the server ACL",
+                power.level_text(bot)
+            )
         }
     }
 

@@ -9,9 +9,7 @@ impl crate::engine::Engine {
     /// reaches `command_power_level`. `Err` is the refusal to say.
     pub async fn may_command(&self, user: &str) -> anyhow::Result<()> {
         let need = self.config.command_power_level;
-        let app = self
-            .app()
-            .ok_or_else(|| anyhow::anyhow!("{user}: not obeyed, not started yet"))?;
+        let app = self.app();
         let room = self.log.room().ok_or_else(|| {
             anyhow::anyhow!("{user}: not obeyed, the management room is not known yet")
         })?;

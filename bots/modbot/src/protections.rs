@@ -284,9 +284,7 @@ impl Runtime {
 impl Engine {
     /// Carries out what protections decided; errors are reported.
     pub async fn carry_out(&self, actions: Vec<Action>) {
-        let Some(client) = self.app().map(|a| a.client().clone()) else {
-            return;
-        };
+        let client = self.app().client().clone();
         for action in actions {
             match action {
                 Action::Ban { target, redact } => {

@@ -70,8 +70,8 @@ async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> 
     model.lists.insert("!list:fake".into(), ListMeta::default());
     save_model(&store, &model)?;
     let app = AppContext::new(client, store, reg, "fake".into());
-    let bot = ModBot::new(ModConfig::new("!mgmt:fake"));
-    bot.init(&app).await;
+    let bot = ModBot::new(ModConfig::new("!mgmt:fake"), &app);
+    bot.init().await;
 
     hs.reset();
     hs.script("/rooms/%21r0%3Afake/ban", [FakeReply::rate_limited_ms(200)]);
@@ -165,8 +165,8 @@ async fn list_rules_reaching_more_than_the_limit_wait_and_small_ones_apply() -> 
     model.lists.insert("!list:fake".into(), ListMeta::default());
     save_model(&store, &model)?;
     let app = AppContext::new(client, store, reg, "fake".into());
-    let bot = ModBot::new(ModConfig::new("!mgmt:fake"));
-    bot.init(&app).await;
+    let bot = ModBot::new(ModConfig::new("!mgmt:fake"), &app);
+    bot.init().await;
     hs.reset();
 
     // Seven members: more than the default five, held.
