@@ -186,7 +186,16 @@ async fn echo_example_replies_with_exactly_the_text() -> Result<()> {
 async fn self_check_explains_a_homeserver_that_cannot_reach_us() -> Result<()> {
     // This registration points at 127.0.0.1:9, where nothing listens.
     let reg = std::sync::Arc::new(Registration::load(registration_path("unreachable"))?);
-    let client = ghostkit::Client::new(&synapse_url(), reg)?;
+    // Tried for a few seconds, not the default five minutes: what is
+    // checked is the explanation of the last failure.
+    let brief = || ghostkit::client::ClientConfig {
+        retry: ghostkit::client::RetryPolicy {
+            max_total: Duration::from_secs(3),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let client = ghostkit::Client::with_config(&synapse_url(), reg, brief())?;
     let err = match ghostkit::appservice::self_check(&client).await {
         Ok(_) => anyhow::bail!("the ping succeeded although nothing listens"),
         Err(e) => e,
@@ -194,9 +203,10 @@ async fn self_check_explains_a_homeserver_that_cannot_reach_us() -> Result<()> {
     assert_eq!(err.errcode(), Some("M_CONNECTION_FAILED"), "{err}");
     assert!(ghostkit::appservice::explain_ping_error(&err).contains("cannot connect"));
 
-    let unreachable = ghostkit::Client::new(
+    let unreachable = ghostkit::Client::with_config(
         "http://127.0.0.1:9",
         std::sync::Arc::new(Registration::load(registration_path("unreachable"))?),
+        brief(),
     )?;
     let err = match ghostkit::appservice::self_check(&unreachable).await {
         Ok(_) => anyhow::bail!("a ping to nowhere succeeded"),
