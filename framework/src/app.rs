@@ -148,9 +148,7 @@ impl AppContext {
         }
         let stored = crate::power::fetch(self.client(), room).await?;
         cache.set_power(room, &stored)?;
-        Ok(cache
-            .room_power(room)?
-            .unwrap_or_else(|| RoomPower::from_state(None, None)))
+        Ok(stored.power())
     }
 
     /// Whether `user` may send the state event `event_type` in `room`

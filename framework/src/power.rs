@@ -84,7 +84,7 @@ impl RoomPower {
         }
         let source = match power_levels {
             None => RoomPowerLevelsSource::None,
-            Some(v) => match serde_json::from_value::<RoomPowerLevelsEventContent>(v.clone()) {
+            Some(v) => match RoomPowerLevelsEventContent::deserialize(v) {
                 Ok(content) => RoomPowerLevelsSource::Original(content),
                 Err(e) => {
                     tracing::warn!(error = %e, "power levels that do not parse; the strict defaults hold");
@@ -156,7 +156,8 @@ pub(crate) struct StoredPower {
 }
 
 impl StoredPower {
-    fn power(&self) -> RoomPower {
+    /// The power this record describes.
+    pub(crate) fn power(&self) -> RoomPower {
         RoomPower::from_state(
             self.create.as_ref().map(|(s, c)| (s.as_ref(), c)),
             self.power_levels.as_ref(),

@@ -255,3 +255,21 @@ pub async fn ping_until_ok(client: &ghostkit::Client) -> Result<()> {
         "the homeserver could not ping the appservice: {last:?}"
     ))
 }
+
+/// `GET /metrics` of a running appservice, as text.
+pub async fn scrape_metrics(running: &ghostkit::Running) -> Result<String> {
+    let addr = running
+        .metrics_addr()
+        .context("the appservice serves no /metrics")?;
+    let resp = reqwest::get(format!("http://{addr}/metrics")).await?;
+    anyhow::ensure!(resp.status() == 200, "/metrics answered {}", resp.status());
+    Ok(resp.text().await?)
+}
+
+/// The value of the unlabelled series `name` (`modbot_bans_total`) in a
+/// scrape.
+pub fn metric(scrape: &str, name: &str) -> Option<u64> {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}

@@ -124,14 +124,11 @@ impl Harness {
 
     /// The running bot's `/metrics`, scraped over HTTP.
     pub async fn metrics(&self) -> Result<String> {
-        let addr = self
+        let running = self
             .running
             .as_ref()
-            .and_then(|r| r.metrics_addr())
-            .ok_or_else(|| anyhow::anyhow!("the bot is not running with metrics"))?;
-        let resp = reqwest::get(format!("http://{addr}/metrics")).await?;
-        anyhow::ensure!(resp.status() == 200, "/metrics answered {}", resp.status());
-        Ok(resp.text().await?)
+            .ok_or_else(|| anyhow!("the bot is not running"))?;
+        crate::common::scrape_metrics(running).await
     }
 
     /// Waits for a bot message in the management room containing `expect`.

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use ghostkit::prelude::*;
 use ghostkit::ruma::events::room::server_acl::RoomServerAclEventContent;
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::glob::Glob;
@@ -52,7 +53,7 @@ pub fn same_acl(a: &RoomServerAclEventContent, b: &RoomServerAclEventContent) ->
 /// A stored ACL as ruma reads it; `None` when it does not parse (it is
 /// then written again).
 fn parsed(stored: &Value) -> Option<RoomServerAclEventContent> {
-    serde_json::from_value(stored.clone()).ok()
+    RoomServerAclEventContent::deserialize(stored).ok()
 }
 
 impl crate::engine::Engine {

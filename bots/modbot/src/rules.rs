@@ -124,14 +124,13 @@ pub fn parse_policy_event(
     };
     // ruma's possibly-redacted content: a redacted rule (no entity or
     // recommendation) and one that does not parse both remove the rule.
-    let rule = serde_json::from_value::<PossiblyRedactedPolicyRuleEventContent>(content.clone())
-        .unwrap_or_else(|_| {
-            PossiblyRedactedPolicyRuleEventContent::new(
-                String::new(),
-                Recommendation::from(""),
-                String::new(),
-            )
-        });
+    let rule = PossiblyRedactedPolicyRuleEventContent::deserialize(content).unwrap_or_else(|_| {
+        PossiblyRedactedPolicyRuleEventContent::new(
+            String::new(),
+            Recommendation::from(""),
+            String::new(),
+        )
+    });
     let entity = rule.entity.unwrap_or_default();
     // `org.matrix.mjolnir.ban` is the unstable name Mjolnir and Draupnir
     // lists still carry.

@@ -34,8 +34,11 @@ use crate::router::DispatchOrder;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefix {
-    /// The first is the one help shows; none is empty.
-    all: Vec<Start>,
+    /// Every start, the longest first (so that `!!` wins over `!`); none
+    /// is empty.
+    starts: Vec<Start>,
+    /// The first start given, as help shows it and the parser takes it.
+    shown: String,
     /// Whether the bot's name also starts a command.
     mention: bool,
 }
@@ -88,25 +91,29 @@ impl Prefix {
     /// would make every message a command; it is taken as `!`, with a
     /// warning.
     pub fn new(prefix: impl Into<String>) -> Self {
-        Prefix {
-            all: vec![Start::Glued(non_empty(prefix.into()))],
-            mention: false,
-        }
+        Prefix::first(Start::Glued(non_empty(prefix.into())))
     }
 
     /// A prefix that is a word of its own (`!mod` in `!mod ban @a:b`): a
     /// space or the end follows it, so `!moderate` is not `!mod`, and the
     /// prefix alone asks for the help.
     pub fn word(prefix: impl Into<String>) -> Self {
+        Prefix::first(Start::Word(non_empty(prefix.into()).trim_end().to_owned()))
+    }
+
+    fn first(start: Start) -> Self {
         Prefix {
-            all: vec![Start::Word(non_empty(prefix.into()).trim_end().to_owned())],
+            shown: start.parse_prefix(),
+            starts: vec![start],
             mention: false,
         }
     }
 
     /// This prefix or `other` (glued); the longest that matches wins.
     pub fn or(mut self, other: impl Into<String>) -> Self {
-        self.all.push(Start::Glued(non_empty(other.into())));
+        self.starts.push(Start::Glued(non_empty(other.into())));
+        self.starts
+            .sort_by_key(|p| std::cmp::Reverse(p.parse_prefix().len()));
         self
     }
 
@@ -119,7 +126,8 @@ impl Prefix {
 
     /// The (glued or word) prefix `text` starts with, if any.
     pub fn used_in(&self, text: &str) -> Option<&str> {
-        self.starts()
+        self.starts
+            .iter()
             .find(|p| p.rest(text).is_some())
             .map(|p| match p {
                 Start::Glued(p) | Start::Word(p) => p.as_str(),
@@ -129,18 +137,23 @@ impl Prefix {
     /// What `text` says after its prefix or the mention of `bot_user_id`,
     /// when it is addressed to the bot.
     pub fn address<'t>(&self, text: &'t str, bot_user_id: &str) -> Option<&'t str> {
-        match self.addressed(text, bot_user_id)? {
+        match self.addressed(text, || bot_user_id.to_owned())? {
             Addressed::Glued(p) => text.strip_prefix(p),
             Addressed::Word(rest) => Some(rest),
         }
     }
 
-    /// How `text` is addressed to the bot, if it is.
-    fn addressed<'a, 't>(&'a self, text: &'t str, bot_user_id: &str) -> Option<Addressed<'a, 't>> {
+    /// How `text` is addressed to the bot, if it is; the bot's user ID is
+    /// asked for only when no prefix matched and mentions count.
+    fn addressed<'a, 't>(
+        &'a self,
+        text: &'t str,
+        bot_user_id: impl FnOnce() -> String,
+    ) -> Option<Addressed<'a, 't>> {
         // A word or a mention may have spaces around it; a glued prefix is
         // the text's first character on, so that a raw argument keeps all.
         let words = text.trim();
-        for start in self.starts() {
+        for start in &self.starts {
             match start {
                 Start::Glued(p) if text.starts_with(p.as_str()) => {
                     return Some(Addressed::Glued(p))
@@ -156,48 +169,40 @@ impl Prefix {
         if !self.mention {
             return None;
         }
+        let bot_user_id = bot_user_id();
+        let bot_user_id = bot_user_id.as_str();
         let localpart = bot_user_id
             .strip_prefix('@')
             .and_then(|s| s.split(':').next())
             .unwrap_or(bot_user_id);
-        [bot_user_id, localpart]
+        let mentioned = [bot_user_id, localpart]
             .into_iter()
             .filter(|m| !m.is_empty())
-            .find_map(|m| word_rest(words, m))
-            .map(Addressed::Word)
+            .find_map(|m| word_rest(words, m));
+        mentioned.map(Addressed::Word)
     }
 
     /// What `text` is as a command of `C`, when addressed to the bot.
-    fn outcome<C: Command>(&self, text: &str, bot_user_id: &str) -> Option<Outcome<C>> {
+    fn outcome<C: Command>(
+        &self,
+        text: &str,
+        bot_user_id: impl FnOnce() -> String,
+    ) -> Option<Outcome<C>> {
         match self.addressed(text, bot_user_id)? {
             Addressed::Glued(p) => C::outcome(p, text),
             Addressed::Word(rest) => {
-                let shown = self.shown();
+                let shown = &self.shown;
                 if rest.is_empty() {
-                    return Some(Outcome::Help(C::help(&shown)));
+                    return Some(Outcome::Help(C::help(shown)));
                 }
-                C::outcome(&shown, &format!("{shown}{rest}"))
+                C::outcome(shown, &format!("{shown}{rest}"))
             }
         }
     }
 
     /// The prefix help texts show, as the command parser takes it.
-    pub fn shown(&self) -> String {
-        self.all
-            .first()
-            .map_or_else(|| "!".to_owned(), Start::parse_prefix)
-    }
-
-    /// The starts, the shown one first and then the longest.
-    fn starts(&self) -> impl Iterator<Item = &Start> {
-        let (first, rest) = self
-            .all
-            .split_first()
-            .map_or((None, &[][..]), |(f, r)| (Some(f), r));
-        // The longest of all matches first, so that `!!` wins over `!`.
-        let mut all: Vec<&Start> = first.into_iter().chain(rest).collect();
-        all.sort_by_key(|p| std::cmp::Reverse(p.parse_prefix().len()));
-        all.into_iter()
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 }
 
@@ -382,7 +387,7 @@ impl<C: Command, H: Handler<C>> WithCommands<C, H> {
         if text.msgtype != "m.text" {
             return None;
         }
-        self.prefix.outcome(&text.body, &ctx.bot_user_id())
+        self.prefix.outcome(&text.body, || ctx.bot_user_id())
     }
 
     /// Runs a command, or answers the error or help.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
 use crate::common::{enc, eventually, unique, User};
@@ -280,12 +280,8 @@ async fn messages_memberships_nicks_and_topics_cross_the_bridge() -> Result<()> 
         })
         .await?;
         // `/metrics` counts one connection and messages both ways.
-        let addr = running.metrics_addr().context("no metrics")?;
-        let text = reqwest::get(format!("http://{addr}/metrics")).await?.text().await?;
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
-        };
+        let text = crate::common::scrape_metrics(&running).await?;
+        let value = |name: &str| crate::common::metric(&text, name);
         anyhow::ensure!(value("ircbridge_connections_total") == Some(1), "{text}");
         anyhow::ensure!(value("ircbridge_irc_to_matrix_total") >= Some(1), "{text}");
         anyhow::ensure!(value("ircbridge_matrix_to_irc_total") >= Some(1), "{text}");

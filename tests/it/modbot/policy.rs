@@ -52,11 +52,7 @@ async fn a_user_rule_bans_in_every_protected_room() -> Result<()> {
     );
     // The scrape counts the two bans and the redaction.
     let scraped = h.metrics().await?;
-    let value = |name: &str| {
-        scraped
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
-    };
+    let value = |name: &str| crate::common::metric(&scraped, name);
     assert_eq!(value("modbot_bans_total"), Some(2), "{scraped}");
     assert!(value("modbot_redactions_total") >= Some(1), "{scraped}");
     assert!(value("modbot_requests_total") > Some(2), "{scraped}");

@@ -235,23 +235,15 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
         );
         // `/metrics` counts the delivery (the refused attempt was retried,
         // not given up).
-        let addr = running
-            .as_ref()
-            .and_then(|r| r.metrics_addr())
-            .context("no metrics")?;
+        let bot = running.as_ref().context("the bot is not running")?;
         let scraped = eventually(Duration::from_secs(10), "the delivery counted", || async {
-            let text = reqwest::get(format!("http://{addr}/metrics"))
-                .await?
-                .text()
-                .await?;
-            Ok(text
-                .lines()
-                .any(|l| l.starts_with("webhooks_outbound_delivered_total ") && !l.ends_with(" 0"))
-                .then_some(text))
+            let text = crate::common::scrape_metrics(bot).await?;
+            let delivered = crate::common::metric(&text, "webhooks_outbound_delivered_total");
+            Ok((delivered >= Some(1)).then_some(text))
         })
         .await?;
         ensure!(
-            scraped.contains("webhooks_outbound_failed_total 0"),
+            crate::common::metric(&scraped, "webhooks_outbound_failed_total") == Some(0),
             "{scraped}"
         );
 
