@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);
     let client = Client::with_config(&hs.url(), reg.clone(), ClientConfig::default())?;
-    client.set_server_name("localhost");
+    client.set_server_name(ghostkit::ruma::common::server_name!("localhost"));
 
     sends(&client, 8, 2_000).await; // warm-up: connections, allocator
     println!("| scenario | requests | req/s | p50 | p99 |");
@@ -132,7 +132,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let warm_with_new = t0.elapsed() / warm_n;
     // What `ctx.intent(&ghost)` costs: the context's cache, opened once.
-    let app = AppContext::new(client.clone(), store.clone(), reg, "localhost".into());
+    let app = AppContext::new(
+        client.clone(),
+        store.clone(),
+        reg,
+        ghostkit::ruma::common::server_name!("localhost").to_owned(),
+    )?;
     let t0 = Instant::now();
     for _ in 0..warm_n {
         app.intent(&ghost)?.ensure_joined(room).await?;

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ruma_common::{RoomId, UserId};
+use ruma_common::{IdParseError, OwnedServerName, OwnedUserId, RoomId, ServerName, UserId};
 
 use crate::client::Client;
 use crate::event::Event;
@@ -22,10 +22,10 @@ use crate::store::{Store, StoreError};
 /// let reg = Registration::from_yaml("id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces:\n  users: [{regex: '@_t_.*:example\\.org', exclusive: true}]\n")?;
 /// let reg = std::sync::Arc::new(reg);
 /// let client = Client::new("http://127.0.0.1:1", reg.clone())?;
-/// let app = AppContext::new(client, Store::temporary()?, reg, "example.org".into());
+/// let app = AppContext::new(client, Store::temporary()?, reg, "example.org".try_into()?)?;
 /// assert_eq!(app.bot_user_id(), "@bot:example.org");
-/// assert!(app.is_ours("@_t_ghost:example.org"));
-/// assert!(!app.is_ours("@alice:example.org"));
+/// assert!(app.is_ours(&UserId::parse("@_t_ghost:example.org")?));
+/// assert!(!app.is_ours(&UserId::parse("@alice:example.org")?));
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
@@ -38,27 +38,32 @@ struct AppShared {
     client: Client,
     store: Store,
     registration: Arc<Registration>,
-    server_name: String,
+    server_name: OwnedServerName,
+    bot_user_id: OwnedUserId,
     intents: OnceLock<IntentCache>,
 }
 
 impl AppContext {
-    /// Puts the shared parts together (done by [`crate::Appservice`]).
+    /// Puts the shared parts together (done by [`crate::Appservice`]);
+    /// fails when the registration's `sender_localpart` makes no user ID
+    /// on `server_name`.
     pub fn new(
         client: Client,
         store: Store,
         registration: Arc<Registration>,
-        server_name: String,
-    ) -> Self {
-        AppContext {
+        server_name: OwnedServerName,
+    ) -> Result<Self, IdParseError> {
+        let bot_user_id = registration.bot_user_id(&server_name)?;
+        Ok(AppContext {
             inner: Arc::new(AppShared {
                 client,
                 store,
                 registration,
                 server_name,
+                bot_user_id,
                 intents: OnceLock::new(),
             }),
-        }
+        })
     }
 
     /// The as_token client.
@@ -80,7 +85,7 @@ impl AppContext {
     /// # let reg = ghostkit::Registration::from_yaml("id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces: {}\n").unwrap();
     /// # let reg = std::sync::Arc::new(reg);
     /// # let client = ghostkit::Client::new("http://127.0.0.1:1", reg.clone()).unwrap();
-    /// # let app = ghostkit::AppContext::new(client, ghostkit::Store::temporary().unwrap(), reg, "example.org".into());
+    /// # let app = ghostkit::AppContext::new(client, ghostkit::Store::temporary().unwrap(), reg, ghostkit::ruma::common::server_name!("example.org").to_owned()).unwrap();
     /// # demo(&app).unwrap();
     /// ```
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -98,19 +103,19 @@ impl AppContext {
     }
 
     /// The homeserver's server name (`example.org`).
-    pub fn server_name(&self) -> &str {
+    pub fn server_name(&self) -> &ServerName {
         &self.inner.server_name
     }
 
     /// The appservice's own bot user ID.
-    pub fn bot_user_id(&self) -> String {
-        self.registration().bot_user_id(self.server_name())
+    pub fn bot_user_id(&self) -> &UserId {
+        &self.inner.bot_user_id
     }
 
     /// Whether `user_id` is the bot or one of its ghosts.
-    pub fn is_ours(&self, user_id: &str) -> bool {
+    pub fn is_ours(&self, user_id: &UserId) -> bool {
         self.registration()
-            .may_act_as(user_id, Some(self.server_name()))
+            .may_act_as(user_id.as_str(), Some(self.server_name().as_str()))
     }
 
     /// What intents remember (registrations, memberships, display names),
@@ -131,11 +136,7 @@ impl AppContext {
 
     /// An [`Intent`] acting as the appservice's bot user.
     pub fn intent_for_bot(&self) -> Result<Intent, IntentError> {
-        let bot = self.bot_user_id();
-        let bot = <&UserId>::try_from(bot.as_str()).map_err(|e| {
-            crate::client::ClientError::InvalidArgument(format!("bot user ID `{bot}`: {e}"))
-        })?;
-        self.intent(bot)
+        self.intent(self.bot_user_id())
     }
 
     /// `room`'s power levels and creators: from the cache, or read from

@@ -122,6 +122,9 @@ pub enum AppserviceError {
     /// would be `@bot:` or worse.
     #[error("the homeserver domain `{0}` is not a server name: set HOMESERVER_DOMAIN (or --homeserver-domain) to the homeserver's server name, e.g. `example.org`, or leave it unset to ask the homeserver")]
     BadServerName(String),
+    /// The registration's `sender_localpart` makes no user ID.
+    #[error("the registration's sender_localpart makes no user ID ({0}): use lower-case letters, digits and `._=-/`")]
+    BadBotUserId(String),
     /// Listening failed.
     #[error("cannot listen on {addr}: {source}; is another process using the port?")]
     Bind {
@@ -184,7 +187,7 @@ impl Appservice {
     /// homeserver its name, the bot's `on_start`) ends the start and
     /// returns `Ok` at once. Left to their default action instead, they
     /// would be ignored by a process that is PID 1, as in a container.
-    pub async fn serve<S: Setup>(self, setup: S) -> Result<(), AppserviceError> {
+    pub async fn serve<S: Setup<Config = ()>>(self, setup: S) -> Result<(), AppserviceError> {
         let mut signals = signals::StopSignals::listen();
         let running = tokio::select! {
             started = self.start(setup) => started?,
@@ -204,7 +207,7 @@ impl Appservice {
     /// [`bot::build`](crate::bot::build) for one made from the app), calls
     /// its [`Handler::on_start`], replays unfinished events, starts
     /// listening and (optionally) asks the homeserver to ping us.
-    pub async fn start<S: Setup>(self, setup: S) -> Result<Running, AppserviceError> {
+    pub async fn start<S: Setup<Config = ()>>(self, setup: S) -> Result<Running, AppserviceError> {
         let Appservice {
             registration,
             config,
@@ -226,14 +229,17 @@ impl Appservice {
             Some(s) => s.clone(),
             None => learn_server_name(&client).await?,
         };
+        let server_name = ruma_common::OwnedServerName::try_from(server_name.as_str())
+            .map_err(|_| AppserviceError::BadServerName(server_name.clone()))?;
         client.set_server_name(&server_name);
         let app = AppContext::new(
             client.clone(),
             store.clone(),
             registration.clone(),
             server_name,
-        );
-        let handler = setup.build(&app).map_err(AppserviceError::Build)?;
+        )
+        .map_err(|e| AppserviceError::BadBotUserId(e.to_string()))?;
+        let handler = setup.build((), &app).map_err(AppserviceError::Build)?;
         let handler: Arc<dyn Handler> = Arc::new(handler);
         handler
             .on_start(&app)

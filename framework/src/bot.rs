@@ -31,9 +31,9 @@
 //!     }
 //! }
 //!
-//! // What goes to `Appservice::start` or `cli::run`: a `Handler` again.
+//! // What goes to `ghostkit::main` or `Appservice::start`: a `Handler` again.
 //! fn handler() -> impl Handler {
-//!     Echo.commands("!").ignore_own_ghosts().auto_join()
+//!     Echo.commands("!").auto_join()
 //! }
 //! # let _ = handler();
 //! ```
@@ -61,7 +61,7 @@ pub use commands::{Guard, Prefix, Verdict, WithCommands};
 pub use compose::{AutoJoin, Filter, HandlerExt, Ordered};
 pub use context::{Context, InRoom};
 pub use route::route;
-pub use setup::{build, Build, Setup};
+pub use setup::{build, configured, BotConfig, Build, Configured, Setup};
 
 /// What a handler returns on failure: any error (`anyhow::Error` converts).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;

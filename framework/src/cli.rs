@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::appservice::{check_server_name, Appservice, AppserviceError, Config};
-use crate::bot::{build, AppContext, Handler, HandlerError};
+use crate::bot::{build, AppContext, BotConfig, Setup};
 use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
 use crate::router::DispatchOrder;
@@ -153,57 +153,28 @@ impl Cli {
     }
 }
 
-/// A bot's own settings, read by [`run`] only when the command line runs
-/// the bot: `--help`, `--version`, `generate-registration` and
-/// `check-registration` need none, so they work where the settings are
-/// missing or wrong. `()` is the config of a bot that has none.
-///
-/// ```
-/// use ghostkit::prelude::*;
-///
-/// struct Greeting(String);
-///
-/// impl BotConfig for Greeting {
-///     fn load() -> Result<Self, HandlerError> {
-///         let text = std::env::var("GREETING")
-///             .map_err(|_| "set GREETING to what the bot says when it joins")?;
-///         Ok(Greeting(text))
-///     }
-/// }
-/// # let _ = Greeting::load();
-/// ```
-pub trait BotConfig: Sized + Send + 'static {
-    /// Reads the settings; an error says which one is wrong and the fix.
-    fn load() -> Result<Self, HandlerError>;
-}
-
-impl BotConfig for () {
-    fn load() -> Result<(), HandlerError> {
-        Ok(())
-    }
-}
-
-/// What a bot's `main` is: [`run`]; on error, prints it (with its causes)
-/// after the bot's id and exits with status 1.
+/// A bot's whole `main` (also `ghostkit::main`): starts the async runtime,
+/// then [`run`]s; on error, prints it (with its causes) after the bot's id
+/// and exits with status 1.
 ///
 /// ```no_run
 /// use ghostkit::prelude::*;
 /// struct Quiet;
 /// impl Handler for Quiet {}
-/// const INFO: BotInfo = bot_info!("quiet");
-/// #[tokio::main]
-/// async fn main() {
-///     ghostkit::cli::run_or_exit(INFO, |(), _app: &AppContext| Ok(Quiet)).await
+/// fn main() {
+///     ghostkit::main(bot_info!("quiet"), Quiet)
 /// }
 /// ```
-pub async fn run_or_exit<C, H, F>(info: BotInfo, make: F)
-where
-    C: BotConfig,
-    H: Handler,
-    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
-{
+///
+/// A bot that runs in a runtime of its own awaits [`run`] instead.
+pub fn main(info: BotInfo, setup: impl Setup) {
     let id = info.id;
-    if let Err(e) = run(info, make).await {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Box::<dyn Error>::from(format!("cannot start the async runtime: {e}")))
+        .and_then(|runtime| runtime.block_on(run(info, setup)));
+    if let Err(e) = result {
         eprintln!("{}", error_line(id, &*e));
         std::process::exit(1);
     }
@@ -233,12 +204,7 @@ fn error_line(id: &str, e: &(dyn Error + 'static)) -> String {
 /// drains and returns `Ok`.
 ///
 /// Returns an error whose message says what to fix.
-pub async fn run<C, H, F>(info: BotInfo, make: F) -> Result<(), Box<dyn Error>>
-where
-    C: BotConfig,
-    H: Handler,
-    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
-{
+pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>> {
     let mut cli = Cli::parse_for(&info);
     init_logging_as(cli.log_format.unwrap_or_default(), "info");
     cli.homeserver_domain = homeserver_domain(
@@ -300,7 +266,7 @@ where
             Ok(())
         }
         None => {
-            let bot_config = C::load().map_err(|e| -> Box<dyn Error> { e })?;
+            let bot_config = S::Config::load().map_err(|e| -> Box<dyn Error> { e })?;
             let path = cli.registration.unwrap_or(default_reg);
             let registration = load_registration(&path)?;
             let store = cli
@@ -318,7 +284,7 @@ where
             }
             // `serve` catches SIGTERM and SIGINT from before the start on.
             Appservice::new(registration, config)
-                .serve(build(move |app: &AppContext| make(bot_config, app)))
+                .serve(build(move |app: &AppContext| setup.build(bot_config, app)))
                 .await?;
             Ok(())
         }

@@ -59,7 +59,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use ruma_common::UserId;
+use ruma_common::{OwnedUserId, UserId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -291,7 +291,8 @@ struct Inner {
     base: String,
     auth: HeaderValue,
     registration: Arc<Registration>,
-    server_name: std::sync::OnceLock<String>,
+    server_name: std::sync::OnceLock<ruma_common::OwnedServerName>,
+    bot_user_id: std::sync::OnceLock<OwnedUserId>,
     config: ClientConfig,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -364,6 +365,7 @@ impl Client {
                 auth,
                 registration,
                 server_name: std::sync::OnceLock::new(),
+                bot_user_id: std::sync::OnceLock::new(),
                 config,
                 metrics: Arc::new(crate::metrics::Metrics::new()),
             }),
@@ -392,21 +394,22 @@ impl Client {
     }
 
     /// Sets the server name (learned by [`Client::whoami`] or configured).
-    pub fn set_server_name(&self, name: &str) {
+    pub fn set_server_name(&self, name: &ruma_common::ServerName) {
+        if let Ok(bot) = self.inner.registration.bot_user_id(name) {
+            let _ = self.inner.bot_user_id.set(bot);
+        }
         let _ = self.inner.server_name.set(name.to_owned());
     }
 
     /// The server name, once set.
-    pub fn server_name(&self) -> Option<&str> {
-        self.inner.server_name.get().map(String::as_str)
+    pub fn server_name(&self) -> Option<&ruma_common::ServerName> {
+        self.inner.server_name.get().map(|s| &**s)
     }
 
-    /// The bot's user ID, once the server name is known.
-    pub fn bot_user_id(&self) -> Option<String> {
-        self.inner
-            .server_name
-            .get()
-            .map(|s| self.inner.registration.bot_user_id(s))
+    /// The bot's user ID, once the server name is known (and when the
+    /// registration's `sender_localpart` makes one).
+    pub fn bot_user_id(&self) -> Option<&UserId> {
+        self.inner.bot_user_id.get().map(|u| &**u)
     }
 
     /// A fresh, random transaction ID for `PUT …/send/{type}/{txnId}`, the
@@ -419,25 +422,25 @@ impl Client {
     /// inside a handler, derived from the event handled, the user and the
     /// request's ordinal, so a replayed handler sends the same IDs (see
     /// [`txn`]); elsewhere fresh.
-    pub fn txn_id_for(&self, user_id: &str) -> String {
-        txn::derive(&self.inner.registration.id, user_id)
+    pub fn txn_id_for(&self, user_id: &UserId) -> String {
+        txn::derive(&self.inner.registration.id, user_id.as_str())
     }
 
     /// Whether `user_id` is the appservice's own user (on the server name,
     /// once known; any server before) or in the users namespace, as Synapse
     /// decides masquerading ([`Registration::may_act_as`]).
-    pub fn may_act_as(&self, user_id: &str) -> bool {
+    pub fn may_act_as(&self, user_id: &UserId) -> bool {
         self.inner
             .registration
-            .may_act_as(user_id, self.server_name())
+            .may_act_as(user_id.as_str(), self.server_name().map(|s| s.as_str()))
     }
 
-    fn check_user(&self, user_id: &str) -> Result<(), ClientError> {
+    fn check_user(&self, user_id: &UserId) -> Result<(), ClientError> {
         if self.may_act_as(user_id) {
             Ok(())
         } else {
             Err(ClientError::NotInNamespace {
-                user_id: user_id.to_owned(),
+                user_id: user_id.to_string(),
             })
         }
     }
@@ -464,7 +467,7 @@ impl Client {
     /// # }
     /// ```
     pub fn as_user(&self, user_id: &UserId) -> Result<AsUser, ClientError> {
-        self.check_user(user_id.as_str())?;
+        self.check_user(user_id)?;
         Ok(AsUser {
             client: self.clone(),
             user_id: Some(user_id.to_owned()),

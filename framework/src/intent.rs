@@ -459,11 +459,15 @@ impl IntentCache {
     /// let cache = IntentCache::open(&ghostkit::Store::temporary()?)?;
     /// let raw = serde_json::value::RawValue::from_string(r#"{"type":"m.room.member","state_key":"@_t_a:example.org",
     ///   "event_id":"$e","room_id":"!r:example.org","sender":"@_t_a:example.org","content":{"membership":"join"}}"#.into())?;
-    /// cache.observe(&Event::from_raw(EventKind::Timeline, &raw)?, |u| u.starts_with("@_t_"))?;
+    /// cache.observe(&Event::from_raw(EventKind::Timeline, &raw)?, |u| u.as_str().starts_with("@_t_"))?;
     /// assert_eq!(cache.membership(room_id!("!r:example.org"), user_id!("@_t_a:example.org"))?, Some(MembershipState::Join));
     /// # Ok(()) }
     /// ```
-    pub fn observe(&self, event: &Event, is_ours: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+    pub fn observe(
+        &self,
+        event: &Event,
+        is_ours: impl Fn(&UserId) -> bool,
+    ) -> Result<(), StoreError> {
         self.observe_power(event)?;
         if event.kind() != EventKind::Timeline || event.event_type() != "m.room.member" {
             return Ok(());
@@ -474,7 +478,7 @@ impl IntentCache {
         let Ok(user) = <&UserId>::try_from(key) else {
             return Ok(());
         };
-        if !is_ours(user.as_str()) {
+        if !is_ours(user) {
             return Ok(());
         }
         #[derive(serde::Deserialize)]

@@ -25,6 +25,7 @@ pub mod transaction;
 pub use appservice::{Appservice, Config, Running};
 pub use async_trait::async_trait;
 pub use bot::{AppContext, Context, Handler, HandlerError, HandlerExt, HandlerResult};
+pub use cli::main;
 pub use client::{AsUser, Client, ClientError, MatrixError};
 pub use command::{Command, CommandError};
 pub use errcode::ErrorCode;

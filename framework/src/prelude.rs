@@ -2,9 +2,9 @@
 
 pub use crate::appservice::{Appservice, Config};
 pub use crate::bot::{
-    AppContext, Context, Handler, HandlerError, HandlerExt, HandlerResult, Setup,
+    AppContext, BotConfig, Context, Handler, HandlerError, HandlerExt, HandlerResult, Setup,
 };
-pub use crate::cli::{BotConfig, BotInfo};
+pub use crate::cli::BotInfo;
 pub use crate::client::{AsUser, Client, ClientError};
 pub use crate::command::CommandError;
 pub use crate::event::{Event, EventKind};

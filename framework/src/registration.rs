@@ -548,9 +548,24 @@ impl Registration {
         self.receive_ephemeral.unwrap_or(false) || self.push_ephemeral_unstable.unwrap_or(false)
     }
 
-    /// The bot user's full ID on `server_name`.
-    pub fn bot_user_id(&self, server_name: &str) -> String {
-        format!("@{}:{server_name}", self.sender_localpart)
+    /// The bot user's full ID on `server_name`; an error when
+    /// `sender_localpart` is no user ID's localpart.
+    ///
+    /// ```
+    /// # let reg = ghostkit::Registration::from_yaml("id: t\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: bot\nnamespaces: {}\n").unwrap();
+    /// let server = ghostkit::ruma::common::server_name!("example.org");
+    /// assert_eq!(reg.bot_user_id(server).unwrap(), "@bot:example.org");
+    /// ```
+    pub fn bot_user_id(
+        &self,
+        server_name: &ruma_common::ServerName,
+    ) -> Result<ruma_common::OwnedUserId, ruma_common::IdParseError> {
+        let id = ruma_common::UserId::parse(format!("@{}:{server_name}", self.sender_localpart))?;
+        // A `:` in the localpart would move the server name.
+        if id.localpart() != self.sender_localpart {
+            return Err(ruma_common::IdParseError::InvalidCharacters);
+        }
+        Ok(id)
     }
 }
 

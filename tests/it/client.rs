@@ -25,7 +25,7 @@ pub fn registration() -> Arc<Registration> {
 /// A client of the real Synapse acting for the `ghostkit-client` appservice.
 pub fn client() -> Client {
     let c = Client::new(&synapse_url(), registration()).expect("client builds");
-    c.set_server_name("localhost");
+    c.set_server_name(ghostkit::ruma::common::server_name!("localhost"));
     c
 }
 

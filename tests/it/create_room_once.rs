@@ -89,7 +89,7 @@ fn client_via(url: &str) -> Result<Client> {
         ..Default::default()
     };
     let c = Client::with_config(url, registration(), config)?;
-    c.set_server_name("localhost");
+    c.set_server_name(ghostkit::ruma::common::server_name!("localhost"));
     Ok(c)
 }
 

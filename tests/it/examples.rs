@@ -15,7 +15,7 @@ mod ghosts;
 mod reminder;
 
 /// Starts `handler` with the test registration `name` on a fresh store.
-pub async fn start_example<S: Setup>(
+pub async fn start_example<S: Setup<Config = ()>>(
     name: &str,
     handler: S,
     store: &std::path::Path,
@@ -32,7 +32,7 @@ pub async fn start_example<S: Setup>(
 /// Like [`start_example`] on the store of an appservice just stopped in this
 /// process: its last tasks may hold the store for a moment, so the start is
 /// tried again for up to 10 s while the store is locked.
-pub async fn restart_example<S: Setup>(
+pub async fn restart_example<S: Setup<Config = ()>>(
     name: &str,
     make: impl Fn() -> S,
     store: &std::path::Path,

@@ -12,7 +12,7 @@ use crate::client::{client, ghost_id, membership_of, registration};
 
 fn fake_client(hs: &FakeHomeserver) -> Client {
     let c = Client::new(&hs.url(), registration()).unwrap();
-    c.set_server_name("localhost");
+    c.set_server_name(ghostkit::ruma::common::server_name!("localhost"));
     c
 }
 
@@ -67,8 +67,8 @@ async fn memberships_from_transactions_feed_the_cache() -> anyhow::Result<()> {
         client.clone(),
         store.clone(),
         registration(),
-        "localhost".into(),
-    );
+        ghostkit::ruma::common::server_name!("localhost").to_owned(),
+    )?;
     let room = room_id!("!fed:localhost");
     let ghost = user_id!("@_client_fed:localhost");
 
@@ -177,8 +177,8 @@ async fn intents_against_synapse() -> anyhow::Result<()> {
         client.clone(),
         store.clone(),
         registration(),
-        "localhost".into(),
-    );
+        ghostkit::ruma::common::server_name!("localhost").to_owned(),
+    )?;
     let room = client
         .as_bot()
         .create_room(&CreateRoom {
@@ -265,8 +265,8 @@ async fn a_stale_cache_heals_against_synapse() -> anyhow::Result<()> {
         client.clone(),
         store.clone(),
         registration(),
-        "localhost".into(),
-    );
+        ghostkit::ruma::common::server_name!("localhost").to_owned(),
+    )?;
     let room = client
         .as_bot()
         .create_room(&CreateRoom {

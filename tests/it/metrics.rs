@@ -30,7 +30,7 @@ impl Handler for Pong {
 
     async fn on_message(&self, ctx: &Context, msg: RoomMessageEventContent) -> HandlerResult {
         let ev = ctx.event();
-        let ours = ev.sender().is_some_and(|s| ctx.is_ours(s.as_str()));
+        let ours = ev.sender().is_some_and(|s| ctx.is_ours(s));
         if let (false, "ping", Some(room)) = (ours, msg.body(), ev.room_id()) {
             ctx.client().as_bot().send_text(room, "pong").await?;
         }
@@ -85,7 +85,7 @@ async fn metrics_count_real_transactions_handler_calls_and_requests_through_syna
         .metrics_addr()
         .context("metrics on the app listener")?;
     assert_eq!(addr, running.addr());
-    let bot = running.app().bot_user_id();
+    let bot = running.app().bot_user_id().to_string();
 
     let alice = User::register("metrics").await?;
     let room = alice

@@ -144,7 +144,7 @@ impl Live {
 
 /// What [`ghostkit::cli::run`] and [`Appservice::start`] take: the bridge,
 /// started with `config` once the app is up.
-pub fn setup(config: BridgeConfig) -> impl ghostkit::bot::Setup {
+pub fn setup(config: BridgeConfig) -> impl ghostkit::bot::Setup<Config = ()> {
     ghostkit::bot::build(move |app: &AppContext| Ok(IrcBridge::start(config, app)?.handler()))
 }
 
@@ -174,7 +174,7 @@ impl IrcBridge {
             app: app.clone(),
             irc,
             portals,
-            names: Names::new(&config.network, app.server_name()),
+            names: Names::new(&config.network, app.server_name().as_str()),
             // The operator's own channels are reachable by their alias too
             // (their portals may be made a moment after the start).
             alias_policy: AliasPolicy::new(

@@ -446,7 +446,7 @@ impl BridgeConfig {
     }
 }
 
-impl ghostkit::cli::BotConfig for BridgeConfig {
+impl ghostkit::bot::BotConfig for BridgeConfig {
     fn load() -> Result<Self, ghostkit::HandlerError> {
         Ok(BridgeConfig::from_env()?)
     }

@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
 
     let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);
     let client = Client::with_config(&hs.url(), reg.clone(), ClientConfig::default())?;
-    client.set_server_name("bench");
+    client.set_server_name(ghostkit::ruma::common::server_name!("bench"));
     let store = Store::temporary()?;
     let mut model = Model {
         protected_rooms: room_ids.iter().cloned().collect(),
@@ -109,7 +109,12 @@ async fn main() -> anyhow::Result<()> {
     };
     model.lists.insert(list.clone(), ListMeta::default());
     save_model(&store, &model)?;
-    let app = AppContext::new(client, store, reg, "bench".into());
+    let app = AppContext::new(
+        client,
+        store,
+        reg,
+        ghostkit::ruma::common::server_name!("bench").to_owned(),
+    )?;
 
     let mut config = ModConfig::new(mgmt);
     config.max_concurrent_requests = 16;

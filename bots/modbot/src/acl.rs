@@ -89,7 +89,10 @@ impl crate::engine::Engine {
     /// Writes the server ACL in every protected room where it changed.
     pub async fn apply_acl_everywhere(&self) {
         let app = self.app();
-        let acl = build_acl(self.rules_read().server_entities(), app.server_name());
+        let acl = build_acl(
+            self.rules_read().server_entities(),
+            app.server_name().as_str(),
+        );
         let rooms: Vec<String> = {
             let m = self.model();
             m.protected_rooms

@@ -371,7 +371,7 @@ impl ModConfig {
     }
 }
 
-impl ghostkit::cli::BotConfig for ModConfig {
+impl ghostkit::bot::BotConfig for ModConfig {
     fn load() -> Result<Self, ghostkit::HandlerError> {
         Ok(ModConfig::from_env()?)
     }

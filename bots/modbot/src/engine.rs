@@ -325,7 +325,7 @@ impl Engine {
 
     /// Users the bot must never ban: itself and management-room members.
     pub fn is_untouchable(&self, user: &str) -> bool {
-        if self.app().is_ours(user) {
+        if <&UserId>::try_from(user).is_ok_and(|u| self.app().is_ours(u)) {
             return true;
         }
         let Some(mgmt) = self.log.room() else {

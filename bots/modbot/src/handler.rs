@@ -135,7 +135,7 @@ impl Guard for Moderators {
         let Some(sender) = ctx.sender() else {
             return Verdict::Ignore;
         };
-        if !in_management || ctx.is_ours(sender.as_str()) {
+        if !in_management || ctx.is_ours(sender) {
             return Verdict::Ignore;
         }
         // Power first: who may not command hears nothing of the commands,
@@ -179,7 +179,7 @@ impl Handler<commands::Command> for ModBot {
     }
 
     async fn on_invite(&self, ctx: &Context, invitee: &UserId) -> HandlerResult {
-        if invitee.as_str() != ctx.bot_user_id() {
+        if invitee != ctx.bot_user_id() {
             return Ok(());
         }
         match ctx.event().room_id() {
@@ -251,7 +251,7 @@ impl Handler<commands::Command> for ModBot {
         let (Some(room), Some(sender)) = (ev.room_id(), ev.sender()) else {
             return Ok(());
         };
-        if ctx.is_ours(sender.as_str()) {
+        if ctx.is_ours(sender) {
             return Ok(());
         }
         // The management room's commands are taken by the command layer

@@ -91,7 +91,7 @@ impl Engine {
                 }
             }
             EntityKind::Server => {
-                let own = Some(self.app().server_name().to_owned());
+                let own = Some(self.app().server_name().as_str());
                 let glob = Glob::new(&rule.entity);
                 let protected: Vec<String> = self.model().protected_rooms.iter().cloned().collect();
                 let cache = self.member_cache();
@@ -99,7 +99,7 @@ impl Engine {
                     for (user, m) in cache.get(room).into_iter().flatten() {
                         let server = server_of(user);
                         let active = crate::engine::bannable(m);
-                        if active && Some(server) != own.as_deref() && glob.matches(server) {
+                        if active && Some(server) != own && glob.matches(server) {
                             users.insert(user.clone());
                             rooms.insert(room.clone());
                         }
@@ -121,8 +121,8 @@ impl Engine {
         if rule.kind == EntityKind::Room || self.model().is_confirmed(rule) {
             return None;
         }
-        let own = self.app().server_name().to_owned();
-        let over_own_server = !own.is_empty() && is_wildcard_over(rule, &own);
+        let own = self.app().server_name().as_str();
+        let over_own_server = is_wildcard_over(rule, own);
         let reach = self.reach(rule);
         (over_own_server || reach.members > self.config.confirm_above_members).then(|| Held {
             rule: rule.clone(),

@@ -3,12 +3,11 @@
 //!   HOMESERVER_URL=http://127.0.0.1:8008 cargo run -p ghostkit-modbot
 //! ```
 
-#[tokio::main]
-async fn main() {
+fn main() {
     // The bot's config is read only when the command runs the bot:
     // `--help`, `--version` and the registration commands need none.
-    ghostkit::cli::run_or_exit(modbot::INFO, |config, app| {
-        Ok(modbot::ModBot::new(config, app).handler())
-    })
-    .await
+    ghostkit::main(
+        modbot::INFO,
+        ghostkit::bot::configured(|config, app| Ok(modbot::ModBot::new(config, app).handler())),
+    )
 }

@@ -187,9 +187,6 @@ impl Engine {
             return String::new();
         };
         let bot = app.bot_user_id();
-        let Ok(bot) = <&UserId>::try_from(bot.as_str()) else {
-            return String::new();
-        };
         let Ok(power) = app.room_power(id).await else {
             return String::new();
         };
@@ -281,7 +278,7 @@ impl Engine {
         let glob = Glob::new(entity);
         match kind {
             EntityKind::User => {
-                if glob.matches(&app.bot_user_id()) {
+                if glob.matches(app.bot_user_id().as_str()) {
                     return Err(anyhow!("refusing to ban myself"));
                 }
                 let mgmt = self.log.room().unwrap_or_default();
@@ -299,7 +296,7 @@ impl Engine {
                     ));
                 }
             }
-            EntityKind::Server if glob.matches(app.server_name()) => {
+            EntityKind::Server if glob.matches(app.server_name().as_str()) => {
                 return Err(anyhow!("refusing: {entity} matches my own server"));
             }
             _ => {}

@@ -171,9 +171,14 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);
     let client = Client::with_config(&hs.url(), reg.clone(), ClientConfig::default())?;
-    client.set_server_name("bench");
+    client.set_server_name(ghostkit::ruma::common::server_name!("bench"));
     let store = Store::temporary()?;
-    let app = AppContext::new(client, store.clone(), reg, "bench".into());
+    let app = AppContext::new(
+        client,
+        store.clone(),
+        reg,
+        ghostkit::ruma::common::server_name!("bench").to_owned(),
+    )?;
     let config = WebhooksConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         rate_per_sec: 1e9,

@@ -47,7 +47,7 @@ pub struct WebhookBot {
 
 /// What [`ghostkit::cli::run`] and [`Appservice::start`] take: the bot,
 /// built once the app is up, and a handle that sees where it listens.
-pub fn setup(config: WebhooksConfig) -> (impl ghostkit::bot::Setup, WebhooksHandle) {
+pub fn setup(config: WebhooksConfig) -> (impl ghostkit::bot::Setup<Config = ()>, WebhooksHandle) {
     let handle = WebhooksHandle::default();
     let seen = handle.clone();
     let setup = ghostkit::bot::build(move |app: &AppContext| {

@@ -451,7 +451,7 @@ fn check_server_name(domain: &str) -> Result<(), ConfigError> {
         .map_err(|_| invalid())
 }
 
-impl ghostkit::cli::BotConfig for WebhooksConfig {
+impl ghostkit::bot::BotConfig for WebhooksConfig {
     fn load() -> Result<Self, ghostkit::HandlerError> {
         Ok(WebhooksConfig::from_env()?)
     }

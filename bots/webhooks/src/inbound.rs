@@ -55,7 +55,8 @@ impl InboundState {
         let api = match &msg.username {
             None => self.app.client().as_bot(),
             Some(name) => {
-                let ghost = ghost_id(hook, self.app.server_name()).map_err(anyhow::Error::msg)?;
+                let ghost =
+                    ghost_id(hook, self.app.server_name().as_str()).map_err(anyhow::Error::msg)?;
                 let intent = self.app.intent(&ghost)?;
                 if !self.has_room_name(room, &ghost, name) {
                     let _one = self.setup.lock().await;

@@ -4,12 +4,13 @@
 //!   cargo run -p ghostkit-webhooks
 //! ```
 
-#[tokio::main]
-async fn main() {
+fn main() {
     // The bot's config is read only when the command runs the bot:
     // `--help`, `--version` and the registration commands need none.
-    ghostkit::cli::run_or_exit(webhooks::INFO, |config, app| {
-        Ok(webhooks::WebhookBot::start(&config, app)?.handler())
-    })
-    .await
+    ghostkit::main(
+        webhooks::INFO,
+        ghostkit::bot::configured(|config, app| {
+            Ok(webhooks::WebhookBot::start(&config, app)?.handler())
+        }),
+    )
 }

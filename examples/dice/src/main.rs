@@ -1,6 +1,5 @@
 //! Runs the dice bot; see the crate docs of `dice`.
 
-#[tokio::main]
-async fn main() {
-    ghostkit::cli::run_or_exit(dice::INFO, |(), _| Ok(dice::handler())).await
+fn main() {
+    ghostkit::main(dice::INFO, dice::handler())
 }

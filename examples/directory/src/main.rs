@@ -1,6 +1,5 @@
 //! Runs the directory bot; see the crate docs of `directory`.
 
-#[tokio::main]
-async fn main() {
-    ghostkit::cli::run_or_exit(directory::INFO, |(), _| Ok(directory::handler())).await
+fn main() {
+    ghostkit::main(directory::INFO, directory::handler())
 }

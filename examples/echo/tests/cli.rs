@@ -188,7 +188,7 @@ fn a_good_dispatch_order_is_accepted() {
 
 #[test]
 fn version_prints_the_bots_and_ghostkits_version() {
-    let want = echo::INFO.version_line();
+    let want = ghostkit::bot_info!("echo").version_line();
     assert!(
         want.starts_with(&format!("echo {} (ghostkit ", env!("CARGO_PKG_VERSION"))),
         "{want}"

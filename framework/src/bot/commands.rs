@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
+use ruma_common::UserId;
 
 use super::compose::layer;
 use super::{Context, Handler, HandlerResult, NoCommands};
@@ -25,11 +26,12 @@ use crate::router::DispatchOrder;
 /// assert_eq!(p.shown(), "!");
 ///
 /// let m = Prefix::word("!mod").or_mention();
-/// assert_eq!(m.address("!mod ban @a:b", "@modbot:x"), Some("ban @a:b"));
-/// assert_eq!(m.address("!mod", "@modbot:x"), Some(""));
-/// assert_eq!(m.address("@modbot:x: rooms", "@modbot:x"), Some("rooms"));
-/// assert_eq!(m.address("modbot: help", "@modbot:x"), Some("help"));
-/// assert_eq!(m.address("!moderate", "@modbot:x"), None);
+/// let bot = ghostkit::ruma::common::user_id!("@modbot:x");
+/// assert_eq!(m.address("!mod ban @a:b", bot), Some("ban @a:b"));
+/// assert_eq!(m.address("!mod", bot), Some(""));
+/// assert_eq!(m.address("@modbot:x: rooms", bot), Some("rooms"));
+/// assert_eq!(m.address("modbot: help", bot), Some("help"));
+/// assert_eq!(m.address("!moderate", bot), None);
 /// assert_eq!(m.shown(), "!mod ");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,19 +138,18 @@ impl Prefix {
 
     /// What `text` says after its prefix or the mention of `bot_user_id`,
     /// when it is addressed to the bot.
-    pub fn address<'t>(&self, text: &'t str, bot_user_id: &str) -> Option<&'t str> {
-        match self.addressed(text, || bot_user_id.to_owned())? {
+    pub fn address<'t>(&self, text: &'t str, bot_user_id: &UserId) -> Option<&'t str> {
+        match self.addressed(text, bot_user_id)? {
             Addressed::Glued(p) => text.strip_prefix(p),
             Addressed::Word(rest) => Some(rest),
         }
     }
 
-    /// How `text` is addressed to the bot, if it is; the bot's user ID is
-    /// asked for only when no prefix matched and mentions count.
+    /// How `text` is addressed to the bot, if it is.
     fn addressed<'a, 't>(
         &'a self,
         text: &'t str,
-        bot_user_id: impl FnOnce() -> String,
+        bot_user_id: &UserId,
     ) -> Option<Addressed<'a, 't>> {
         // A word or a mention may have spaces around it; a glued prefix is
         // the text's first character on, so that a raw argument keeps all.
@@ -169,13 +170,7 @@ impl Prefix {
         if !self.mention {
             return None;
         }
-        let bot_user_id = bot_user_id();
-        let bot_user_id = bot_user_id.as_str();
-        let localpart = bot_user_id
-            .strip_prefix('@')
-            .and_then(|s| s.split(':').next())
-            .unwrap_or(bot_user_id);
-        let mentioned = [bot_user_id, localpart]
+        let mentioned = [bot_user_id.as_str(), bot_user_id.localpart()]
             .into_iter()
             .filter(|m| !m.is_empty())
             .find_map(|m| word_rest(words, m));
@@ -183,11 +178,7 @@ impl Prefix {
     }
 
     /// What `text` is as a command of `C`, when addressed to the bot.
-    fn outcome<C: Command>(
-        &self,
-        text: &str,
-        bot_user_id: impl FnOnce() -> String,
-    ) -> Option<Outcome<C>> {
+    fn outcome<C: Command>(&self, text: &str, bot_user_id: &UserId) -> Option<Outcome<C>> {
         match self.addressed(text, bot_user_id)? {
             Addressed::Glued(p) => C::outcome(p, text),
             Addressed::Word(rest) => {
@@ -384,10 +375,12 @@ impl<C: Command, H: Handler<C>> WithCommands<C, H> {
             return None;
         }
         let text = ev.content::<Text>().ok()?;
-        if text.msgtype != "m.text" {
+        // The bot and its ghosts give no commands: an answer or a relayed
+        // message that starts with the prefix is not taken as one.
+        if text.msgtype != "m.text" || ctx.sender().is_some_and(|s| ctx.is_ours(s)) {
             return None;
         }
-        self.prefix.outcome(&text.body, || ctx.bot_user_id())
+        self.prefix.outcome(&text.body, ctx.bot_user_id())
     }
 
     /// Runs a command, or answers the error or help.

@@ -104,7 +104,7 @@ pub trait HandlerExt<C: Command>: Handler<C> + Sized {
     /// bot says never comes back to it.
     fn ignore_own_ghosts(self) -> Filter<Self, fn(&Context) -> bool> {
         fn not_ours(ctx: &Context) -> bool {
-            ctx.sender().is_none_or(|s| !ctx.is_ours(s.as_str()))
+            ctx.sender().is_none_or(|s| !ctx.is_ours(s))
         }
         Filter {
             inner: self,

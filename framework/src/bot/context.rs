@@ -95,7 +95,7 @@ impl InRoom<'_> {
 
     /// Whether the sender is the bot or one of its ghosts.
     pub fn sender_is_ours(&self) -> bool {
-        self.ctx.is_ours(self.sender.as_str())
+        self.ctx.is_ours(self.sender)
     }
 
     /// Sends a plain-text message as the bot into the room.

@@ -76,7 +76,7 @@ pub async fn route<C: Command, H: Handler<C> + ?Sized>(h: &H, ctx: &Context) -> 
 pub(super) fn invitee_of_ours(ctx: &Context) -> Option<&UserId> {
     let ev = ctx.event();
     let invitee = ev.state_key().and_then(|k| <&UserId>::try_from(k).ok())?;
-    ctx.is_ours(invitee.as_str()).then_some(invitee)
+    ctx.is_ours(invitee).then_some(invitee)
 }
 
 /// The content of `ev` parsed leniently ([`Event::content_lenient`]); what

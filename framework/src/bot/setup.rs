@@ -1,27 +1,68 @@
-//! How the handler is made: as a value, or built from the running app, so
-//! that state which needs the app (client, store) is a plain field and
-//! never an `Option` filled in later.
+//! How the handler is made: as a value, built from the running app, or
+//! from the bot's own settings and the running app, so that state which
+//! needs the app (client, store) is a plain field and never an `Option`
+//! filled in later.
+
+use std::marker::PhantomData;
 
 use super::{AppContext, Handler, HandlerError};
 
-/// What [`Appservice::start`](crate::Appservice::start) takes: a handler,
-/// or a recipe that builds one once the app is up ([`build`]).
+/// What [`ghostkit::main`](crate::main) and
+/// [`Appservice::start`](crate::Appservice::start) take: a handler, a
+/// recipe that builds one once the app is up ([`build`]), or one that also
+/// takes the bot's own settings ([`configured`]).
 ///
 /// Every [`Handler`] is a `Setup` that builds itself.
 pub trait Setup: Send + 'static {
+    /// The bot's own settings, loaded by [`cli::run`](crate::cli::run)
+    /// only when the bot runs; `()` for a bot that has none.
+    type Config: BotConfig;
+
     /// The handler built.
     type Handler: Handler;
 
     /// Makes the handler, after the store is open and the client made and
     /// before any event is dispatched or [`Handler::on_start`] is called.
     /// An error stops the start.
-    fn build(self, app: &AppContext) -> Result<Self::Handler, HandlerError>;
+    fn build(self, config: Self::Config, app: &AppContext) -> Result<Self::Handler, HandlerError>;
+}
+
+/// A bot's own settings, read by [`cli::run`](crate::cli::run) only when
+/// the command line runs the bot: `--help`, `--version`,
+/// `generate-registration` and `check-registration` need none, so they
+/// work where the settings are missing or wrong. `()` is the config of a
+/// bot that has none.
+///
+/// ```
+/// use ghostkit::prelude::*;
+///
+/// struct Greeting(String);
+///
+/// impl BotConfig for Greeting {
+///     fn load() -> Result<Self, HandlerError> {
+///         let text = std::env::var("GREETING")
+///             .map_err(|_| "set GREETING to what the bot says when it joins")?;
+///         Ok(Greeting(text))
+///     }
+/// }
+/// # let _ = Greeting::load();
+/// ```
+pub trait BotConfig: Sized + Send + 'static {
+    /// Reads the settings; an error says which one is wrong and the fix.
+    fn load() -> Result<Self, HandlerError>;
+}
+
+impl BotConfig for () {
+    fn load() -> Result<(), HandlerError> {
+        Ok(())
+    }
 }
 
 impl<H: Handler> Setup for H {
+    type Config = ();
     type Handler = H;
 
-    fn build(self, _app: &AppContext) -> Result<H, HandlerError> {
+    fn build(self, (): (), _app: &AppContext) -> Result<H, HandlerError> {
         Ok(self)
     }
 }
@@ -61,9 +102,72 @@ where
     F: FnOnce(&AppContext) -> Result<H, HandlerError> + Send + 'static,
     H: Handler,
 {
+    type Config = ();
     type Handler = H;
 
-    fn build(self, app: &AppContext) -> Result<H, HandlerError> {
+    fn build(self, (): (), app: &AppContext) -> Result<H, HandlerError> {
         (self.0)(app)
+    }
+}
+
+/// A handler made from the bot's own settings and the running app: see
+/// [`configured`].
+pub struct Configured<C, F> {
+    make: F,
+    config: PhantomData<fn() -> C>,
+}
+
+impl<C, F> std::fmt::Debug for Configured<C, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Configured").finish_non_exhaustive()
+    }
+}
+
+/// A [`Setup`] that makes the handler with `make` from the bot's settings
+/// `C` ([`BotConfig`], loaded only when the bot runs) and the running app.
+///
+/// ```no_run
+/// use ghostkit::prelude::*;
+///
+/// struct Greeting(String);
+/// impl BotConfig for Greeting {
+///     fn load() -> Result<Self, HandlerError> {
+///         Ok(Greeting(std::env::var("GREETING").map_err(|_| "set GREETING")?))
+///     }
+/// }
+///
+/// struct Greeter { text: String }
+/// impl Handler for Greeter {}
+///
+/// fn main() {
+///     ghostkit::main(
+///         bot_info!("greeter"),
+///         ghostkit::bot::configured(|Greeting(text), _app| Ok(Greeter { text })),
+///     )
+/// }
+/// ```
+pub fn configured<C, F, H>(make: F) -> Configured<C, F>
+where
+    C: BotConfig,
+    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
+    H: Handler,
+{
+    Configured {
+        make,
+        config: PhantomData,
+    }
+}
+
+impl<C, F, H> Setup for Configured<C, F>
+where
+    C: BotConfig,
+    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
+    H: Handler,
+{
+    type Config = C;
+    type Handler = H;
+
+    fn build(self, config: C, app: &AppContext) -> Result<H, HandlerError> {
+        (self.make)(config, app)
     }
 }

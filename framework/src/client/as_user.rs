@@ -49,8 +49,7 @@ impl AsUser {
                 "the bot's server name is not known yet; call Client::set_server_name first".into(),
             )
         })?;
-        OwnedUserId::try_from(id.as_str())
-            .map_err(|e| ClientError::InvalidArgument(format!("bot user ID `{id}`: {e}")))
+        Ok(id.to_owned())
     }
 
     /// The device acted from, if any.
@@ -66,7 +65,7 @@ impl AsUser {
     /// The transaction ID for this user's next `PUT …/{txnId}` call
     /// ([`Client::txn_id_for`]).
     pub fn txn_id(&self) -> Result<String, ClientError> {
-        Ok(self.client.txn_id_for(self.me()?.as_str()))
+        Ok(self.client.txn_id_for(&self.me()?))
     }
 
     /// The underlying client.

@@ -87,7 +87,7 @@ pub fn verdict(
 pub fn report(reg: &Registration, ids: &Ids, server_name: Option<&str>) -> String {
     let mut out = String::new();
     let own = match server_name {
-        Some(s) => reg.bot_user_id(s),
+        Some(s) => format!("@{}:{s}", reg.sender_localpart),
         None => format!("@{}:<server>", reg.sender_localpart),
     };
     let _ = writeln!(

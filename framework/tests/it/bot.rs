@@ -81,8 +81,13 @@ impl Fixture {
         let hs = FakeHomeserver::start().await?;
         let reg = Arc::new(Registration::from_yaml(REG)?);
         let client = Client::new(&hs.url(), reg.clone())?;
-        client.set_server_name("example.org");
-        let app = AppContext::new(client, Store::temporary()?, reg, "example.org".into());
+        client.set_server_name(ghostkit::ruma::common::server_name!("example.org"));
+        let app = AppContext::new(
+            client,
+            Store::temporary()?,
+            reg,
+            ghostkit::ruma::common::server_name!("example.org").to_owned(),
+        )?;
         Ok(Fixture { hs, app })
     }
 

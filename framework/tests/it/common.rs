@@ -92,8 +92,14 @@ pub async fn open_store(dir: &Path) -> Store {
 pub fn app_context(store: &Store) -> AppContext {
     let reg = Arc::new(registration());
     let client = Client::new("http://127.0.0.1:1", reg.clone()).expect("valid homeserver URL");
-    client.set_server_name("x.org");
-    AppContext::new(client, store.clone(), reg, "x.org".into())
+    client.set_server_name(ghostkit::ruma::common::server_name!("x.org"));
+    AppContext::new(
+        client,
+        store.clone(),
+        reg,
+        ghostkit::ruma::common::server_name!("x.org").to_owned(),
+    )
+    .expect("`bot` makes a user ID")
 }
 
 /// The options of the three layers.

@@ -53,7 +53,11 @@ fn load_reads_a_valid_file() {
     assert!(reg.is_alias_in_namespace("#_e_room:x.org"));
     assert!(!reg.is_alias_in_namespace("#room:x.org"));
     assert!(!reg.is_room_in_namespace("!r:x.org"));
-    assert_eq!(reg.bot_user_id("x.org"), "@bot:x.org");
+    let server = ghostkit::ruma::common::server_name!("x.org");
+    assert_eq!(reg.bot_user_id(server).expect("a user ID"), "@bot:x.org");
+    let mut odd = reg.clone();
+    odd.sender_localpart = "bot:evil.org".into();
+    assert!(odd.bot_user_id(server).is_err(), "a `:` makes no localpart");
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn client_with(
         ..Default::default()
     };
     let client = Client::with_config(url, registration(), config).unwrap();
-    client.set_server_name("localhost");
+    client.set_server_name(ghostkit::ruma::common::server_name!("localhost"));
     (client, events)
 }
 

@@ -8,7 +8,7 @@ use super::{nth_message_of, room_with, start_example};
 async fn dice_rolls_explains_and_helps() -> Result<()> {
     let store = tempfile::tempdir()?;
     let running = start_example("dice", dice::handler(), store.path()).await?;
-    let bot = running.app().bot_user_id();
+    let bot = running.app().bot_user_id().to_string();
     let result = async {
         let (alice, room) = room_with(&bot, "dice").await?;
         alice.send_text(&room, "!roll 3d6 attack").await?;

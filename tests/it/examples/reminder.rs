@@ -15,7 +15,7 @@ async fn a_reminder_survives_a_restart_and_fires_on_time() -> Result<()> {
     let _port = PORT.lock().await;
     let store = tempfile::tempdir()?;
     let running = start_example("reminder", reminder::handler(), store.path()).await?;
-    let bot = running.app().bot_user_id();
+    let bot = running.app().bot_user_id().to_string();
     let (alice, room) = match room_with(&bot, "remind").await {
         Ok(r) => r,
         Err(e) => {
@@ -61,7 +61,7 @@ async fn a_bad_delay_is_explained() -> Result<()> {
     let _port = PORT.lock().await;
     let store = tempfile::tempdir()?;
     let running = start_example("reminder", reminder::handler(), store.path()).await?;
-    let bot = running.app().bot_user_id();
+    let bot = running.app().bot_user_id().to_string();
     let result = async {
         let (alice, room) = room_with(&bot, "remind").await?;
         alice.send_text(&room, "!remind soon tea").await?;

@@ -61,7 +61,7 @@ async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> 
         ..Default::default()
     };
     let client = Client::with_config(&hs.url(), reg.clone(), config)?;
-    client.set_server_name("fake");
+    client.set_server_name(ghostkit::ruma::common::server_name!("fake"));
     let store = Store::temporary()?;
     let mut model = Model {
         protected_rooms: rooms.iter().cloned().collect(),
@@ -69,7 +69,12 @@ async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> 
     };
     model.lists.insert("!list:fake".into(), ListMeta::default());
     save_model(&store, &model)?;
-    let app = AppContext::new(client, store, reg, "fake".into());
+    let app = AppContext::new(
+        client,
+        store,
+        reg,
+        ghostkit::ruma::common::server_name!("fake").to_owned(),
+    )?;
     let bot = ModBot::new(ModConfig::new("!mgmt:fake"), &app);
     bot.init().await;
 
@@ -156,7 +161,7 @@ async fn list_rules_reaching_more_than_the_limit_wait_and_small_ones_apply() -> 
     hs.script("/rooms/%21list%3Afake/state", [FakeReply::ok(json!([]))]);
     let reg = Arc::new(Registration::from_yaml(REGISTRATION)?);
     let client = Client::with_config(&hs.url(), reg.clone(), ClientConfig::default())?;
-    client.set_server_name("fake");
+    client.set_server_name(ghostkit::ruma::common::server_name!("fake"));
     let store = Store::temporary()?;
     let mut model = Model {
         protected_rooms: ["!r0:fake".to_owned()].into_iter().collect(),
@@ -164,7 +169,12 @@ async fn list_rules_reaching_more_than_the_limit_wait_and_small_ones_apply() -> 
     };
     model.lists.insert("!list:fake".into(), ListMeta::default());
     save_model(&store, &model)?;
-    let app = AppContext::new(client, store, reg, "fake".into());
+    let app = AppContext::new(
+        client,
+        store,
+        reg,
+        ghostkit::ruma::common::server_name!("fake").to_owned(),
+    )?;
     let bot = ModBot::new(ModConfig::new("!mgmt:fake"), &app);
     bot.init().await;
     hs.reset();

@@ -20,7 +20,7 @@ async fn inbound_hooks_post_into_the_room_and_survive_a_restart() -> Result<()> 
     let store = tempfile::tempdir()?;
     let (bot, handle) = webhooks::setup(test_config());
     let running = start_example("webhooks", bot, store.path()).await?;
-    let bot_id = running.app().bot_user_id();
+    let bot_id = running.app().bot_user_id().to_string();
     let mut running = Some(running);
     let result = async {
         let (alice, room) = room_with(&bot_id, "whin").await?;
@@ -186,7 +186,7 @@ async fn outbound_hooks_post_signed_events_and_only_managers_make_hooks() -> Res
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
     let running = start_example("webhooks", webhooks::setup(test_config()).0, store.path()).await?;
-    let bot_id = running.app().bot_user_id();
+    let bot_id = running.app().bot_user_id().to_string();
     let mut running = Some(running);
     let receiver = Receiver::start().await?;
     let result = async {

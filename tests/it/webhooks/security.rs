@@ -49,7 +49,7 @@ async fn outbound_urls_to_internal_addresses_are_refused_in_the_room() -> Result
     let store = tempfile::tempdir()?;
     let running =
         start_example("webhooks", webhooks::setup(strict_config()).0, store.path()).await?;
-    let bot_id = running.app().bot_user_id();
+    let bot_id = running.app().bot_user_id().to_string();
     let result = async {
         let (alice, room) = room_with(&bot_id, "whssrf").await?;
         // (URL, the address the refusal names)
@@ -219,7 +219,7 @@ async fn inbound_html_is_sanitized_before_it_reaches_the_room() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
     let running = start_example("webhooks", webhooks::setup(test_config()).0, store.path()).await?;
-    let bot_id = running.app().bot_user_id();
+    let bot_id = running.app().bot_user_id().to_string();
     let result = async {
         let (alice, room) = room_with(&bot_id, "whhtml").await?;
         let url = inbound_hook(&alice, &bot_id, &room, "html").await?;
@@ -269,7 +269,7 @@ async fn each_hook_has_its_own_ghost_and_display_names_are_marked() -> Result<()
     let _one = ONE_AT_A_TIME.lock().await;
     let store = tempfile::tempdir()?;
     let running = start_example("webhooks", webhooks::setup(test_config()).0, store.path()).await?;
-    let bot_id = running.app().bot_user_id();
+    let bot_id = running.app().bot_user_id().to_string();
     let result = async {
         // Two rooms, two admins, a hook called `ci` in each.
         let (alice, room_a) = room_with(&bot_id, "whida").await?;

@@ -69,7 +69,7 @@ async fn an_outage_seen_through_any_error_type_pauses_and_the_send_happens_once(
         ..ClientConfig::default()
     };
     let client = Client::with_config(&hs.url(), Arc::new(common::registration()), config).unwrap();
-    client.set_server_name("x.org");
+    client.set_server_name(ghostkit::ruma::common::server_name!("x.org"));
     let handler = FnHandler::new(move |ev| {
         let client = client.clone();
         async move {
