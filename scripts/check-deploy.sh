@@ -5,8 +5,10 @@
 #      webhooks): `systemd-analyze verify` prints nothing and exits 0, and
 #      `systemd-analyze security --offline` rates it at most
 #      $SECURITY_THRESHOLD tenths, 2.0 (the hardening did not regress).
-#   2. deploy/systemd/modbot.env.example sets only variables that ghostkit
-#      or a bot reads (a bot refuses unknown MODBOT_* / WEBHOOKS_* ones).
+#   2. deploy/systemd/modbot.env.example sets only variables that modbot
+#      reads: modbot runs with them (commented-out ones too) and gets past
+#      its settings to the registration (it refuses an unknown GHOSTKIT_*
+#      variable or a bad value before that).
 #   3. the package and binary of each build in deploy/docker-compose.yml
 #      exist in the workspace (`cargo metadata --no-deps`, no build).
 #   4. `docker compose config -q` (or `docker-compose config -q`) accepts
@@ -74,28 +76,18 @@ for bot in "${bots[@]}"; do
 done
 
 # --- 2. the env file example -----------------------------------------------
-# Variables read: ghostkit's command line (env = "…" in cli.rs), RUST_LOG,
-# and each bot's own list.
-known=$(
-    {
-        grep -oE 'env = "[A-Z_]+"' framework/src/cli.rs | grep -oE '[A-Z_]+'
-        echo RUST_LOG
-        echo IRCBRIDGE_CONFIG
-        for f in bots/modbot/src/config.rs bots/webhooks/src/config.rs; do
-            sed -n '/^pub const VARIABLES/,/];/p' "$f" | grep -oE '"[A-Z_]+"' | tr -d '"'
-        done
-    } | sort -u
-)
-[ -n "$known" ] || fail "found no known variables (did cli.rs or a bot's config.rs move?)"
-# Set lines and commented-out ones (`#VAR=…`, `#   VAR=…`).
-vars=$(grep -oE '^#?[[:space:]]*[A-Z][A-Z0-9_]*=' "$env_example" | tr -d '#= \t' | sort -u)
-[ -n "$vars" ] || fail "$env_example sets no variable"
-for v in $vars; do
-    grep -qx "$v" <<<"$known" || fail "$env_example: $v is read by no bot nor ghostkit"
-done
 bad=$(grep -vE '^[[:space:]]*(#.*)?$|^[A-Z][A-Z0-9_]*=' "$env_example" || true)
 [ -z "$bad" ] || fail "$env_example: lines that are neither VAR=value nor comments: $bad"
-ok "$env_example: $(wc -w <<<"$vars") variables, each one read"
+# Set lines and commented-out ones (`#VAR=value`).
+mapfile -t assignments < <(grep -oE '^#?[A-Z][A-Z0-9_]*=.*' "$env_example" | sed 's/^#//')
+[ ${#assignments[@]} -gt 0 ] || fail "$env_example sets no variable"
+cargo build -q -p ghostkit-modbot --bin modbot || fail "cargo build -p ghostkit-modbot"
+modbot_bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/modbot
+out=$(cd "$tmp" && env -i PATH="$PATH" "${assignments[@]}" \
+    GHOSTKIT_REGISTRATION="$tmp/none.yaml" "$modbot_bin" 2>&1) && fail "modbot ran with no registration"
+grep -q "registration file $tmp/none.yaml not found" <<<"$out" \
+    || { echo "$out" >&2; fail "$env_example: modbot refused its settings"; }
+ok "$env_example: ${#assignments[@]} variables, each one read by modbot"
 
 # --- 3. the packages and binaries the compose file builds ------------------
 cargo metadata --no-deps --format-version 1 --offline >"$tmp/metadata.json" 2>"$tmp/metadata.err" \

@@ -35,7 +35,7 @@ mkdir -p .dev
 start() {
     local name=$1 port=$2
     shift 2
-    env REGISTRATION="tests/registrations/$name.yaml" HOMESERVER_URL="$HS" \
+    env GHOSTKIT_REGISTRATION="tests/registrations/$name.yaml" GHOSTKIT_HOMESERVER_URL="$HS" \
         GHOSTKIT_STORE=".dev/$name.store" RUST_LOG=info "$@" \
         "target/debug/$name" > ".dev/$name.log" 2>&1 &
     local pid=$!
@@ -89,22 +89,23 @@ talk echo
 
 say "--- modbot: moderation from a management room"
 mgmt=$(talk modbot-room)
-start modbot 9014 MODBOT_MANAGEMENT_ROOM="$mgmt"
+start modbot 9014 GHOSTKIT_BOT_MANAGEMENT_ROOM="$mgmt"
 talk modbot "$mgmt"
 
 say "--- webhooks: a secret URL that posts into a room"
-start webhooks 9015 WEBHOOKS_LISTEN=127.0.0.1:9016 WEBHOOKS_PUBLIC_URL=http://127.0.0.1:9016
+start webhooks 9015 GHOSTKIT_BOT_LISTEN=127.0.0.1:9016 GHOSTKIT_BOT_PUBLIC_URL=http://127.0.0.1:9016
 talk webhooks
 
 say "--- ircbridge: a Matrix room and an IRC channel as one"
 cat > .dev/ircbridge.yaml <<EOF
-network: demo
-host: 127.0.0.1
-port: $IRC_PORT
-nick: matrixbridge
-channels: ["#demo"]
+bot:
+  network: demo
+  host: 127.0.0.1
+  port: $IRC_PORT
+  nick: matrixbridge
+  channels: ["#demo"]
 EOF
-start ircbridge 9017 IRCBRIDGE_CONFIG=.dev/ircbridge.yaml
+start ircbridge 9017 GHOSTKIT_CONFIG=.dev/ircbridge.yaml
 talk irc "$IRC_PORT"
 
 say "every bot answered"

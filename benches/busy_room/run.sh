@@ -115,7 +115,7 @@ done
 # The bots, each logging to its own file.
 start_echo() { # id order port
     local id="$1" order="$2" port="$3"
-    REGISTRATION="$WORK/registrations/$id.yaml" HOMESERVER_URL="$HS" HOMESERVER_DOMAIN=localhost \
+    GHOSTKIT_REGISTRATION="$WORK/registrations/$id.yaml" GHOSTKIT_HOMESERVER_URL="$HS" GHOSTKIT_HOMESERVER_DOMAIN=localhost \
         GHOSTKIT_STORE="$WORK/$id.store" GHOSTKIT_DISPATCH_ORDER="$order" RUST_LOG="${RUST_LOG:-warn}" \
         "$ECHO_BIN" >"$WORK/logs/$id.log" 2>&1 &
     PIDS+=($!)

@@ -15,7 +15,6 @@ use crate::router::{DispatchConfig, Router};
 use crate::server::{self, MetricsListener, ServerConfig, ServerState};
 use crate::store::{IfDamaged, Store, StoreError};
 use crate::transaction::{LogConfig, TransactionLog};
-use crate::ErrorCode;
 
 /// Everything the appservice needs besides the registration.
 #[derive(Debug, Clone)]
@@ -117,10 +116,10 @@ pub enum AppserviceError {
     /// The handler's [`Handler::on_start`] failed.
     #[error("the bot's on_start failed: {0}")]
     OnStart(#[source] crate::bot::HandlerError),
-    /// The server name given (`HOMESERVER_DOMAIN`, `--homeserver-domain`,
+    /// The server name given (`GHOSTKIT_HOMESERVER_DOMAIN`, `--homeserver-domain`,
     /// [`Config::server_name`]) is empty or not a server name: the bot
     /// would be `@bot:` or worse.
-    #[error("the homeserver domain `{0}` is not a server name: set HOMESERVER_DOMAIN (or --homeserver-domain) to the homeserver's server name, e.g. `example.org`, or leave it unset to ask the homeserver")]
+    #[error("the homeserver domain `{0}` is not a server name: set GHOSTKIT_HOMESERVER_DOMAIN (or --homeserver-domain) to the homeserver's server name, e.g. `example.org`, or leave it unset to ask the homeserver")]
     BadServerName(String),
     /// The registration's `sender_localpart` makes no user ID.
     #[error("the registration's sender_localpart makes no user ID ({0}): use lower-case letters, digits and `._=-/`")]
@@ -473,132 +472,13 @@ async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>, drai
     }
 }
 
-async fn learn_server_name(client: &Client) -> Result<String, AppserviceError> {
-    let who = client.whoami().await.map_err(|source| {
-        let hint = match source.kind() {
-            Some(ErrorCode::UnknownToken | ErrorCode::Forbidden) => {
-                "the homeserver does not know this as_token: add the registration file to its app_service_config_files and restart it"
-            }
-            Some(_) => "check the homeserver's log",
-            None => "is HOMESERVER_URL right and the homeserver running? or set HOMESERVER_DOMAIN",
-        };
-        AppserviceError::WhoAmI { source, hint }
-    })?;
-    match who.user_id.split_once(':') {
-        Some((_, server)) => Ok(server.to_owned()),
-        None => Err(AppserviceError::WhoAmI {
-            source: ClientError::BadUrl(who.user_id),
-            hint: "the homeserver answered a user ID without a server name; set HOMESERVER_DOMAIN",
-        }),
-    }
-}
-
-/// Where the appservice listens when no bind address is given: the
-/// decision [`bind_address`] makes from the registration's `url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BindAddress {
-    /// The address to listen on.
-    pub addr: SocketAddr,
-    /// The url's host when it is a host name (not an IP literal nor
-    /// `localhost`): the address is then every interface (`0.0.0.0`), since
-    /// the name may resolve to any of them, and the start-up logs a warning.
-    pub host_name: Option<String>,
-}
-
-/// The address to listen on for the registration's `url`: its IP literal
-/// and port; `localhost` is `127.0.0.1`; any other host name is every
-/// interface (`0.0.0.0`), with [`BindAddress::host_name`] set.
-///
-/// ```
-/// use ghostkit::appservice::bind_address;
-/// let b = bind_address(Some("http://127.0.0.1:9000")).unwrap();
-/// assert_eq!((b.addr.to_string(), b.host_name), ("127.0.0.1:9000".into(), None));
-/// let b = bind_address(Some("http://bot.internal:9000")).unwrap();
-/// assert_eq!(b.addr.to_string(), "0.0.0.0:9000");
-/// assert_eq!(b.host_name.as_deref(), Some("bot.internal"));
-/// ```
-pub fn bind_address(url: Option<&str>) -> Result<BindAddress, AppserviceError> {
-    let raw = url.unwrap_or("null");
-    let parsed = url::Url::parse(raw).map_err(|_| AppserviceError::NoBind(raw.into()))?;
-    let port = parsed
-        .port_or_known_default()
-        .ok_or_else(|| AppserviceError::NoBind(raw.into()))?;
-    let host = match parsed.host_str() {
-        Some("localhost") | None => "127.0.0.1".to_owned(),
-        Some(h) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
-    };
-    Ok(match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => BindAddress {
-            addr: SocketAddr::new(ip, port),
-            host_name: None,
-        },
-        Err(_) => BindAddress {
-            addr: SocketAddr::from(([0, 0, 0, 0], port)),
-            host_name: Some(host),
-        },
-    })
-}
-
-/// Refuses a server name that is empty or not one (`host` or `host:port`,
-/// an IPv4 address or a bracketed IPv6 one): the bot's user ID and every
-/// namespace are built from it.
-///
-/// ```
-/// use ghostkit::appservice::check_server_name;
-/// assert!(check_server_name("example.org").is_ok());
-/// assert!(check_server_name("localhost:8448").is_ok());
-/// assert!(check_server_name("").is_err());
-/// assert!(check_server_name(" example.org").is_err());
-/// ```
-pub fn check_server_name(name: &str) -> Result<(), AppserviceError> {
-    <&ruma_common::ServerName>::try_from(name)
-        .map(drop)
-        .map_err(|_| AppserviceError::BadServerName(name.to_owned()))
-}
-
-/// Asks the homeserver to ping us and logs the outcome in plain words.
-pub async fn self_check(client: &Client) -> Result<Duration, ClientError> {
-    let res = client.ping(Some("ghostkit-startup")).await;
-    match &res {
-        Ok(d) => tracing::info!(
-            round_trip_ms = d.as_millis() as u64,
-            "homeserver can reach the appservice"
-        ),
-        Err(e) => tracing::warn!(error = %e, "start-up self-check: {}", explain_ping_error(e)),
-    }
-    res
-}
-
-/// What a failed [`self_check`] means, in plain words, with the fix.
-///
-/// ```
-/// use ghostkit::client::{ClientError, MatrixError};
-/// let e = ClientError::Matrix(MatrixError {
-///     status: 400, errcode: "M_URL_NOT_SET".into(), error: String::new(),
-///     retry_after_ms: None, body: String::new(),
-/// });
-/// assert!(ghostkit::appservice::explain_ping_error(&e).contains("no `url`"));
-/// ```
-pub fn explain_ping_error(e: &ClientError) -> &'static str {
-    match e.kind() {
-        Some(ErrorCode::UrlNotSet) => "the registration has no `url`, so the homeserver sends us nothing; set `url` to where the bot listens",
-        Some(ErrorCode::ConnectionFailed) => {
-            "the homeserver cannot connect to the registration's `url`: is it the address the bot listens on, and reachable from the homeserver?"
-        }
-        Some(ErrorCode::ConnectionTimeout) => "the homeserver's ping to us timed out: is the bot overloaded, or a firewall dropping packets?",
-        Some(ErrorCode::BadStatus) => {
-            "the bot answered the homeserver's ping with an error: does the homeserver have the same hs_token as the bot?"
-        }
-        Some(ErrorCode::Forbidden | ErrorCode::UnknownToken) => {
-            "the homeserver does not accept our as_token for this appservice id: is the registration file loaded by the homeserver?"
-        }
-        Some(ErrorCode::Unrecognized) => "the homeserver does not support the appservice ping (older than Matrix 1.7); nothing is wrong",
-        Some(_) => "the homeserver refused the ping; see its log",
-        None => "the homeserver could not be reached at HOMESERVER_URL: is it running, and the URL right?",
-    }
-}
-
+mod bind;
+mod homeserver;
 mod signals;
+
+pub use bind::{bind_address, BindAddress};
+use homeserver::learn_server_name;
+pub use homeserver::{check_server_name, explain_ping_error, self_check};
 
 #[cfg(test)]
 mod tests;

@@ -1,54 +1,45 @@
-//! The command line every bot binary gets: run it, generate a registration,
-//! or check one.
+//! The command line every bot binary gets: run it, write its config file,
+//! generate a registration, or check one.
 //!
 //! ```text
-//! mybot [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME] [--store DIR]
-//!       [--bind ADDR] [--start-empty-if-damaged] [--metrics app|off|ADDR] [--log-format text|json]
+//! mybot [--config FILE] [--registration PATH] [--homeserver-url URL] [--homeserver-domain NAME]
+//!       [--store DIR] [--bind ADDR] [--start-empty-if-damaged] [--dispatch-order ORDER]
+//!       [--metrics app|off|ADDR] [--log-format text|json]
 //! mybot --version
+//! mybot generate-config [--out PATH] [--force]
 //! mybot generate-registration [--url URL] [--id ID] [--out PATH] [--force]
 //! mybot check-registration [FILE] [--user ID]… [--alias ALIAS]… [--room ID]…
 //! ```
+//! The settings come from the bot's config file ([`config`](crate::config):
+//! `--config`, `GHOSTKIT_CONFIG`, or `<bot>.yaml` when it exists), the
+//! `GHOSTKIT_*` environment over it, and these flags over both.
+//! `generate-config` writes the file with every key, its default and what
+//! it does. The registration commands read only the framework's settings,
+//! so they work before the bot's own are written.
+//!
 //! `check-registration` loads the file exactly as a run would (the same
 //! default path), prints its warnings, says in words what each namespace
 //! claims, and for each ID given prints one line: `user @x:y: in namespace
 //! (exclusive)`, `… (not exclusive)`, `… the appservice's own user` or
 //! `… not ours`. It exits 0 when the file loads, 1 with the error when not.
-//! Each flag also reads an environment variable: `REGISTRATION`,
-//! `HOMESERVER_URL`, `HOMESERVER_DOMAIN`, `GHOSTKIT_STORE`, `GHOSTKIT_BIND`.
-//! `HOMESERVER_DOMAIN` set but empty, or not a server name, is an error
-//! (the bot would be `@bot:`); unset, the server name is asked of the
-//! homeserver. `--bind` is where the bot listens (`127.0.0.1:9000`); without
-//! it, the registration's `url` says (see
-//! [`bind_address`](crate::appservice::bind_address)).
-//! `--dispatch-order ORDER` (`GHOSTKIT_DISPATCH_ORDER`: `per_room`,
-//! `per_sender` or `unordered`) overrides the bot's
-//! [`DispatchOrder`](crate::router::DispatchOrder).
-//! `--start-empty-if-damaged` (`GHOSTKIT_START_EMPTY_IF_DAMAGED=true`) starts
-//! with an empty database when the store's lost flushed writes, keeping the
-//! damaged files aside ([`IfDamaged`](crate::store::IfDamaged)); without it
-//! such a store is refused.
-//! `--metrics app|off|ADDR` (`GHOSTKIT_METRICS`) says where `GET /metrics`
-//! is served ([`MetricsConfig`](crate::metrics::MetricsConfig)): on the
-//! appservice's own listener (the default), nowhere, or on a listener of
-//! its own.
-//! `--log-format text|json` (`GHOSTKIT_LOG_FORMAT`) chooses how logs are
-//! written ([`LogFormat`]; `RUST_LOG` filters them). `--version` prints the
-//! bot's id and version, and ghostkit's ([`BotInfo::version_line`]).
-//! SIGTERM and SIGINT stop the bot with a drain
-//! ([`Running::wait`](crate::appservice::Running::wait)).
+//!
+//! `--version` prints the bot's id and version, and ghostkit's
+//! ([`BotInfo::version_line`]). SIGTERM and SIGINT stop the bot with a
+//! drain ([`Running::wait`](crate::appservice::Running::wait)).
 
 mod info;
 mod logging;
 
 use std::error::Error;
-use std::ffi::OsStr;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::appservice::{check_server_name, Appservice, AppserviceError, Config};
+use crate::appservice::{check_server_name, Appservice};
 use crate::bot::{build, AppContext, BotConfig, Setup};
+use crate::config::{ConfigError, Settings, Sources};
+use crate::metrics::MetricsConfig;
 use crate::registration::check::{self, Ids};
 use crate::registration::{GenerateOptions, Registration};
 use crate::router::DispatchOrder;
@@ -59,48 +50,45 @@ pub use logging::{init_logging, init_logging_as, LogError, LogFormat, LOG_FORMAT
 #[derive(Parser, Debug)]
 #[command(about = "A Matrix appservice built on ghostkit")]
 struct Cli {
-    /// Path of the registration file.
-    #[arg(long, env = "REGISTRATION", global = true)]
+    /// The config file (default: GHOSTKIT_CONFIG, or <bot>.yaml when it
+    /// exists).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Path of the registration file (key `registration`).
+    #[arg(long, global = true)]
     registration: Option<PathBuf>,
-    /// The homeserver's client-server API URL.
-    #[arg(
-        long,
-        env = "HOMESERVER_URL",
-        default_value = "http://127.0.0.1:8008",
-        global = true
-    )]
-    homeserver_url: String,
-    /// The homeserver's server name; asked of the homeserver when not given.
-    #[arg(long, env = "HOMESERVER_DOMAIN", global = true)]
+    /// The homeserver's client-server API URL (key `homeserver_url`).
+    #[arg(long, value_name = "URL", global = true)]
+    homeserver_url: Option<String>,
+    /// The homeserver's server name; asked of the homeserver when not
+    /// given (key `homeserver_domain`).
+    #[arg(long, value_name = "NAME", global = true)]
     homeserver_domain: Option<String>,
-    /// Folder of the on-disk store.
-    #[arg(long, env = "GHOSTKIT_STORE")]
+    /// Folder of the on-disk store (key `store`).
+    #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
     /// When the store's database lost writes it had flushed (a damaged,
     /// truncated or deleted file), move it aside and start with an empty
-    /// one instead of refusing to start.
-    #[arg(long, env = "GHOSTKIT_START_EMPTY_IF_DAMAGED", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    /// one instead of refusing to start (key `start_empty_if_damaged`).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     start_empty_if_damaged: Option<bool>,
     /// Where to listen (`127.0.0.1:9000`); from the registration's `url`
-    /// when not given.
-    #[arg(long, env = "GHOSTKIT_BIND", value_name = "ADDR")]
+    /// when not given (key `bind`).
+    #[arg(long, value_name = "ADDR")]
     bind: Option<SocketAddr>,
     /// In what order a room's events are handled, overriding the bot's
-    /// choice: per_room, per_sender or unordered.
-    #[arg(long, env = "GHOSTKIT_DISPATCH_ORDER", value_name = "ORDER")]
+    /// choice: per_room, per_sender or unordered (key `dispatch.order`).
+    #[arg(long, value_name = "ORDER")]
     dispatch_order: Option<DispatchOrder>,
     /// Where `GET /metrics` is served: app (on the appservice's listener,
-    /// the default), off, or an address of its own (`127.0.0.1:9100`).
-    #[arg(long, env = "GHOSTKIT_METRICS", value_name = "app|off|ADDR")]
-    metrics: Option<crate::metrics::MetricsConfig>,
+    /// the default), off, or an address of its own (`127.0.0.1:9100`)
+    /// (key `metrics`).
+    #[arg(long, value_name = "app|off|ADDR")]
+    metrics: Option<MetricsConfig>,
     /// How logs are written to standard error: text (coloured only on a
-    /// terminal) or json (one object per line). RUST_LOG filters them.
-    #[arg(
-        long,
-        env = "GHOSTKIT_LOG_FORMAT",
-        value_name = "FORMAT",
-        global = true
-    )]
+    /// terminal) or json (one object per line) (key `log_format`).
+    /// RUST_LOG filters them.
+    #[arg(long, value_name = "FORMAT", global = true)]
     log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -108,6 +96,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write the config file: every setting with its default and what it
+    /// does.
+    GenerateConfig {
+        /// Where to write it (default: --config, GHOSTKIT_CONFIG, or
+        /// <bot>.yaml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Write a new registration file with fresh random tokens.
     GenerateRegistration {
         /// Where the appservice will listen, as the homeserver reaches it.
@@ -150,6 +149,37 @@ impl Cli {
             .version(info.version_text())
             .get_matches();
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Puts the flags given over `settings`.
+    fn apply<B>(&self, settings: &mut Settings<B>) {
+        if let Some(p) = &self.registration {
+            settings.registration = Some(p.clone());
+        }
+        if let Some(url) = &self.homeserver_url {
+            settings.homeserver_url = url.clone();
+        }
+        if let Some(name) = &self.homeserver_domain {
+            settings.homeserver_domain = Some(name.clone());
+        }
+        if let Some(p) = &self.store {
+            settings.store = Some(p.clone());
+        }
+        if let Some(on) = self.start_empty_if_damaged {
+            settings.start_empty_if_damaged = on;
+        }
+        if let Some(addr) = self.bind {
+            settings.bind = Some(addr.to_string());
+        }
+        if let Some(order) = self.dispatch_order {
+            settings.dispatch.order = Some(order.to_string());
+        }
+        if let Some(metrics) = &self.metrics {
+            settings.metrics = metrics.to_string();
+        }
+        if let Some(format) = self.log_format {
+            settings.log_format = format.name().to_owned();
+        }
     }
 }
 
@@ -196,30 +226,39 @@ fn error_line(id: &str, e: &(dyn Error + 'static)) -> String {
     line
 }
 
-/// Parses the command line, sets up logging ([`init_logging_as`], in the
-/// format of `--log-format`) and runs the bot (or generates or checks its
-/// registration). To run it, the bot's config `C` is loaded
-/// ([`BotConfig::load`]), the appservice is started and `make` builds the
-/// handler from the config and the running app. On SIGTERM or SIGINT it
-/// drains and returns `Ok`.
+/// Parses the command line, reads the settings ([`Settings`], with the
+/// flags over them), sets up logging ([`init_logging_as`]) and runs the bot,
+/// or writes its config file, or generates or checks its registration. To
+/// run it, the bot's own settings (`S::Config`, under `bot`) are read and
+/// checked ([`BotConfig::check`]), the appservice is started and `setup`
+/// builds the handler from them and the running app. On SIGTERM or SIGINT
+/// it drains and returns `Ok`.
 ///
 /// Returns an error whose message says what to fix.
 pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>> {
-    let mut cli = Cli::parse_for(&info);
-    init_logging_as(cli.log_format.unwrap_or_default(), "info");
-    cli.homeserver_domain = homeserver_domain(
-        cli.homeserver_domain.take(),
-        std::env::var_os("HOMESERVER_DOMAIN").as_deref(),
-    )?;
-    let default_reg = PathBuf::from(format!("{}-registration.yaml", info.id));
+    let cli = Cli::parse_for(&info);
+    let sources = Sources::new(info.id, cli.config.clone(), std::env::vars().collect());
     match cli.command {
+        Some(Command::GenerateConfig { ref out, force }) => {
+            let out = out.clone().unwrap_or_else(|| sources.path.clone());
+            Settings::<S::Config>::write_template(info.id, &out, force)?;
+            println!(
+                "wrote {}; edit it, then run the bot with --config {}",
+                out.display(),
+                out.display()
+            );
+            Ok(())
+        }
         Some(Command::GenerateRegistration {
-            url,
-            out,
-            id,
+            ref url,
+            ref out,
+            ref id,
             force,
         }) => {
-            let out = out.or(cli.registration).unwrap_or(default_reg);
+            let settings = framework_settings(&cli, &sources)?;
+            let out = out
+                .clone()
+                .unwrap_or_else(|| settings.registration_path(info.id));
             if out.exists() && !force {
                 return Err(format!(
                     "{} exists already; pass --force to replace it (the homeserver must then be given the new tokens)",
@@ -227,12 +266,14 @@ pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>
                 )
                 .into());
             }
-            let server_name = cli.homeserver_domain.ok_or(
-                "generate-registration needs the server name: pass --homeserver-domain or set HOMESERVER_DOMAIN",
+            let server_name = server_name(&settings)?.ok_or(
+                "generate-registration needs the server name: pass --homeserver-domain, set GHOSTKIT_HOMESERVER_DOMAIN, or set homeserver_domain in the config file",
             )?;
             let reg = Registration::generate(GenerateOptions {
-                id: id.unwrap_or_else(|| info.id.to_owned()),
-                url: url.unwrap_or_else(|| format!("http://127.0.0.1:{}", info.port)),
+                id: id.clone().unwrap_or_else(|| info.id.to_owned()),
+                url: url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://127.0.0.1:{}", info.port)),
                 sender_localpart: info.sender_localpart.to_owned(),
                 server_name,
                 user_prefix: info.user_prefix.map(str::to_owned),
@@ -246,42 +287,34 @@ pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>
             Ok(())
         }
         Some(Command::CheckRegistration {
-            file,
-            users,
-            aliases,
-            rooms,
+            ref file,
+            ref users,
+            ref aliases,
+            ref rooms,
         }) => {
-            let path = file.or(cli.registration).unwrap_or(default_reg);
+            let settings = framework_settings(&cli, &sources)?;
+            let path = file
+                .clone()
+                .unwrap_or_else(|| settings.registration_path(info.id));
             let registration = load_registration(&path)?;
             let ids = Ids {
-                users,
-                aliases,
-                rooms,
+                users: users.clone(),
+                aliases: aliases.clone(),
+                rooms: rooms.clone(),
             };
             println!("{}", path.display());
-            print!(
-                "{}",
-                check::report(&registration, &ids, cli.homeserver_domain.as_deref())
-            );
+            let server = server_name(&settings)?;
+            print!("{}", check::report(&registration, &ids, server.as_deref()));
             Ok(())
         }
         None => {
-            let bot_config = S::Config::load().map_err(|e| -> Box<dyn Error> { e })?;
-            let path = cli.registration.unwrap_or(default_reg);
-            let registration = load_registration(&path)?;
-            let store = cli
-                .store
-                .unwrap_or_else(|| PathBuf::from(format!("{}.store", info.id)));
-            let mut config = Config::new(cli.homeserver_url, store);
-            config.server_name = cli.homeserver_domain;
-            config.bind = cli.bind;
-            config.dispatch.order = cli.dispatch_order;
-            if let Some(metrics) = cli.metrics {
-                config.metrics = metrics;
-            }
-            if cli.start_empty_if_damaged == Some(true) {
-                config.if_damaged = crate::store::IfDamaged::StartEmpty;
-            }
+            let mut settings = Settings::<S::Config>::load(&sources)?;
+            cli.apply(&mut settings);
+            init_logging_as(settings.log_format()?, &settings.log_filter);
+            settings.bot.check().map_err(|e| -> Box<dyn Error> { e })?;
+            let config = settings.appservice_config(info.id)?;
+            let registration = load_registration(&settings.registration_path(info.id))?;
+            let bot_config = settings.bot;
             // `serve` catches SIGTERM and SIGINT from before the start on.
             Appservice::new(registration, config)
                 .serve(build(move |app: &AppContext| setup.build(bot_config, app)))
@@ -291,28 +324,36 @@ pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>
     }
 }
 
-/// The server name to use: `given` (from `--homeserver-domain` or
-/// `HOMESERVER_DOMAIN`) when it is one; an error when it is empty or not a
-/// server name, or when `env` (the variable's value) is set but empty and
-/// the parser took that for unset.
-fn homeserver_domain(
-    given: Option<String>,
-    env: Option<&OsStr>,
-) -> Result<Option<String>, AppserviceError> {
-    match given {
-        Some(name) => check_server_name(&name).map(|()| Some(name)),
-        None if env.is_some_and(OsStr::is_empty) => {
-            Err(AppserviceError::BadServerName(String::new()))
-        }
-        None => Ok(None),
+/// The framework's settings, the flags over them, with logging set up:
+/// what the registration commands read.
+fn framework_settings(
+    cli: &Cli,
+    sources: &Sources,
+) -> Result<Settings<serde::de::IgnoredAny>, ConfigError> {
+    let mut settings = Settings::load_framework(sources)?;
+    cli.apply(&mut settings);
+    init_logging_as(settings.log_format()?, &settings.log_filter);
+    Ok(settings)
+}
+
+/// The server name set, refused when it is not one (the bot would be
+/// `@bot:`).
+fn server_name<B>(settings: &Settings<B>) -> Result<Option<String>, ConfigError> {
+    match &settings.homeserver_domain {
+        Some(name) if check_server_name(name).is_err() => Err(ConfigError::Invalid {
+            key: "homeserver_domain".into(),
+            value: name.clone(),
+            fix: "write the homeserver's server name, e.g. `example.org`, or leave it out to ask the homeserver".into(),
+        }),
+        other => Ok(other.clone()),
     }
 }
 
 /// Loads the registration at `path`, saying what to do when it is missing.
-fn load_registration(path: &std::path::Path) -> Result<Registration, Box<dyn std::error::Error>> {
+fn load_registration(path: &Path) -> Result<Registration, Box<dyn Error>> {
     if !path.exists() {
         return Err(format!(
-            "registration file {} not found; set REGISTRATION (or --registration), or create one with `generate-registration`",
+            "registration file {} not found; set `registration` in the config file (or GHOSTKIT_REGISTRATION, or --registration), or create one with `generate-registration`",
             path.display()
         )
         .into());

@@ -143,7 +143,7 @@ pub enum ClientError {
     #[error(transparent)]
     Matrix(#[from] MatrixError),
     /// The request did not reach the homeserver, or the answer did not arrive.
-    #[error("cannot reach the homeserver at {url}: {source}; check HOMESERVER_URL and that it is running")]
+    #[error("cannot reach the homeserver at {url}: {source}; check GHOSTKIT_HOMESERVER_URL and that it is running")]
     Http {
         /// The URL called (without the token).
         url: String,

@@ -163,7 +163,7 @@ impl EchoExample {
             .args(["--homeserver-url", &synapse_url()])
             .arg("--store")
             .arg(store)
-            .env_remove("HOMESERVER_DOMAIN")
+            .env_remove("GHOSTKIT_HOMESERVER_DOMAIN")
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log)?)
@@ -270,6 +270,6 @@ async fn self_check_explains_a_homeserver_that_cannot_reach_us() -> Result<()> {
         Err(e) => e,
     };
     assert_eq!(err.errcode(), None);
-    assert!(ghostkit::appservice::explain_ping_error(&err).contains("HOMESERVER_URL"));
+    assert!(ghostkit::appservice::explain_ping_error(&err).contains("GHOSTKIT_HOMESERVER_URL"));
     Ok(())
 }

@@ -31,9 +31,9 @@ pub fn test_config() -> WebhooksConfig {
 pub fn strict_config() -> WebhooksConfig {
     WebhooksConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        rate_per_sec: 0.2,
+        rate: 0.2,
         burst: 10,
-        outbound_backoff: Duration::from_millis(100),
+        outbound_backoff_ms: 100,
         ..WebhooksConfig::default()
     }
 }

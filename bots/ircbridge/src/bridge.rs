@@ -153,15 +153,15 @@ impl IrcBridge {
     /// bridging its events to Matrix.
     pub fn start(config: BridgeConfig, app: &AppContext) -> anyhow::Result<IrcBridge> {
         let config = &config;
-        config.check()?;
+        config.validate()?;
         if !config.admin_commands_enabled() {
             tracing::warn!(
-                "no `admins` configured: the bot's commands (!join, !part, !nick, !list) are off"
+                "no `bot.admins` configured: the bot's commands (!join, !part, !nick, !list) are off"
             );
         }
         if config.alias_channels.is_empty() {
             tracing::info!(
-                "no `alias_channels` configured: only the aliases of `channels` make portals"
+                "no `bot.alias_channels` configured: only the aliases of `channels` make portals"
             );
         }
         let portals = Portals::load(app.store())?;

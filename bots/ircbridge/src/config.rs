@@ -1,32 +1,64 @@
-//! The bridge's configuration: a YAML file (`IRCBRIDGE_CONFIG`, default
-//! `ircbridge.yaml`).
+//! The bridge's own settings: the `bot` section of its config file
+//! (`ircbridge.yaml`, or the file `--config` or `GHOSTKIT_CONFIG` names),
+//! beside the framework's settings.
 //!
 //! ```yaml
-//! network: libera            # lowercase letters and digits; in ghost IDs and aliases
-//! host: irc.libera.chat
-//! port: 6697
-//! tls: true                  # false: plain TCP (port 6667 on most networks)
-//! # tls_ca_file: ca.pem      # PEM certificates trusted besides the public CAs
-//! nick: matrixbridge
-//! channels: ["#ghostkit"]    # portals made and joined at start
-//! admins: ["@me:example.org"] # who may use the bot's commands; empty: nobody
-//! command_prefix: "!"        # what the bot's commands start with
-//! alias_channels: []         # channels whose alias makes a portal, besides `channels` (globs: "#ghostkit-*")
-//! alias_portals_per_hour: 10 # at most this many portals made by aliases an hour
-//! name_marker: " [m]"        # after relayed Matrix names
-//! max_lines_per_message: 5   # IRC lines one Matrix message becomes at most
-//! max_queued_lines_per_channel: 100
-//! max_queued_lines: 1000
-//! flood_burst: 10
-//! flood_per_second: 2.0
-//! nick_reclaim_seconds: 30   # asks for `nick` again when it was taken
+//! homeserver_url: http://127.0.0.1:8008
+//! registration: ircbridge-registration.yaml
+//! store: ircbridge.store
+//! bot:
+//!   network: libera            # lowercase letters and digits; in ghost IDs and aliases
+//!   host: irc.libera.chat
+//!   port: 6697
+//!   tls: true                  # false: plain TCP (port 6667 on most networks)
+//!   # tls_ca_file: ca.pem      # PEM certificates trusted besides the public CAs
+//!   nick: matrixbridge
+//!   # password: …              # better: GHOSTKIT_BOT_PASSWORD_FILE=/run/secrets/irc
+//!   channels: ["#ghostkit"]    # portals made and joined at start
+//!   admins: ["@me:example.org"] # who may use the bot's commands; empty: nobody
+//!   command_prefix: "!"        # what the bot's commands start with
+//!   alias_channels: []         # channels whose alias makes a portal, besides `channels` (globs: "#ghostkit-*")
+//!   alias_portals_per_hour: 10 # at most this many portals made by aliases an hour
+//!   name_marker: " [m]"        # after relayed Matrix names
+//!   max_lines_per_message: 5   # IRC lines one Matrix message becomes at most
+//!   max_queued_lines_per_channel: 100
+//!   max_queued_lines: 1000
+//!   flood_burst: 10
+//!   flood_per_second: 2.0
+//!   nick_reclaim_seconds: 30   # asks for `nick` again when it was taken
 //! ```
 //!
-//! The file is checked before anything runs: an unknown key, a value out of
-//! range or a channel or nick IRC would misread is an error that says which
-//! key and why; nothing is quietly clamped or ignored.
+//! Every key also has a variable, `GHOSTKIT_BOT_` and the key in capitals:
+//! `GHOSTKIT_BOT_NICK=mybridge`, `GHOSTKIT_BOT_TLS=true`,
+//! `GHOSTKIT_BOT_CHANNELS=#ghostkit,#rust` (a list is comma-separated, or
+//! YAML `["#a", "#b"]`). With `_FILE` after it the value is read from that
+//! file, which keeps the server password out of the config file and the
+//! process list: `GHOSTKIT_BOT_PASSWORD_FILE=/run/secrets/irc`.
+//! `ircbridge generate-config` writes the whole file, every key with its
+//! default and what it does.
+//!
+//! Reading fails closed. An unknown key under `bot` or an unknown
+//! `GHOSTKIT_*` variable is an error naming the nearest known one, and a
+//! value of the wrong type names its key (the framework's reading,
+//! [`ghostkit::config`]); a value out of range or a channel or nick IRC
+//! would misread is refused by [`BridgeConfig::validate`] with the key
+//! (`bot.nick`) and the fix. Nothing is quietly clamped or ignored.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use ghostkit::config::{Settings, Sources};
+//! use ircbridge::BridgeConfig;
+//!
+//! let example = concat!(env!("CARGO_MANIFEST_DIR"), "/ircbridge.example.yaml");
+//! let vars = BTreeMap::from([("GHOSTKIT_BOT_NICK".to_owned(), "otherbridge".to_owned())]);
+//! let settings = Settings::<BridgeConfig>::load(&Sources::new("ircbridge", Some(example.into()), vars))?;
+//! assert_eq!(settings.bot.network, "libera");
+//! assert_eq!(settings.bot.nick, "otherbridge");
+//! settings.bot.validate()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -34,132 +66,74 @@ use thiserror::Error;
 use crate::irc::{check_channel, check_nick, IrcConfig, QueueLimits};
 use crate::portal::AliasPattern;
 
-/// Every key of the config file, as [`BridgeConfig`] names its fields.
-pub const KNOWN_KEYS: &[&str] = &[
-    "network",
-    "host",
-    "port",
-    "tls",
-    "tls_ca_file",
-    "nick",
-    "password",
-    "channels",
-    "admins",
-    "command_prefix",
-    "alias_channels",
-    "alias_portals_per_hour",
-    "name_marker",
-    "max_lines_per_message",
-    "max_queued_lines_per_channel",
-    "max_queued_lines",
-    "flood_burst",
-    "flood_per_second",
-    "nick_reclaim_seconds",
-];
-
-/// Why the configuration cannot be used.
+/// Why the bridge's settings cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    /// The file does not exist.
-    #[error(
-        "the config file {} does not exist (IRCBRIDGE_CONFIG names it; ./ircbridge.yaml when unset)",
-        .0.display()
-    )]
-    Missing(PathBuf),
-    /// The file exists but cannot be read.
-    #[error("cannot read the config file {}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file holds no settings.
-    #[error("the config file {} is empty", .0.display())]
-    Empty(PathBuf),
-    /// The file is not YAML, or a value has the wrong type.
-    #[error("the config file {} is not valid: {message}", .path.display())]
-    Yaml {
-        /// The file.
-        path: PathBuf,
-        /// What the YAML parser said, with the line.
-        message: String,
-        /// The parser's error.
-        #[source]
-        source: serde_yaml::Error,
-    },
-    /// The file is not a mapping of keys to values.
-    #[error("the config file {} must be a mapping of keys to values", .0.display())]
-    NotAMapping(PathBuf),
-    /// A key the bridge does not know.
-    #[error("unknown config key `{key}`{hint}")]
-    UnknownKey {
-        /// The key as written.
-        key: String,
-        /// `; did you mean …?`, or the known keys.
-        hint: String,
-    },
     /// A value the bridge refuses.
-    #[error("`{key}`: {reason}")]
+    #[error("`bot.{key}`: {reason}")]
     Invalid {
-        /// The key.
+        /// The key under `bot`.
         key: &'static str,
         /// What is wrong and what would do.
         reason: String,
     },
 }
 
-/// The bridge's configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The bridge's settings: the `bot` section of its config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct BridgeConfig {
-    /// The network's name in ghost IDs and aliases (lowercase letters, digits).
+    /// The network's name in ghost IDs and aliases: lowercase letters and
+    /// digits only.
     pub network: String,
-    /// IRC server host.
+    /// The IRC server's host name.
     pub host: String,
-    /// IRC server port.
+    /// The IRC server's port (6697 for TLS, 6667 for plain TCP on most
+    /// networks).
     pub port: u16,
-    /// Whether to connect with TLS.
+    /// Connect with TLS.
     pub tls: bool,
     /// A PEM file of certificates to trust besides the public authorities
     /// (a private network's CA, a self-signed server); needs `tls: true`.
     pub tls_ca_file: Option<PathBuf>,
     /// The bridge's nick on IRC.
     pub nick: String,
-    /// A server password, if any.
+    /// The server password (PASS), if the network needs one; better set
+    /// with GHOSTKIT_BOT_PASSWORD_FILE than written here.
     pub password: Option<String>,
-    /// Channels bridged from the start.
+    /// Channels bridged from the start (more with the join command).
     pub channels: Vec<String>,
-    /// Matrix users allowed to give commands; empty: nobody (the commands
-    /// are off).
+    /// Matrix users allowed to give commands, as full user IDs
+    /// (`@me:example.org`); empty: nobody (the commands are off).
     pub admins: Vec<String>,
-    /// What the bot's commands start with (`!`): `!join #rust`.
+    /// What the bot's commands start with: `!` makes `!join #rust`.
     pub command_prefix: String,
-    /// Channels whose portal may be made by joining its alias: patterns
-    /// where `*` is any run of characters and `?` one, compared as IRC
-    /// compares names, besides those of `channels`. Empty (the default):
-    /// only the aliases of `channels` make portals.
+    /// Channels whose portal may be made by joining its alias, besides
+    /// those of `channels`: patterns where `*` is any run of characters and
+    /// `?` one, compared as IRC compares names (`#ghostkit-*`). Empty: only
+    /// the aliases of `channels` make portals.
     pub alias_channels: Vec<String>,
-    /// The most portals aliases may make in an hour (0: none).
+    /// The most portals aliases may make in an hour (0: none, at most 1000).
     pub alias_portals_per_hour: u32,
     /// Put after every relayed Matrix name (`<alice [m]> hi`); it must hold
-    /// a character no nick can (a space, `!@*?,.`), so that no relayed name
-    /// reads as an IRC user's.
+    /// a character no nick can (a space, or one of `!@*?,.`), so that no
+    /// relayed name reads as an IRC user's.
     pub name_marker: String,
-    /// The most IRC lines one Matrix message becomes; a longer one is cut
-    /// and a line more says how much was left out.
+    /// The most IRC lines one Matrix message becomes (1 to 100); a longer
+    /// one is cut and a line more says how much was left out.
     pub max_lines_per_message: usize,
-    /// The most lines waiting to be said in one channel.
+    /// The most lines waiting to be said in one channel (1 to 10000); a
+    /// message that does not fit is dropped.
     pub max_queued_lines_per_channel: usize,
-    /// The most lines waiting to be said in all channels together.
+    /// The most lines waiting to be said in all channels together (from
+    /// max_queued_lines_per_channel to 100000).
     pub max_queued_lines: usize,
-    /// Lines sent at once before flood control paces them.
+    /// Lines sent at once before flood control paces them (1 to 1000).
     pub flood_burst: u32,
-    /// Lines a second after the burst.
+    /// Lines a second after the burst (more than 0, up to 1000).
     pub flood_per_second: f64,
     /// Seconds between attempts to get the configured nick back when the
-    /// server gave us another (it was taken).
+    /// server gave another because it was taken (1 to 86400).
     pub nick_reclaim_seconds: u64,
 }
 
@@ -189,18 +163,6 @@ impl Default for BridgeConfig {
     }
 }
 
-/// The known key nearest to `key`, if one is near enough to be meant
-/// ([`ghostkit::config::nearest`] over [`KNOWN_KEYS`]).
-///
-/// ```
-/// assert_eq!(ircbridge::config::nearest_key("admin"), Some("admins"));
-/// assert_eq!(ircbridge::config::nearest_key("flood_per_sec"), Some("flood_per_second"));
-/// assert_eq!(ircbridge::config::nearest_key("zzzzzz"), None);
-/// ```
-pub fn nearest_key(key: &str) -> Option<&'static str> {
-    ghostkit::config::nearest(key, KNOWN_KEYS)
-}
-
 /// Refuses `key` unless `ok`, saying `reason`.
 fn ensure(ok: bool, key: &'static str, reason: impl FnOnce() -> String) -> Result<(), ConfigError> {
     if ok {
@@ -214,65 +176,18 @@ fn ensure(ok: bool, key: &'static str, reason: impl FnOnce() -> String) -> Resul
 }
 
 impl BridgeConfig {
-    /// Reads `path` and checks it.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                ConfigError::Missing(path.to_owned())
-            } else {
-                ConfigError::Read {
-                    path: path.to_owned(),
-                    source: e,
-                }
-            }
-        })?;
-        Self::parse(&text, path)
-    }
-
-    /// Parses and checks the text of a config file (`path` names it in errors).
-    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let yaml_error = |e: serde_yaml::Error| ConfigError::Yaml {
-            path: path.to_owned(),
-            message: e.to_string(),
-            source: e,
-        };
-        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml_error)?;
-        let keys = match &value {
-            serde_yaml::Value::Null => return Err(ConfigError::Empty(path.to_owned())),
-            serde_yaml::Value::Mapping(m) => m.keys(),
-            _ => return Err(ConfigError::NotAMapping(path.to_owned())),
-        };
-        for key in keys {
-            let name = match key {
-                serde_yaml::Value::String(s) => s.clone(),
-                other => serde_yaml::to_string(other)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned(),
-            };
-            if !KNOWN_KEYS.contains(&name.as_str()) {
-                let hint = match nearest_key(&name) {
-                    Some(k) => format!("; did you mean `{k}`?"),
-                    None => format!("; the keys are {}", KNOWN_KEYS.join(", ")),
-                };
-                return Err(ConfigError::UnknownKey { key: name, hint });
-            }
-        }
-        let config: BridgeConfig = serde_yaml::from_value(value).map_err(yaml_error)?;
-        config.check()?;
-        Ok(config)
-    }
-
-    /// Reads the file named by `IRCBRIDGE_CONFIG` (default `ircbridge.yaml`).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let path = std::env::var("IRCBRIDGE_CONFIG").unwrap_or_else(|_| "ircbridge.yaml".into());
-        Self::load(Path::new(&path))
-    }
-
     /// Refuses settings the bridge cannot run with safely: names that would
     /// make ambiguous Matrix IDs, channels and nicks IRC would misread,
-    /// numbers out of range.
-    pub fn check(&self) -> Result<(), ConfigError> {
+    /// numbers out of range. The error names the key (`bot.nick`) and says
+    /// the fix.
+    ///
+    /// ```
+    /// use ircbridge::BridgeConfig;
+    /// assert!(BridgeConfig::default().validate().is_ok());
+    /// let e = BridgeConfig { nick: "a b".into(), ..Default::default() }.validate().unwrap_err();
+    /// assert!(e.to_string().starts_with("`bot.nick`: "), "{e}");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let network_ok = !self.network.is_empty()
             && self
                 .network
@@ -280,7 +195,7 @@ impl BridgeConfig {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         ensure(network_ok, "network", || {
             format!(
-                "`{}`: use lowercase letters and digits only",
+                "`{}`: use lowercase letters and digits only, e.g. `libera`",
                 self.network.escape_debug()
             )
         })?;
@@ -291,24 +206,35 @@ impl BridgeConfig {
                     .chars()
                     .any(|c| c.is_whitespace() || c.is_control()),
             "host",
-            || format!("`{}` is not a host name", self.host.escape_debug()),
+            || {
+                format!(
+                    "`{}` is not a host name: write the IRC server's, e.g. `irc.libera.chat`",
+                    self.host.escape_debug()
+                )
+            },
         )?;
-        ensure(self.port != 0, "port", || "0 is not a port".to_owned())?;
+        ensure(self.port != 0, "port", || {
+            "0 is not a port: write the IRC server's, e.g. 6697 (TLS) or 6667".to_owned()
+        })?;
         check_nick(&self.nick).map_err(|e| ConfigError::Invalid {
             key: "nick",
-            reason: e.to_string(),
+            reason: format!("{e}: choose another, e.g. `matrixbridge`"),
         })?;
         if let Some(p) = &self.password {
             ensure(
                 !p.is_empty() && !p.contains(['\r', '\n', '\0']),
                 "password",
-                || "empty, or holds a line break or NUL".to_owned(),
+                || {
+                    "empty, or holds a line break or NUL: write the server password on one line, \
+                     or leave the key out when the server needs none"
+                        .to_owned()
+                },
             )?;
         }
         for channel in &self.channels {
             check_channel(channel).map_err(|e| ConfigError::Invalid {
                 key: "channels",
-                reason: e.to_string(),
+                reason: format!("{e}: write channel names like \"#ghostkit\""),
             })?;
         }
         ensure(
@@ -322,7 +248,7 @@ impl BridgeConfig {
                 "admins",
                 || {
                     format!(
-                        "`{}` is not a Matrix user ID like `@me:example.org`",
+                        "`{}` is not a Matrix user ID: write full IDs like `@me:example.org`",
                         admin.escape_debug()
                     )
                 },
@@ -331,13 +257,20 @@ impl BridgeConfig {
         for pattern in &self.alias_channels {
             AliasPattern::new(pattern).map_err(|e| ConfigError::Invalid {
                 key: "alias_channels",
-                reason: e.to_string(),
+                reason: format!(
+                    "{e} (with `x` for its wildcards): write patterns like \"#ghostkit-*\""
+                ),
             })?;
         }
         ensure(
             self.alias_portals_per_hour <= 1000,
             "alias_portals_per_hour",
-            || format!("{} is more than 1000", self.alias_portals_per_hour),
+            || {
+                format!(
+                    "{} is more than 1000: use 0 to 1000",
+                    self.alias_portals_per_hour
+                )
+            },
         )?;
         let marker = &self.name_marker;
         ensure(
@@ -346,7 +279,10 @@ impl BridgeConfig {
                 .any(|c| c.is_control() || matches!(c, '<' | '>'))
                 && marker.chars().count() <= 16,
             "name_marker",
-            || "at most 16 characters, without `<`, `>` or control characters".to_owned(),
+            || {
+                "use at most 16 characters, without `<`, `>` or control characters, e.g. \" [m]\""
+                    .to_owned()
+            },
         )?;
         ensure(
             marker.trim() != "" && marker.contains([' ', '!', '@', '*', '?', ',', '.']),
@@ -373,7 +309,7 @@ impl BridgeConfig {
             "max_queued_lines",
             || {
                 format!(
-                    "{}: use max_queued_lines_per_channel ({}) to 100000",
+                    "{}: use bot.max_queued_lines_per_channel ({}) to 100000",
                     self.max_queued_lines, self.max_queued_lines_per_channel
                 )
             },
@@ -397,10 +333,13 @@ impl BridgeConfig {
         )?;
         if let Some(ca) = &self.tls_ca_file {
             ensure(self.tls, "tls_ca_file", || {
-                "set but tls is false: add `tls: true` (or remove tls_ca_file)".to_owned()
+                "set but bot.tls is false: add `tls: true` (or remove tls_ca_file)".to_owned()
             })?;
             ensure(ca.is_file(), "tls_ca_file", || {
-                format!("{} is not a readable file", ca.display())
+                format!(
+                    "{} is not a readable file: name a PEM file of CA certificates",
+                    ca.display()
+                )
             })?;
         }
         if self.tls {
@@ -446,9 +385,11 @@ impl BridgeConfig {
     }
 }
 
+/// The bridge's settings as the framework reads them: [`BridgeConfig::validate`]
+/// refuses what the bridge cannot use before anything runs.
 impl ghostkit::bot::BotConfig for BridgeConfig {
-    fn load() -> Result<Self, ghostkit::HandlerError> {
-        Ok(BridgeConfig::from_env()?)
+    fn check(&self) -> Result<(), ghostkit::HandlerError> {
+        Ok(self.validate()?)
     }
 }
 

@@ -1,6 +1,6 @@
 //! ```text
-//! MODBOT_CONFIG=modbot.yaml REGISTRATION=modbot-registration.yaml \
-//!   HOMESERVER_URL=http://127.0.0.1:8008 cargo run -p ghostkit-modbot
+//! cargo run -p ghostkit-modbot -- generate-config --out modbot.yaml
+//! cargo run -p ghostkit-modbot -- --config modbot.yaml
 //! ```
 
 fn main() {

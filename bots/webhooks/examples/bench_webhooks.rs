@@ -181,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let config = WebhooksConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        rate_per_sec: 1e9,
+        rate: 1e9,
         burst: u32::MAX,
         workers: 1,
         outbound_queue: total.max(1000),

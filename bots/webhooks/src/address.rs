@@ -76,7 +76,10 @@ pub enum AddressError {
 /// notation (`10.1.0.0/16`, `fd00::/8`), a single address (`10.1.2.3`), a
 /// host name (`hooks.internal`), or every subdomain of one
 /// (`*.corp.example`, which does not match `corp.example` itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In the config file it is that text (`outbound_allow: [10.1.0.0/16]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum HostRule {
     /// Addresses in this network.
     Net(IpNet),
@@ -88,8 +91,16 @@ pub enum HostRule {
 
 /// Why a [`HostRule`] does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not an address, a CIDR network, a host name or `*.` and a domain")]
+#[error("{}", describe_bad_rule(.0))]
 pub struct HostRuleError(pub String);
+
+fn describe_bad_rule(rule: &str) -> String {
+    if rule.trim().contains(char::is_whitespace) {
+        format!("`{rule}` is several rules in one: separate them with commas")
+    } else {
+        format!("`{rule}` is not an address, a CIDR network, a host name or `*.` and a domain")
+    }
+}
 
 impl FromStr for HostRule {
     type Err = HostRuleError;
@@ -137,6 +148,35 @@ impl FromStr for HostRule {
         } else {
             HostRule::Host(name)
         })
+    }
+}
+
+impl TryFrom<String> for HostRule {
+    type Error = HostRuleError;
+
+    fn try_from(s: String) -> Result<Self, HostRuleError> {
+        s.parse()
+    }
+}
+
+impl From<HostRule> for String {
+    fn from(rule: HostRule) -> String {
+        rule.to_string()
+    }
+}
+
+/// A rule is written as text in the config file.
+impl schemars::JsonSchema for HostRule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostRule".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
     }
 }
 

@@ -68,10 +68,7 @@ impl WebhookBot {
         let server = InboundServer::start(inbound.clone(), config)?;
         let outbound = Outbound::start(config, app.store(), &hooks)?;
         outbound.register_metrics(app.metrics())?;
-        let base_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", server.addr));
+        let base_url = config.base_url(server.addr);
         Ok(WebhookBot {
             hooks,
             inbound,

@@ -1,27 +1,42 @@
-//! The bot's own settings: the defaults, then an optional YAML file named
-//! by `WEBHOOKS_CONFIG`, then the `WEBHOOKS_*` environment variables.
-//!
-//! Reading fails closed: an unknown key in the file or an unknown
-//! `WEBHOOKS_*` variable is an error naming it (with the nearest known one
-//! when it looks like a typo), a named file that cannot be read is an
-//! error, and a value out of range is refused rather than clamped.
+//! The bot's own settings: the `bot` section of its config file
+//! (`webhooks.yaml`, or the file `--config` or `GHOSTKIT_CONFIG` names),
+//! beside the framework's settings.
 //!
 //! ```yaml
-//! # WEBHOOKS_CONFIG=/etc/webhooks/webhooks.yaml
-//! listen: 127.0.0.1:9016
-//! public_url: https://hooks.example.org
-//! rate: 5
-//! burst: 20
-//! max_body: 32768
-//! workers: 2
-//! outbound_allow: [10.20.0.0/16, ci.internal]
-//! outbound_deny: ["*.example.net"]
+//! homeserver_url: http://127.0.0.1:8008
+//! registration: /etc/webhooks/registration.yaml
+//! bot:
+//!   listen: 127.0.0.1:9016          # the webhook server, not the appservice
+//!   public_url: https://hooks.example.org
+//!   rate: 5                         # messages per second per inbound hook
+//!   burst: 20
+//!   max_body: 32768
+//!   workers: 2
+//!   outbound_allow: [10.20.0.0/16, ci.internal]
+//!   outbound_deny: ["*.example.net"]
+//!   outbound_attempts: 6
+//!   outbound_backoff_ms: 500
+//!   outbound_timeout_ms: 10000
+//!   outbound_queue: 1000
 //! ```
+//!
+//! Each key also has a variable, `GHOSTKIT_BOT_` and the key in capitals
+//! (`GHOSTKIT_BOT_PUBLIC_URL=https://hooks.example.org`,
+//! `GHOSTKIT_BOT_RATE=2.5`; a list is comma-separated,
+//! `GHOSTKIT_BOT_OUTBOUND_ALLOW=10.20.0.0/16,ci.internal`), and a `_FILE`
+//! variant that reads the value from a file. `webhooks generate-config`
+//! writes the file with every key, its default and what it does.
+//!
+//! Reading fails closed: an unknown key or variable is an error naming it
+//! and the nearest known one, a value of the wrong type names its key (the
+//! framework's reading, [`ghostkit::config`]), and a value out of range is
+//! refused by [`WebhooksConfig::validate`] rather than clamped.
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::address::HostRule;
 
@@ -31,99 +46,69 @@ pub const MAX_BODY_LIMIT: usize = 1024 * 1024;
 /// The most webhook server worker threads accepted.
 pub const MAX_WORKERS: usize = 256;
 
-/// Why the settings cannot be read.
+/// The largest `outbound_queue` accepted, in events per hook.
+pub const MAX_OUTBOUND_QUEUE: usize = 1_000_000;
+
+/// Why the settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// An environment variable starting with `WEBHOOKS_` that the bot does not know.
-    #[error("unknown environment variable {name}{}", did_you_mean(*.suggestion))]
-    UnknownVariable {
-        /// The variable.
-        name: String,
-        /// The known variable nearest to it, if one is near.
-        suggestion: Option<&'static str>,
-    },
-    /// A key of the config file that the bot does not know.
-    #[error("unknown key `{key}` in {}{}", .path.display(), did_you_mean(*.suggestion))]
-    UnknownKey {
-        /// The file.
-        path: PathBuf,
-        /// The key.
-        key: String,
-        /// The known key nearest to it, if one is near.
-        suggestion: Option<&'static str>,
-    },
-    /// The file named by `WEBHOOKS_CONFIG` cannot be read.
-    #[error("cannot read the config file {} (WEBHOOKS_CONFIG)", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The config file is not a YAML mapping of the expected types.
-    #[error("the config file {} is not valid", .path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said.
-        #[source]
-        source: serde_yaml::Error,
-    },
-    /// A value that is not what the setting takes.
-    #[error("{key} is `{value}`, expected {expected}")]
+    /// A value the bot refuses.
+    #[error("`bot.{key}` is `{value}`: {fix}")]
     Invalid {
-        /// The variable or key (`WEBHOOKS_RATE`, `rate`, `rate_per_sec`).
-        key: String,
+        /// The key under `bot`.
+        key: &'static str,
         /// The value as given.
         value: String,
-        /// What the setting takes.
-        expected: &'static str,
+        /// What would do.
+        fix: &'static str,
     },
 }
 
-fn did_you_mean(suggestion: Option<&str>) -> String {
-    suggestion.map_or_else(String::new, |s| format!("; did you mean {s}?"))
-}
-
-/// Settings of the webhooks bot (beside the registration and homeserver,
-/// which `ghostkit::cli` reads).
-#[derive(Debug, Clone)]
+/// Settings of the webhooks bot: the `bot` section of its config file
+/// (beside the registration and homeserver, which `ghostkit::cli` reads).
+///
+/// Each field's doc comment is its description in the file
+/// `generate-config` writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct WebhooksConfig {
-    /// Where the webhook HTTP server listens (`WEBHOOKS_LISTEN`, `listen`,
-    /// default `127.0.0.1:9016`; port 0 picks a free port).
+    /// Where the webhook HTTP server listens, the one senders post to (not
+    /// the appservice's): an address and port; port 0 picks a free port.
+    #[serde(deserialize_with = "socket_addr")]
     pub listen: SocketAddr,
-    /// The public base URL of that server, as senders reach it
-    /// (`WEBHOOKS_PUBLIC_URL`, `public_url`, e.g. `https://hooks.example.org`);
-    /// secret URLs are `<base>/webhook/<id>`. When absent: `http://<listen address>`.
+    /// The public base URL of the webhook server, as senders reach it, like
+    /// <https://hooks.example.org>; a hook's secret URL is this base, then
+    /// /webhook/ and its ID. When not set: http:// and the listen address.
     pub public_url: Option<String>,
-    /// Messages per second each inbound hook may post, on average
-    /// (`WEBHOOKS_RATE`, `rate`, default 5; finite and above 0).
-    pub rate_per_sec: f64,
-    /// How many messages a hook may post at once before being limited
-    /// (`WEBHOOKS_BURST`, `burst`, default 20; at least 1).
+    /// Messages per second each inbound hook may post, on average (a finite
+    /// number above 0).
+    pub rate: f64,
+    /// How many messages an inbound hook may post at once before it is
+    /// limited (at least 1).
     pub burst: u32,
-    /// Largest accepted request body in bytes (`WEBHOOKS_MAX_BODY`,
-    /// `max_body`, default 32 KiB; 1 to [`MAX_BODY_LIMIT`]).
+    /// The largest request body the webhook server accepts, in bytes (1 to
+    /// 1048576).
     pub max_body: usize,
-    /// HTTP worker threads of the webhook server (`WEBHOOKS_WORKERS`,
-    /// `workers`, default 2; 1 to [`MAX_WORKERS`]).
+    /// HTTP worker threads of the webhook server (1 to 256).
     pub workers: usize,
-    /// Outbound destinations that may be reached although they are internal
-    /// addresses (`WEBHOOKS_OUTBOUND_ALLOW`, `outbound_allow`; default none).
-    /// See [`crate::address`].
+    /// Destinations outbound hooks may reach although they are internal
+    /// addresses: addresses (10.1.2.3), networks (10.20.0.0/16), host names
+    /// (ci.internal) or every subdomain of a name (*.corp.example).
     pub outbound_allow: Vec<HostRule>,
-    /// Outbound destinations that are never reached, even when allowed
-    /// (`WEBHOOKS_OUTBOUND_DENY`, `outbound_deny`; default none).
+    /// Destinations outbound hooks never reach, even when allowed; written
+    /// as in outbound_allow.
     pub outbound_deny: Vec<HostRule>,
-    /// Outbound deliveries: attempts per event before giving up (default 6, at least 1).
+    /// Attempts at delivering one event to an outbound hook before it is
+    /// given up (at least 1).
     pub outbound_attempts: u32,
-    /// Outbound deliveries: first wait between attempts, doubled each time
-    /// up to 30 s (default 500 ms).
-    pub outbound_backoff: Duration,
-    /// Outbound deliveries: time allowed for one POST (default 10 s, above 0).
-    pub outbound_timeout: Duration,
-    /// Outbound events queued per hook before new ones are dropped (default 1000, at least 1).
+    /// The wait after the first failed delivery to an outbound hook, in
+    /// milliseconds; doubled after each further failure, up to 30 seconds.
+    pub outbound_backoff_ms: u64,
+    /// The time one delivery to an outbound hook may take, in milliseconds
+    /// (above 0).
+    pub outbound_timeout_ms: u64,
+    /// How many events may wait per outbound hook before new ones are
+    /// dropped (1 to 1000000).
     pub outbound_queue: usize,
 }
 
@@ -132,328 +117,155 @@ impl Default for WebhooksConfig {
         WebhooksConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9016)),
             public_url: None,
-            rate_per_sec: 5.0,
+            rate: 5.0,
             burst: 20,
             max_body: 32 * 1024,
             workers: 2,
             outbound_allow: Vec::new(),
             outbound_deny: Vec::new(),
             outbound_attempts: 6,
-            outbound_backoff: Duration::from_millis(500),
-            outbound_timeout: Duration::from_secs(10),
+            outbound_backoff_ms: 500,
+            outbound_timeout_ms: 10_000,
             outbound_queue: 1000,
         }
     }
 }
 
-/// The environment variables the bot reads, beside ghostkit's.
-pub const VARIABLES: &[&str] = &[
-    "WEBHOOKS_CONFIG",
-    "WEBHOOKS_LISTEN",
-    "WEBHOOKS_PUBLIC_URL",
-    "WEBHOOKS_RATE",
-    "WEBHOOKS_BURST",
-    "WEBHOOKS_MAX_BODY",
-    "WEBHOOKS_WORKERS",
-    "WEBHOOKS_OUTBOUND_ALLOW",
-    "WEBHOOKS_OUTBOUND_DENY",
-];
-
-/// The keys of the config file.
-pub const FILE_KEYS: &[&str] = &[
-    "listen",
-    "public_url",
-    "rate",
-    "burst",
-    "max_body",
-    "workers",
-    "outbound_allow",
-    "outbound_deny",
-];
-
-/// The config file as written.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<String>,
-    public_url: Option<String>,
-    rate: Option<f64>,
-    burst: Option<i64>,
-    max_body: Option<i64>,
-    workers: Option<i64>,
-    outbound_allow: Option<Vec<String>>,
-    outbound_deny: Option<Vec<String>>,
-}
-
-/// One setting's value as given, with the name it was given under.
-struct Given<'a> {
-    key: &'a str,
-    value: String,
-}
-
-impl Given<'_> {
-    fn invalid(&self, expected: &'static str) -> ConfigError {
-        ConfigError::Invalid {
-            key: self.key.to_owned(),
-            value: self.value.clone(),
-            expected,
-        }
-    }
-}
-
-const RATE: &str = "a finite number of messages per second above 0";
-const BURST: &str = "a whole number of messages from 1";
-const MAX_BODY: &str = "a number of bytes from 1 to 1048576";
-const WORKERS: &str = "a number of threads from 1 to 256";
-const LISTEN: &str = "an address like 0.0.0.0:9016";
-const PUBLIC_URL: &str = "an http(s) URL like https://hooks.example.org";
-const RULES: &str =
-    "addresses, CIDR networks, host names or `*.domain`, separated by commas or spaces";
-const SERVER_NAME: &str = "the homeserver's server name, like example.org";
-
 impl WebhooksConfig {
-    /// Reads the settings from the process environment; see the module
-    /// documentation.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars())
+    /// The wait after the first failed outbound delivery
+    /// (`outbound_backoff_ms`).
+    pub fn outbound_backoff(&self) -> Duration {
+        Duration::from_millis(self.outbound_backoff_ms)
     }
 
-    /// Reads the settings from these environment variables (and the file
-    /// `WEBHOOKS_CONFIG` names). `HOMESERVER_DOMAIN`, read by ghostkit, is
-    /// checked here too: when set, it must be a server name.
+    /// The time one outbound delivery may take (`outbound_timeout_ms`).
+    pub fn outbound_timeout(&self) -> Duration {
+        Duration::from_millis(self.outbound_timeout_ms)
+    }
+
+    /// The base of the secret URLs: `public_url` without a trailing `/`,
+    /// or `http://` and `addr`, where the webhook server listens.
     ///
     /// ```
     /// use webhooks::WebhooksConfig;
-    /// let vars = [("WEBHOOKS_RATE".to_owned(), "2.5".to_owned())];
-    /// assert_eq!(WebhooksConfig::from_vars(vars).unwrap().rate_per_sec, 2.5);
-    /// let vars = [("WEBHOOKS_RATES".to_owned(), "2.5".to_owned())];
-    /// let e = WebhooksConfig::from_vars(vars).unwrap_err().to_string();
-    /// assert_eq!(e, "unknown environment variable WEBHOOKS_RATES; did you mean WEBHOOKS_RATE?");
+    /// let addr = "127.0.0.1:9016".parse().unwrap();
+    /// assert_eq!(WebhooksConfig::default().base_url(addr), "http://127.0.0.1:9016");
+    /// let c = WebhooksConfig {
+    ///     public_url: Some("https://hooks.example.org/".into()),
+    ///     ..WebhooksConfig::default()
+    /// };
+    /// assert_eq!(c.base_url(addr), "https://hooks.example.org");
     /// ```
-    pub fn from_vars(
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> = vars.into_iter().collect();
-        for name in vars.keys() {
-            if name.starts_with("WEBHOOKS_") && !VARIABLES.contains(&name.as_str()) {
-                return Err(ConfigError::UnknownVariable {
-                    name: name.clone(),
-                    suggestion: ghostkit::config::nearest(name, VARIABLES),
-                });
-            }
+    pub fn base_url(&self, addr: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{addr}"),
         }
-        if let Some(domain) = vars.get("HOMESERVER_DOMAIN") {
-            check_server_name(domain)?;
-        }
-        let var = |key: &'static str| {
-            vars.get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| Given {
-                    key,
-                    value: v.trim().to_owned(),
-                })
-        };
-        let mut c = WebhooksConfig::default();
-        if let Some(path) = var("WEBHOOKS_CONFIG") {
-            c.apply_file(Path::new(&path.value))?;
-        }
-        if let Some(v) = var("WEBHOOKS_LISTEN") {
-            c.listen = listen(&v)?;
-        }
-        if let Some(v) = var("WEBHOOKS_PUBLIC_URL") {
-            c.public_url = Some(public_url(&v)?);
-        }
-        if let Some(v) = var("WEBHOOKS_RATE") {
-            c.rate_per_sec = rate(&v, v.value.parse().ok())?;
-        }
-        if let Some(v) = var("WEBHOOKS_BURST") {
-            c.burst = burst(&v, v.value.parse().ok())?;
-        }
-        if let Some(v) = var("WEBHOOKS_MAX_BODY") {
-            c.max_body = max_body(&v, v.value.parse().ok())?;
-        }
-        if let Some(v) = var("WEBHOOKS_WORKERS") {
-            c.workers = workers(&v, v.value.parse().ok())?;
-        }
-        if let Some(v) = var("WEBHOOKS_OUTBOUND_ALLOW") {
-            c.outbound_allow = rules(&v, v.value.split([',', ' ']))?;
-        }
-        if let Some(v) = var("WEBHOOKS_OUTBOUND_DENY") {
-            c.outbound_deny = rules(&v, v.value.split([',', ' ']))?;
-        }
-        Ok(c)
     }
 
-    /// Reads the YAML file at `path` over these settings.
-    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let parse_error = |source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        };
-        let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(parse_error)?;
-        if let serde_yaml::Value::Mapping(map) = &value {
-            for key in map.keys() {
-                let key = match key {
-                    serde_yaml::Value::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
-                };
-                if !FILE_KEYS.contains(&key.as_str()) {
-                    return Err(ConfigError::UnknownKey {
-                        path: path.to_owned(),
-                        suggestion: ghostkit::config::nearest(&key, FILE_KEYS),
-                        key,
-                    });
-                }
-            }
-        }
-        let file: FileConfig = match value {
-            serde_yaml::Value::Null => FileConfig::default(),
-            value => serde_yaml::from_value(value).map_err(parse_error)?,
-        };
-        let given = |key, value: String| Given { key, value };
-        if let Some(v) = file.listen {
-            self.listen = listen(&given("listen", v))?;
-        }
-        if let Some(v) = file.public_url {
-            self.public_url = Some(public_url(&given("public_url", v))?);
-        }
-        if let Some(v) = file.rate {
-            self.rate_per_sec = rate(&given("rate", v.to_string()), Some(v))?;
-        }
-        if let Some(v) = file.burst {
-            self.burst = burst(&given("burst", v.to_string()), v.try_into().ok())?;
-        }
-        if let Some(v) = file.max_body {
-            self.max_body = max_body(&given("max_body", v.to_string()), v.try_into().ok())?;
-        }
-        if let Some(v) = file.workers {
-            self.workers = workers(&given("workers", v.to_string()), v.try_into().ok())?;
-        }
-        if let Some(v) = file.outbound_allow {
-            self.outbound_allow = rules(&given("outbound_allow", v.join(", ")), v.iter())?;
-        }
-        if let Some(v) = file.outbound_deny {
-            self.outbound_deny = rules(&given("outbound_deny", v.join(", ")), v.iter())?;
-        }
-        Ok(())
-    }
-
-    /// Checks settings made in code as [`from_env`](Self::from_env) checks
-    /// what it reads; the bot refuses to start with settings that fail.
+    /// Refuses settings the bot cannot run with (the framework's reading
+    /// has checked the types); the error names the key and says the fix.
+    /// Settings made in code go through it too: the bot refuses to start
+    /// with settings that fail.
+    ///
+    /// ```
+    /// use webhooks::WebhooksConfig;
+    /// assert!(WebhooksConfig::default().validate().is_ok());
+    /// let c = WebhooksConfig { rate: f64::INFINITY, ..WebhooksConfig::default() };
+    /// let e = c.validate().unwrap_err().to_string();
+    /// assert!(e.starts_with("`bot.rate` is `inf`: "), "{e}");
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let given = |key, value: String| Given { key, value };
-        rate(
-            &given("rate_per_sec", self.rate_per_sec.to_string()),
-            Some(self.rate_per_sec),
-        )?;
-        burst(&given("burst", self.burst.to_string()), Some(self.burst))?;
-        max_body(
-            &given("max_body", self.max_body.to_string()),
-            Some(self.max_body),
-        )?;
-        workers(
-            &given("workers", self.workers.to_string()),
-            Some(self.workers),
-        )?;
-        if let Some(u) = &self.public_url {
-            public_url(&given("public_url", u.clone()))?;
-        }
-        let positive = |key, value: String, ok: bool, expected| match ok {
+        let check = |ok: bool, key, value: &dyn fmt::Display, fix| match ok {
             true => Ok(()),
-            false => Err(given(key, value).invalid(expected)),
+            false => Err(ConfigError::Invalid {
+                key,
+                value: value.to_string(),
+                fix,
+            }),
         };
-        positive(
-            "outbound_attempts",
-            self.outbound_attempts.to_string(),
+        check(
+            self.rate.is_finite() && self.rate > 0.0,
+            "rate",
+            &self.rate,
+            "use a finite number of messages per second above 0, e.g. 5 or 0.5",
+        )?;
+        check(
+            self.burst >= 1,
+            "burst",
+            &self.burst,
+            "use a number of messages from 1",
+        )?;
+        check(
+            (1..=MAX_BODY_LIMIT).contains(&self.max_body),
+            "max_body",
+            &self.max_body,
+            "use a number of bytes from 1 to 1048576",
+        )?;
+        check(
+            (1..=MAX_WORKERS).contains(&self.workers),
+            "workers",
+            &self.workers,
+            "use a number of threads from 1 to 256",
+        )?;
+        if let Some(url) = &self.public_url {
+            check(
+                is_public_url(url),
+                "public_url",
+                url,
+                "write an http(s) URL like https://hooks.example.org, or leave the key out",
+            )?;
+        }
+        check(
             self.outbound_attempts >= 1,
-            "a number of attempts from 1",
+            "outbound_attempts",
+            &self.outbound_attempts,
+            "use a number of attempts from 1 (1: never retry)",
         )?;
-        positive(
+        check(
+            self.outbound_timeout_ms >= 1,
+            "outbound_timeout_ms",
+            &self.outbound_timeout_ms,
+            "use a number of milliseconds above 0, e.g. 10000",
+        )?;
+        check(
+            (1..=MAX_OUTBOUND_QUEUE).contains(&self.outbound_queue),
             "outbound_queue",
-            self.outbound_queue.to_string(),
-            self.outbound_queue >= 1,
-            "a number of events from 1",
-        )?;
-        positive(
-            "outbound_timeout",
-            format!("{:?}", self.outbound_timeout),
-            !self.outbound_timeout.is_zero(),
-            "a duration above 0",
+            &self.outbound_queue,
+            "use a number of events from 1 to 1000000",
         )?;
         Ok(())
     }
 }
 
-fn listen(v: &Given<'_>) -> Result<SocketAddr, ConfigError> {
-    v.value.parse().map_err(|_| v.invalid(LISTEN))
+/// An `http` or `https` URL with a host.
+fn is_public_url(url: &str) -> bool {
+    url::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
-fn public_url(v: &Given<'_>) -> Result<String, ConfigError> {
-    let ok = url::Url::parse(&v.value)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-    match ok {
-        Some(_) => Ok(v.value.trim_end_matches('/').to_owned()),
-        None => Err(v.invalid(PUBLIC_URL)),
+/// Reads `listen`, saying what it takes when the text is not an address.
+fn socket_addr<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SocketAddr, D::Error> {
+    struct Listen;
+    impl serde::de::Visitor<'_> for Listen {
+        type Value = SocketAddr;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an address and port like 0.0.0.0:9016")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SocketAddr, E> {
+            v.trim()
+                .parse()
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
     }
-}
-
-fn rate(v: &Given<'_>, n: Option<f64>) -> Result<f64, ConfigError> {
-    n.filter(|r| r.is_finite() && *r > 0.0)
-        .ok_or_else(|| v.invalid(RATE))
-}
-
-fn burst(v: &Given<'_>, n: Option<u32>) -> Result<u32, ConfigError> {
-    n.filter(|b| *b >= 1).ok_or_else(|| v.invalid(BURST))
-}
-
-fn max_body(v: &Given<'_>, n: Option<usize>) -> Result<usize, ConfigError> {
-    n.filter(|b| (1..=MAX_BODY_LIMIT).contains(b))
-        .ok_or_else(|| v.invalid(MAX_BODY))
-}
-
-fn workers(v: &Given<'_>, n: Option<usize>) -> Result<usize, ConfigError> {
-    n.filter(|w| (1..=MAX_WORKERS).contains(w))
-        .ok_or_else(|| v.invalid(WORKERS))
-}
-
-fn rules<S: AsRef<str>>(
-    v: &Given<'_>,
-    items: impl Iterator<Item = S>,
-) -> Result<Vec<HostRule>, ConfigError> {
-    items
-        .map(|s| s.as_ref().trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| v.invalid(RULES)))
-        .collect()
-}
-
-/// A server name: a host name, IPv4 address or bracketed IPv6 address,
-/// optionally with a port.
-fn check_server_name(domain: &str) -> Result<(), ConfigError> {
-    let invalid = || ConfigError::Invalid {
-        key: "HOMESERVER_DOMAIN".into(),
-        value: domain.to_owned(),
-        expected: SERVER_NAME,
-    };
-    if domain.trim().is_empty() || domain.trim() != domain {
-        return Err(invalid());
-    }
-    <&ghostkit::ruma::common::ServerName>::try_from(domain)
-        .map(|_| ())
-        .map_err(|_| invalid())
+    de.deserialize_str(Listen)
 }
 
 impl ghostkit::bot::BotConfig for WebhooksConfig {
-    fn load() -> Result<Self, ghostkit::HandlerError> {
-        Ok(WebhooksConfig::from_env()?)
+    fn check(&self) -> Result<(), ghostkit::HandlerError> {
+        Ok(self.validate()?)
     }
 }
 

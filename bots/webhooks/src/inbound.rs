@@ -38,7 +38,7 @@ impl InboundState {
         InboundState {
             app,
             hooks,
-            limiter: RateLimiter::new(config.rate_per_sec, config.burst),
+            limiter: RateLimiter::new(config.rate, config.burst),
             names: Mutex::new(HashMap::new()),
             setup: tokio::sync::Mutex::new(()),
         }

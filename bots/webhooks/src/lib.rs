@@ -7,7 +7,7 @@
 //!   appears in the room (Markdown `text` rendered to HTML; with `username`,
 //!   posted by the hook's own ghost under that name marked ` (webhook)`;
 //!   see [`identity`]). HTML is cut down to what Matrix allows. Other JSON is
-//!   posted as a code block. See [`inbound`] and [`format`].
+//!   posted as a code block. See [`inbound`] and [`format`](mod@format).
 //! - `!webhook outbound <url> [name]` forwards the room's events as signed
 //!   JSON POSTs, never to internal addresses unless the operator allows
 //!   them. See [`outbound`] and [`address`].

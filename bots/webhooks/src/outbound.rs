@@ -176,7 +176,7 @@ impl Outbound {
     ) -> anyhow::Result<Outbound> {
         let guard = AddressGuard::new(&config.outbound_allow, &config.outbound_deny);
         let http = reqwest::Client::builder()
-            .timeout(config.outbound_timeout)
+            .timeout(config.outbound_timeout())
             .user_agent(concat!("ghostkit-webhooks/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -195,7 +195,7 @@ impl Outbound {
         let policy = Policy {
             http,
             attempts: config.outbound_attempts.max(1),
-            backoff: config.outbound_backoff,
+            backoff: config.outbound_backoff(),
             per_hook_queue: config.outbound_queue.max(1),
             queued: queued.clone(),
             guard: guard.clone(),

@@ -2,7 +2,7 @@
 //! (made from the doc comments below), `!help roll` explains one.
 //!
 //! ```text
-//! REGISTRATION=tests/registrations/dice.yaml HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p dice
+//! GHOSTKIT_REGISTRATION=tests/registrations/dice.yaml GHOSTKIT_HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p dice
 //! ```
 //! Invite `@dice:localhost` to a room, then say `!roll 2d6` or `!help`.
 //!

@@ -10,7 +10,7 @@
 //!   display name `<name>` and says yes.
 //!
 //! ```text
-//! REGISTRATION=tests/registrations/directory.yaml HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p directory
+//! GHOSTKIT_REGISTRATION=tests/registrations/directory.yaml GHOSTKIT_HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p directory
 //! ```
 //! Then join `#_dir_rust:localhost` from any client.
 

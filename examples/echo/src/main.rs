@@ -4,7 +4,7 @@
 //! that starts with `!echo` is not answered again.
 //!
 //! ```text
-//! REGISTRATION=echo-registration.yaml HOMESERVER_URL=http://127.0.0.1:8008 cargo run -p echo
+//! GHOSTKIT_REGISTRATION=echo-registration.yaml GHOSTKIT_HOMESERVER_URL=http://127.0.0.1:8008 cargo run -p echo
 //! ```
 //!
 //! The events of a room are handled one after another (the default

@@ -4,15 +4,10 @@ use std::process::Command;
 
 fn echo() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_echo"));
-    for var in [
-        "REGISTRATION",
-        "HOMESERVER_URL",
-        "HOMESERVER_DOMAIN",
-        "GHOSTKIT_STORE",
-        "GHOSTKIT_DISPATCH_ORDER",
-        "GHOSTKIT_LOG_FORMAT",
-    ] {
-        c.env_remove(var);
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("GHOSTKIT_") {
+            c.env_remove(var);
+        }
     }
     c
 }
@@ -64,7 +59,7 @@ fn a_missing_registration_says_what_to_do() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("REGISTRATION") && err.contains("generate-registration"),
+        err.contains("GHOSTKIT_REGISTRATION") && err.contains("generate-registration"),
         "{err}"
     );
 }
@@ -134,14 +129,14 @@ fn check_registration_explains_the_file_and_each_id() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 
-    // The same default file as a run: REGISTRATION; a refused file exits 1.
+    // The same default file as a run: GHOSTKIT_REGISTRATION; a refused file exits 1.
     std::fs::write(
         &path,
         "id: e\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: echo\n",
     )
     .expect("write");
     let out = echo()
-        .env("REGISTRATION", &path)
+        .env("GHOSTKIT_REGISTRATION", &path)
         .args(["check-registration"])
         .output()
         .expect("runs");
@@ -160,15 +155,17 @@ fn a_bad_dispatch_order_names_the_flag_and_the_valid_values() {
         .env("GHOSTKIT_DISPATCH_ORDER", "sorted")
         .output()
         .expect("runs");
-    for out in [by_flag, by_env] {
+    for (out, name) in [
+        (by_flag, "--dispatch-order"),
+        (by_env, "GHOSTKIT_DISPATCH_ORDER"),
+    ] {
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("--dispatch-order"), "{err}");
+        assert!(err.contains(name), "{err}");
         assert!(err.contains("sorted"), "{err}");
-        assert!(
-            err.contains("expected one of: per_room, per_sender, unordered"),
-            "{err}"
-        );
+        for order in ["per_room", "per_sender", "unordered"] {
+            assert!(err.contains(order), "{err}");
+        }
     }
 }
 
@@ -210,13 +207,10 @@ fn a_bad_log_format_names_the_flag_and_the_valid_values() {
         .env("GHOSTKIT_LOG_FORMAT", "yaml")
         .output()
         .expect("runs");
-    for out in [by_flag, by_env] {
+    for (out, name) in [(by_flag, "--log-format"), (by_env, "GHOSTKIT_LOG_FORMAT")] {
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("--log-format") && err.contains("yaml"),
-            "{err}"
-        );
+        assert!(err.contains(name) && err.contains("yaml"), "{err}");
         assert!(err.contains("text") && err.contains("json"), "{err}");
     }
 }
@@ -319,4 +313,71 @@ fn a_stop_signal_while_starting_ends_the_start_at_once() {
     // Stopped by its own hand (0), not killed by the signal's default action.
     assert_eq!(status.code(), Some(0), "{status:?}");
     drop(silent);
+}
+
+#[test]
+fn the_config_file_then_variables_then_flags_set_a_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let out = echo()
+            .current_dir(dir.path())
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // generate-config writes ./echo.yaml, which a run then reads.
+    let out = echo()
+        .current_dir(dir.path())
+        .arg("generate-config")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(dir.path().join("echo.yaml")).expect("written");
+    assert!(
+        text.contains("\nregistration: echo-registration.yaml\n"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("echo.yaml"),
+        text.replace(
+            "\nregistration: echo-registration.yaml\n",
+            "\nregistration: from-file.yaml\n",
+        ),
+    )
+    .expect("write");
+    assert!(run(&[], &[]).contains("from-file.yaml not found"));
+    // A variable wins over the file, a flag over both; a _FILE variable
+    // reads the value from that file.
+    let var = [("GHOSTKIT_REGISTRATION", "from-var.yaml")];
+    assert!(run(&var, &[]).contains("from-var.yaml not found"));
+    let flag = ["--registration", "from-flag.yaml"];
+    assert!(run(&var, &flag).contains("from-flag.yaml not found"));
+    std::fs::write(dir.path().join("secret"), "from-secret.yaml\n").expect("write");
+    let secret = [("GHOSTKIT_REGISTRATION_FILE", "secret")];
+    assert!(run(&secret, &[]).contains("from-secret.yaml not found"));
+    // A value out of range is named with its key and variable, before the
+    // registration is looked for.
+    let err = run(&[("GHOSTKIT_DISPATCH_MAX_BACKLOG", "0")], &[]);
+    assert!(
+        err.contains("`dispatch.max_backlog` (GHOSTKIT_DISPATCH_MAX_BACKLOG) is `0`"),
+        "{err}"
+    );
+    // An unknown key names the nearest known one.
+    std::fs::write(
+        dir.path().join("echo.yaml"),
+        "dispatch:\n  max_backlgo: 5\n",
+    )
+    .expect("write");
+    let err = run(&[], &[]);
+    assert!(
+        err.contains("unknown key `dispatch.max_backlgo`")
+            && err.contains("did you mean `dispatch.max_backlog`?"),
+        "{err}"
+    );
+    // A file named that is not there is an error; the default may be absent.
+    let err = run(&[], &["--config", "nowhere.yaml"]);
+    assert!(err.contains("nowhere.yaml does not exist"), "{err}");
 }

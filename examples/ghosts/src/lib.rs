@@ -4,7 +4,7 @@
 //! message of a name costs a few requests, the next ones a single send.
 //!
 //! ```text
-//! REGISTRATION=tests/registrations/ghosts.yaml HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p ghosts
+//! GHOSTKIT_REGISTRATION=tests/registrations/ghosts.yaml GHOSTKIT_HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p ghosts
 //! ```
 //! Invite `@ghosts:localhost` to a room, then say `!puppet alice hello`.
 

@@ -4,7 +4,7 @@
 //! reads them back and fires those that came due while it was down.
 //!
 //! ```text
-//! REGISTRATION=tests/registrations/reminder.yaml HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p reminder
+//! GHOSTKIT_REGISTRATION=tests/registrations/reminder.yaml GHOSTKIT_HOMESERVER_URL=http://127.0.0.1:18008 cargo run -p reminder
 //! ```
 //!
 //! One task sleeps until the earliest reminder; a new reminder wakes it.

@@ -48,7 +48,10 @@ fn an_empty_server_name_is_refused() {
         "exa mple",
     ] {
         let err = check_server_name(bad).expect_err(bad);
-        assert!(err.to_string().contains("HOMESERVER_DOMAIN"), "{err}");
+        assert!(
+            err.to_string().contains("GHOSTKIT_HOMESERVER_DOMAIN"),
+            "{err}"
+        );
     }
     for good in [
         "example.org",

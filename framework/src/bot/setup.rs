@@ -5,6 +5,10 @@
 
 use std::marker::PhantomData;
 
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use super::{AppContext, Handler, HandlerError};
 
 /// What [`ghostkit::main`](crate::main) and
@@ -27,36 +31,60 @@ pub trait Setup: Send + 'static {
     fn build(self, config: Self::Config, app: &AppContext) -> Result<Self::Handler, HandlerError>;
 }
 
-/// A bot's own settings, read by [`cli::run`](crate::cli::run) only when
-/// the command line runs the bot: `--help`, `--version`,
-/// `generate-registration` and `check-registration` need none, so they
-/// work where the settings are missing or wrong. `()` is the config of a
-/// bot that has none.
+/// A bot's own settings: the `bot` section of its config file
+/// ([`config`](crate::config)), with every key's variable
+/// (`GHOSTKIT_BOT_<KEY>`) and its description in `generate-config` from
+/// the field's doc comment. [`cli::run`](crate::cli::run) reads them only
+/// when the command line runs the bot: `--help`, `--version`,
+/// `generate-config` and the registration commands need none, so they work
+/// where the settings are missing or wrong. `()` is the config of a bot
+/// that has none.
+///
+/// Derive `Serialize`, `Deserialize` (with `#[serde(default)]`, so every
+/// key may be left out) and `schemars::JsonSchema`; [`Default`] gives the
+/// defaults the generated file shows. [`BotConfig::check`] refuses values
+/// the types allow but the bot cannot use.
 ///
 /// ```
 /// use ghostkit::prelude::*;
+/// use serde::{Deserialize, Serialize};
 ///
-/// struct Greeting(String);
+/// #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+/// #[serde(default)]
+/// struct Greeting {
+///     /// What the bot says when it joins a room.
+///     text: String,
+/// }
 ///
-/// impl BotConfig for Greeting {
-///     fn load() -> Result<Self, HandlerError> {
-///         let text = std::env::var("GREETING")
-///             .map_err(|_| "set GREETING to what the bot says when it joins")?;
-///         Ok(Greeting(text))
+/// impl Default for Greeting {
+///     fn default() -> Self {
+///         Greeting { text: "hello".into() }
 ///     }
 /// }
-/// # let _ = Greeting::load();
+///
+/// impl BotConfig for Greeting {
+///     fn check(&self) -> Result<(), HandlerError> {
+///         if self.text.trim().is_empty() {
+///             return Err("`bot.text` is empty: write what the bot says when it joins".into());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let file = ghostkit::config::Settings::<Greeting>::template("greeter");
+/// assert!(file.contains("# What the bot says when it joins a room.\n"), "{file}");
+/// assert!(file.contains("# (GHOSTKIT_BOT_TEXT)\n  text: hello\n"), "{file}");
+/// assert!(Greeting { text: " ".into() }.check().is_err());
 /// ```
-pub trait BotConfig: Sized + Send + 'static {
-    /// Reads the settings; an error says which one is wrong and the fix.
-    fn load() -> Result<Self, HandlerError>;
-}
-
-impl BotConfig for () {
-    fn load() -> Result<(), HandlerError> {
+pub trait BotConfig: Serialize + DeserializeOwned + JsonSchema + Default + Send + 'static {
+    /// Refuses settings the bot cannot use; the error names the key
+    /// (`bot.text`) and says the fix. Accepts all by default.
+    fn check(&self) -> Result<(), HandlerError> {
         Ok(())
     }
 }
+
+impl BotConfig for () {}
 
 impl<H: Handler> Setup for H {
     type Config = ();
@@ -124,17 +152,19 @@ impl<C, F> std::fmt::Debug for Configured<C, F> {
 }
 
 /// A [`Setup`] that makes the handler with `make` from the bot's settings
-/// `C` ([`BotConfig`], loaded only when the bot runs) and the running app.
+/// `C` ([`BotConfig`], read only when the bot runs) and the running app.
 ///
 /// ```no_run
 /// use ghostkit::prelude::*;
+/// use serde::{Deserialize, Serialize};
 ///
-/// struct Greeting(String);
-/// impl BotConfig for Greeting {
-///     fn load() -> Result<Self, HandlerError> {
-///         Ok(Greeting(std::env::var("GREETING").map_err(|_| "set GREETING")?))
-///     }
+/// #[derive(Default, Serialize, Deserialize, schemars::JsonSchema)]
+/// #[serde(default)]
+/// struct Greeting {
+///     /// What the bot says when it joins a room.
+///     text: String,
 /// }
+/// impl BotConfig for Greeting {}
 ///
 /// struct Greeter { text: String }
 /// impl Handler for Greeter {}
@@ -142,7 +172,7 @@ impl<C, F> std::fmt::Debug for Configured<C, F> {
 /// fn main() {
 ///     ghostkit::main(
 ///         bot_info!("greeter"),
-///         ghostkit::bot::configured(|Greeting(text), _app| Ok(Greeter { text })),
+///         ghostkit::bot::configured(|config: Greeting, _app| Ok(Greeter { text: config.text })),
 ///     )
 /// }
 /// ```

@@ -45,6 +45,19 @@ impl LogFormat {
             .map_err(|_| LogError::UnknownFormat(name.to_owned()))
     }
 
+    /// The name the format is given by (`text`, `json`).
+    ///
+    /// ```
+    /// use ghostkit::cli::LogFormat;
+    /// assert_eq!(LogFormat::Json.name(), "json");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
     /// The format [`LOG_FORMAT_VAR`] names; [`LogFormat::Text`] when it is
     /// unset or empty.
     pub fn from_env() -> Result<Self, LogError> {

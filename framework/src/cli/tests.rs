@@ -4,41 +4,67 @@ fn parse(args: &[&str]) -> Cli {
     Cli::try_parse_from(std::iter::once("bot").chain(args.iter().copied())).expect("parses")
 }
 
+fn settings_after(args: &[&str]) -> Settings<()> {
+    let mut settings = Settings::default();
+    parse(args).apply(&mut settings);
+    settings
+}
+
 #[test]
-fn an_empty_homeserver_domain_is_refused() {
-    let cli = parse(&["--homeserver-domain", ""]);
-    let err = homeserver_domain(cli.homeserver_domain, None).expect_err("refused");
-    assert!(matches!(&err, AppserviceError::BadServerName(s) if s.is_empty()));
-    let text = err.to_string();
-    assert!(
-        text.contains("HOMESERVER_DOMAIN") && text.contains("example.org"),
-        "{text}"
-    );
-    // Set but empty in the environment, whatever the parser made of it.
-    let err = homeserver_domain(None, Some(OsStr::new(""))).expect_err("refused");
-    assert!(matches!(err, AppserviceError::BadServerName(_)));
-    assert!(homeserver_domain(Some(String::new()), Some(OsStr::new(""))).is_err());
+fn flags_go_over_the_settings() {
+    let s = settings_after(&[
+        "--homeserver-url",
+        "http://hs:8008",
+        "--homeserver-domain",
+        "example.org",
+        "--registration",
+        "r.yaml",
+        "--store",
+        "s",
+        "--bind",
+        "127.0.0.1:9001",
+        "--dispatch-order",
+        "per_sender",
+        "--metrics",
+        "off",
+        "--log-format",
+        "json",
+        "--start-empty-if-damaged",
+    ]);
+    assert_eq!(s.homeserver_url, "http://hs:8008");
+    assert_eq!(s.homeserver_domain.as_deref(), Some("example.org"));
+    assert_eq!(s.registration, Some(PathBuf::from("r.yaml")));
+    assert_eq!(s.store, Some(PathBuf::from("s")));
+    assert_eq!(s.bind.as_deref(), Some("127.0.0.1:9001"));
+    assert_eq!(s.dispatch.order.as_deref(), Some("per_sender"));
+    assert_eq!(s.metrics, "off");
+    assert_eq!(s.log_format, "json");
+    assert!(s.start_empty_if_damaged);
+    // What the flags set, the appservice's config reads back.
+    let config = s.appservice_config("bot").expect("valid");
+    assert_eq!(config.dispatch.order, Some(DispatchOrder::PerSender));
+    assert_eq!(config.metrics, MetricsConfig::Off);
+    // No flag leaves every setting alone.
+    assert_eq!(settings_after(&[]), Settings::default());
 }
 
 #[test]
 fn a_homeserver_domain_that_is_not_a_server_name_is_refused() {
-    for bad in [" ", "example.org/", "a b", "@echo:example.org"] {
-        let cli = parse(&["--homeserver-domain", bad]);
-        assert!(
-            homeserver_domain(cli.homeserver_domain, None).is_err(),
-            "{bad:?}"
-        );
+    for bad in ["", " ", "example.org/", "a b", "@echo:example.org"] {
+        let s = settings_after(&["--homeserver-domain", bad]);
+        let e = server_name(&s).expect_err(bad);
+        assert!(e.to_string().contains("homeserver_domain"), "{e}");
+        assert!(s.appservice_config("bot").is_err(), "{bad:?}");
     }
-}
-
-#[test]
-fn a_good_or_absent_homeserver_domain_is_kept() {
-    let cli = parse(&["--homeserver-domain", "example.org"]);
+    let s = settings_after(&["--homeserver-domain", "example.org"]);
     assert_eq!(
-        homeserver_domain(cli.homeserver_domain, None).expect("valid"),
-        Some("example.org".to_owned())
+        server_name(&s).expect("valid").as_deref(),
+        Some("example.org")
     );
-    assert_eq!(homeserver_domain(None, None).expect("unset"), None);
+    assert_eq!(
+        server_name(&Settings::<()>::default()).expect("unset"),
+        None
+    );
 }
 
 #[test]

@@ -349,9 +349,9 @@ fn the_check_report_reads_a_real_registration_in_words() {
 }
 
 /// The Python that has Synapse installed: `.dev/venv/bin/python` at the
-/// workspace root (scripts/test.sh creates it), or `GHOSTKIT_SYNAPSE_PYTHON`.
+/// workspace root (scripts/test.sh creates it), or `TEST_SYNAPSE_PYTHON`.
 fn synapse_python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GHOSTKIT_SYNAPSE_PYTHON") {
+    if let Some(p) = std::env::var_os("TEST_SYNAPSE_PYTHON") {
         return Some(PathBuf::from(p));
     }
     let p = workspace().join(".dev/venv/bin/python");
@@ -399,14 +399,14 @@ fn project_files(tmp: &Path) -> Vec<PathBuf> {
 #[test]
 fn synapse_agrees_on_every_file_and_every_id() {
     let Some(python) = synapse_python() else {
-        if std::env::var("GHOSTKIT_SKIP_SYNAPSE_LOAD").as_deref() == Ok("1") {
-            eprintln!("skipped: GHOSTKIT_SKIP_SYNAPSE_LOAD=1 and no Synapse venv");
+        if std::env::var("TEST_SKIP_SYNAPSE_LOAD").as_deref() == Ok("1") {
+            eprintln!("skipped: TEST_SKIP_SYNAPSE_LOAD=1 and no Synapse venv");
             return;
         }
         panic!(
             "no Synapse to compare with: {} is missing. Run `scripts/synapse.sh install` \
-             (scripts/test.sh does), point GHOSTKIT_SYNAPSE_PYTHON at a Python with \
-             matrix-synapse installed, or set GHOSTKIT_SKIP_SYNAPSE_LOAD=1 to skip this check",
+             (scripts/test.sh does), point TEST_SYNAPSE_PYTHON at a Python with \
+             matrix-synapse installed, or set TEST_SKIP_SYNAPSE_LOAD=1 to skip this check",
             workspace().join(".dev/venv/bin/python").display()
         );
     };

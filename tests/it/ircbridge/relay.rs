@@ -450,7 +450,21 @@ async fn a_taken_nick_and_a_server_restart_are_survived() -> Result<()> {
         drop(watcher);
         let irc = Ngircd::start_on(port).await?;
         let nick = unique("e");
-        let mut erin = IrcClient::connect(irc.port, &nick).await?;
+        // The old server may still be closing its sockets on the same port
+        // while the new one starts (seen on a loaded machine as a reset
+        // before the welcome): a client tries again, as the bridge does.
+        let mut tries = 0;
+        let mut erin = loop {
+            match IrcClient::connect(irc.port, &nick).await {
+                Ok(c) => break c,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    eprintln!("connecting to the restarted server: {e}; again");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         erin.send(&format!("JOIN {channel}")).await?;
         erin.expect("the bridge in the channel", |m| {
             let named = m.command == "353" && m.param(3).is_some_and(|n| n.contains("bridge"));

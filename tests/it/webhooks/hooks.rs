@@ -326,7 +326,7 @@ async fn outbound_events_queued_at_a_stop_are_delivered_after_a_restart() -> Res
     // The receiver refuses the first request; the retry waits a minute, and
     // the bot stops before it.
     let config = webhooks::WebhooksConfig {
-        outbound_backoff: Duration::from_secs(60),
+        outbound_backoff_ms: 60_000,
         ..test_config()
     };
     let event = r#"{"type":"m.room.message","event_id":"$queued","room_id":"!room:localhost","sender":"@alice:localhost","content":{"body":"still here"}}"#;
