@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::appservice::{check_server_name, Appservice};
+use crate::appservice::Appservice;
 use crate::bot::{build, AppContext, BotConfig, Setup};
 use crate::config::{ConfigError, Settings, Sources};
 use crate::metrics::MetricsConfig;
@@ -266,7 +266,7 @@ pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>
                 )
                 .into());
             }
-            let server_name = server_name(&settings)?.ok_or(
+            let server_name = settings.server_name()?.ok_or(
                 "generate-registration needs the server name: pass --homeserver-domain, set GHOSTKIT_HOMESERVER_DOMAIN, or set homeserver_domain in the config file",
             )?;
             let reg = Registration::generate(GenerateOptions {
@@ -303,7 +303,7 @@ pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>
                 rooms: rooms.clone(),
             };
             println!("{}", path.display());
-            let server = server_name(&settings)?;
+            let server = settings.server_name()?;
             print!("{}", check::report(&registration, &ids, server.as_deref()));
             Ok(())
         }
@@ -334,19 +334,6 @@ fn framework_settings(
     cli.apply(&mut settings);
     init_logging_as(settings.log_format()?, &settings.log_filter);
     Ok(settings)
-}
-
-/// The server name set, refused when it is not one (the bot would be
-/// `@bot:`).
-fn server_name<B>(settings: &Settings<B>) -> Result<Option<String>, ConfigError> {
-    match &settings.homeserver_domain {
-        Some(name) if check_server_name(name).is_err() => Err(ConfigError::Invalid {
-            key: "homeserver_domain".into(),
-            value: name.clone(),
-            fix: "write the homeserver's server name, e.g. `example.org`, or leave it out to ask the homeserver".into(),
-        }),
-        other => Ok(other.clone()),
-    }
 }
 
 /// Loads the registration at `path`, saying what to do when it is missing.

@@ -52,17 +52,17 @@ fn flags_go_over_the_settings() {
 fn a_homeserver_domain_that_is_not_a_server_name_is_refused() {
     for bad in ["", " ", "example.org/", "a b", "@echo:example.org"] {
         let s = settings_after(&["--homeserver-domain", bad]);
-        let e = server_name(&s).expect_err(bad);
+        let e = s.server_name().expect_err(bad);
         assert!(e.to_string().contains("homeserver_domain"), "{e}");
         assert!(s.appservice_config("bot").is_err(), "{bad:?}");
     }
     let s = settings_after(&["--homeserver-domain", "example.org"]);
     assert_eq!(
-        server_name(&s).expect("valid").as_deref(),
+        s.server_name().expect("valid").as_deref(),
         Some("example.org")
     );
     assert_eq!(
-        server_name(&Settings::<()>::default()).expect("unset"),
+        Settings::<()>::default().server_name().expect("unset"),
         None
     );
 }

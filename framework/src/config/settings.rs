@@ -264,6 +264,19 @@ impl<B> Settings<B> {
             .unwrap_or_else(|| PathBuf::from(format!("{id}-registration.yaml")))
     }
 
+    /// The server name set (`homeserver_domain`), refused when it is not
+    /// one: the bot would be `@bot:`.
+    pub fn server_name(&self) -> Result<Option<String>, ConfigError> {
+        match &self.homeserver_domain {
+            Some(name) if check_server_name(name).is_err() => Err(ConfigError::Invalid {
+                key: "homeserver_domain".into(),
+                value: name.clone(),
+                fix: "write the homeserver's server name, e.g. `example.org`, or leave it out to ask the homeserver".into(),
+            }),
+            other => Ok(other.clone()),
+        }
+    }
+
     /// The log format, refused when it is neither `text` nor `json`.
     pub fn log_format(&self) -> Result<LogFormat, ConfigError> {
         LogFormat::parse(&self.log_format).map_err(|_| ConfigError::Invalid {
@@ -293,16 +306,7 @@ impl<B> Settings<B> {
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{id}.store")));
         let mut config = Config::new(self.homeserver_url.clone(), store);
-        if let Some(name) = &self.homeserver_domain {
-            if check_server_name(name).is_err() {
-                return Err(invalid(
-                    "homeserver_domain",
-                    name,
-                    "write the homeserver's server name, e.g. `example.org`, or leave it out to ask the homeserver",
-                ));
-            }
-            config.server_name = Some(name.clone());
-        }
+        config.server_name = self.server_name()?;
         if let Some(bind) = &self.bind {
             let addr: SocketAddr = bind.parse().map_err(|_| {
                 invalid(
