@@ -144,11 +144,11 @@ impl AppContext {
     /// then kept fresh from the transactions.
     pub async fn room_power(&self, room: &RoomId) -> Result<RoomPower, PowerError> {
         let cache = self.intents()?;
-        if let Some(power) = cache.room_power(room)? {
+        if let Some(power) = cache.room_power(room).await? {
             return Ok(power);
         }
         let stored = crate::power::fetch(self.client(), room).await?;
-        cache.set_power(room, &stored)?;
+        cache.set_power(room, &stored).await?;
         Ok(stored.power())
     }
 
@@ -169,10 +169,11 @@ impl AppContext {
     /// Lets the intents' cache learn from an event of a transaction (a
     /// membership of the bot or a ghost); called for every event, in order,
     /// before its handler. Store failures are logged: the cache is a hint.
-    pub fn observe(&self, event: &Event) {
-        let res = self
-            .intents()
-            .and_then(|c| c.observe(event, |user| self.is_ours(user)));
+    pub async fn observe(&self, event: &Event) {
+        let res = match self.intents() {
+            Ok(c) => c.observe(event, |user| self.is_ours(user)).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = res {
             tracing::warn!(error = %e, "cannot record a membership in the intent cache");
         }

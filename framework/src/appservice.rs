@@ -238,13 +238,16 @@ impl Appservice {
             server_name,
         )
         .map_err(|e| AppserviceError::BadBotUserId(e.to_string()))?;
-        let handler = setup.build((), &app).map_err(AppserviceError::Build)?;
+        let handler = setup
+            .build((), &app)
+            .await
+            .map_err(AppserviceError::Build)?;
         let handler: Arc<dyn Handler> = Arc::new(handler);
         handler
             .on_start(&app)
             .await
             .map_err(AppserviceError::OnStart)?;
-        let log = Arc::new(TransactionLog::open(&store, config.log.clone())?);
+        let log = Arc::new(TransactionLog::open(&store, config.log.clone()).await?);
         let router = Router::new(
             handler.clone(),
             app.clone(),

@@ -61,6 +61,7 @@ pub use commands::{Guard, Prefix, Verdict, WithCommands};
 pub use compose::{AutoJoin, Filter, HandlerExt, Ordered};
 pub use context::{Context, InRoom};
 pub use route::route;
+pub(crate) use setup::WithConfig;
 pub use setup::{build, configured, BotConfig, Build, Configured, Setup};
 
 /// What a handler returns on failure: any error (`anyhow::Error` converts).

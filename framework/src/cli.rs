@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::appservice::Appservice;
-use crate::bot::{build, AppContext, BotConfig, Setup};
+use crate::bot::{BotConfig, Setup, WithConfig};
 use crate::config::{ConfigError, Settings, Sources};
 use crate::metrics::MetricsConfig;
 use crate::registration::check::{self, Ids};
@@ -317,7 +317,10 @@ pub async fn run<S: Setup>(info: BotInfo, setup: S) -> Result<(), Box<dyn Error>
             let bot_config = settings.bot;
             // `serve` catches SIGTERM and SIGINT from before the start on.
             Appservice::new(registration, config)
-                .serve(build(move |app: &AppContext| setup.build(bot_config, app)))
+                .serve(WithConfig {
+                    setup,
+                    config: bot_config,
+                })
                 .await?;
             Ok(())
         }

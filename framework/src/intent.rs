@@ -83,15 +83,16 @@ pub enum IntentError {
 /// Cheap to clone.
 ///
 /// ```
-/// # fn main() -> Result<(), ghostkit::store::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ghostkit::store::StoreError> {
 /// use ghostkit::intent::IntentCache;
 /// use ghostkit::ruma::common::{room_id, user_id};
 /// use ghostkit::prelude::MembershipState;
 /// let cache = IntentCache::open(&ghostkit::Store::temporary()?)?;
 /// let (room, ghost) = (room_id!("!r:example.org"), user_id!("@_x_a:example.org"));
-/// assert_eq!(cache.membership(room, ghost)?, None);
-/// cache.set_membership(room, ghost, &MembershipState::Join)?;
-/// assert_eq!(cache.membership(room, ghost)?, Some(MembershipState::Join));
+/// assert_eq!(cache.membership(room, ghost).await?, None);
+/// cache.set_membership(room, ghost, &MembershipState::Join).await?;
+/// assert_eq!(cache.membership(room, ghost).await?, Some(MembershipState::Join));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -105,10 +106,7 @@ pub struct IntentCache {
 
 impl std::fmt::Debug for IntentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IntentCache")
-            .field("registered", &self.registered.len())
-            .field("memberships", &self.membership.len())
-            .finish()
+        f.debug_struct("IntentCache").finish_non_exhaustive()
     }
 }
 
@@ -132,63 +130,68 @@ impl IntentCache {
     }
 
     /// Whether `user` is known to be registered.
-    pub fn is_registered(&self, user: &UserId) -> Result<bool, StoreError> {
-        self.registered.contains_key(user.as_str())
+    pub async fn is_registered(&self, user: &UserId) -> Result<bool, StoreError> {
+        self.registered.contains_key(user.as_str()).await
     }
 
     /// Remembers that `user` is registered.
-    pub fn set_registered(&self, user: &UserId) -> Result<(), StoreError> {
-        self.registered.insert(user.as_str(), [])?;
+    pub async fn set_registered(&self, user: &UserId) -> Result<(), StoreError> {
+        self.registered.insert(user.as_str(), []).await?;
         Ok(())
     }
 
     /// Forgets that `user` is registered (the next `ensure_registered` asks).
-    pub fn forget_registered(&self, user: &UserId) -> Result<(), StoreError> {
-        self.registered.remove(user.as_str())?;
+    pub async fn forget_registered(&self, user: &UserId) -> Result<(), StoreError> {
+        self.registered.remove(user.as_str()).await?;
         Ok(())
     }
 
     /// The last known membership of `user` in `room`.
-    pub fn membership(
+    pub async fn membership(
         &self,
         room: &RoomId,
         user: &UserId,
     ) -> Result<Option<MembershipState>, StoreError> {
         Ok(self
             .membership
-            .get(membership_key(room, user))?
+            .get(membership_key(room, user))
+            .await?
             .map(|v| MembershipState::from(String::from_utf8_lossy(&v).as_ref())))
     }
 
     /// Remembers the membership of `user` in `room`.
-    pub fn set_membership(
+    pub async fn set_membership(
         &self,
         room: &RoomId,
         user: &UserId,
         membership: &MembershipState,
     ) -> Result<(), StoreError> {
         self.membership
-            .insert(membership_key(room, user), membership.as_str().as_bytes())?;
+            .insert(membership_key(room, user), membership.as_str().as_bytes())
+            .await?;
         Ok(())
     }
 
     /// Forgets what is known of `user` in `room` (the next `ensure_joined` asks).
-    pub fn forget_membership(&self, room: &RoomId, user: &UserId) -> Result<(), StoreError> {
-        self.membership.remove(membership_key(room, user))?;
+    pub async fn forget_membership(&self, room: &RoomId, user: &UserId) -> Result<(), StoreError> {
+        self.membership.remove(membership_key(room, user)).await?;
         Ok(())
     }
 
     /// The display name last set through an intent.
-    pub fn display_name(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+    pub async fn display_name(&self, user: &UserId) -> Result<Option<String>, StoreError> {
         Ok(self
             .display_name
-            .get(user.as_str())?
+            .get(user.as_str())
+            .await?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Remembers the display name of `user`.
-    pub fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), StoreError> {
-        self.display_name.insert(user.as_str(), name.as_bytes())?;
+    pub async fn set_display_name(&self, user: &UserId, name: &str) -> Result<(), StoreError> {
+        self.display_name
+            .insert(user.as_str(), name.as_bytes())
+            .await?;
         Ok(())
     }
 }
@@ -252,11 +255,11 @@ impl Intent {
 
     /// Registers the user unless known to be registered (the bot always is).
     pub async fn ensure_registered(&self) -> Result<(), IntentError> {
-        if self.is_bot || self.cache.is_registered(&self.user_id)? {
+        if self.is_bot || self.cache.is_registered(&self.user_id).await? {
             return Ok(());
         }
         self.api.register().await?;
-        self.cache.set_registered(&self.user_id)?;
+        self.cache.set_registered(&self.user_id).await?;
         Ok(())
     }
 
@@ -266,14 +269,14 @@ impl Intent {
     /// that fails for a ghost the cache said was registered, the cache was
     /// stale (a reset homeserver): it registers the ghost and tries once more.
     pub async fn ensure_joined(&self, room: &RoomId) -> Result<(), IntentError> {
-        if self.cache.membership(room, &self.user_id)? == Some(MembershipState::Join) {
+        if self.cache.membership(room, &self.user_id).await? == Some(MembershipState::Join) {
             return Ok(());
         }
-        let was_registered = !self.is_bot && self.cache.is_registered(&self.user_id)?;
+        let was_registered = !self.is_bot && self.cache.is_registered(&self.user_id).await?;
         match self.join_with_help(room).await {
             Err(IntentError::CannotJoin { .. }) if was_registered => {
                 tracing::info!(user = %self.user_id, room = %room, "cannot join although known to be registered; registering again");
-                self.cache.forget_registered(&self.user_id)?;
+                self.cache.forget_registered(&self.user_id).await?;
                 self.join_with_help(room).await
             }
             other => other,
@@ -284,7 +287,7 @@ impl Intent {
     async fn join_with_help(&self, room: &RoomId) -> Result<(), IntentError> {
         self.ensure_registered().await?;
         let first = match self.api.join_room(room.into(), &[]).await {
-            Ok(_) => return self.joined(room),
+            Ok(_) => return self.joined(room).await,
             Err(e) => e,
         };
         if self.is_bot || first.status() != Some(403) {
@@ -301,7 +304,8 @@ impl Intent {
             .await?;
         if member.as_ref().and_then(|m| m["membership"].as_str()) == Some("ban") {
             self.cache
-                .set_membership(room, &self.user_id, &MembershipState::Ban)?;
+                .set_membership(room, &self.user_id, &MembershipState::Ban)
+                .await?;
             return Err(IntentError::Banned {
                 user_id: self.user_id.clone(),
                 room_id: room.to_owned(),
@@ -311,7 +315,7 @@ impl Intent {
             return Err(self.cannot_join(room, e));
         }
         match self.api.join_room(room.into(), &[]).await {
-            Ok(_) => self.joined(room),
+            Ok(_) => self.joined(room).await,
             Err(e) => Err(self.cannot_join(room, e)),
         }
     }
@@ -319,7 +323,7 @@ impl Intent {
     /// Joins without inviting (what the bot itself does).
     async fn join_once(&self, room: &RoomId) -> Result<(), ClientError> {
         if matches!(
-            self.cache.membership(room, &self.user_id),
+            self.cache.membership(room, &self.user_id).await,
             Ok(Some(MembershipState::Join))
         ) {
             return Ok(());
@@ -328,15 +332,17 @@ impl Intent {
         if let Err(e) = self
             .cache
             .set_membership(room, &self.user_id, &MembershipState::Join)
+            .await
         {
             tracing::warn!(error = %e, "cannot remember a join");
         }
         Ok(())
     }
 
-    fn joined(&self, room: &RoomId) -> Result<(), IntentError> {
+    async fn joined(&self, room: &RoomId) -> Result<(), IntentError> {
         self.cache
-            .set_membership(room, &self.user_id, &MembershipState::Join)?;
+            .set_membership(room, &self.user_id, &MembershipState::Join)
+            .await?;
         Ok(())
     }
 
@@ -350,12 +356,12 @@ impl Intent {
 
     /// Sets the user's global display name unless it was already set to `name`.
     pub async fn ensure_display_name(&self, name: &str) -> Result<(), IntentError> {
-        if self.cache.display_name(&self.user_id)?.as_deref() == Some(name) {
+        if self.cache.display_name(&self.user_id).await?.as_deref() == Some(name) {
             return Ok(());
         }
         self.ensure_registered().await?;
         self.api.set_display_name(name).await?;
-        self.cache.set_display_name(&self.user_id, name)?;
+        self.cache.set_display_name(&self.user_id, name).await?;
         Ok(())
     }
 
@@ -371,7 +377,8 @@ impl Intent {
         event_type: &str,
         content: &(impl serde::Serialize + ?Sized),
     ) -> Result<OwnedEventId, IntentError> {
-        let cached = self.cache.membership(room, &self.user_id)? == Some(MembershipState::Join);
+        let cached =
+            self.cache.membership(room, &self.user_id).await? == Some(MembershipState::Join);
         self.ensure_joined(room).await?;
         let txn_id = self.api.txn_id()?;
         let first = match self
@@ -386,9 +393,9 @@ impl Intent {
             return Err(first.into());
         }
         tracing::info!(user = %self.user_id, room = %room, error = %first, "send refused although known to be joined; joining again");
-        self.cache.forget_membership(room, &self.user_id)?;
+        self.cache.forget_membership(room, &self.user_id).await?;
         if !self.is_bot {
-            self.cache.forget_registered(&self.user_id)?;
+            self.cache.forget_registered(&self.user_id).await?;
         }
         self.ensure_joined(room).await?;
         Ok(self
@@ -429,7 +436,7 @@ impl Intent {
     ) -> Result<OwnedRoomId, IntentError> {
         self.ensure_registered().await?;
         let room_id = self.api.join_room(room, via).await?;
-        self.joined(&room_id)?;
+        self.joined(&room_id).await?;
         Ok(room_id)
     }
 
@@ -437,7 +444,8 @@ impl Intent {
     pub async fn leave(&self, room: &RoomId, reason: Option<&str>) -> Result<(), IntentError> {
         self.api.leave(room, reason).await?;
         self.cache
-            .set_membership(room, &self.user_id, &MembershipState::Leave)?;
+            .set_membership(room, &self.user_id, &MembershipState::Leave)
+            .await?;
         Ok(())
     }
 }
@@ -451,7 +459,8 @@ impl IntentCache {
     /// event of every transaction, in order, before the handler.
     ///
     /// ```
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use ghostkit::event::{Event, EventKind};
     /// use ghostkit::intent::IntentCache;
     /// use ghostkit::ruma::common::{room_id, user_id};
@@ -459,16 +468,16 @@ impl IntentCache {
     /// let cache = IntentCache::open(&ghostkit::Store::temporary()?)?;
     /// let raw = serde_json::value::RawValue::from_string(r#"{"type":"m.room.member","state_key":"@_t_a:example.org",
     ///   "event_id":"$e","room_id":"!r:example.org","sender":"@_t_a:example.org","content":{"membership":"join"}}"#.into())?;
-    /// cache.observe(&Event::from_raw(EventKind::Timeline, &raw)?, |u| u.as_str().starts_with("@_t_"))?;
-    /// assert_eq!(cache.membership(room_id!("!r:example.org"), user_id!("@_t_a:example.org"))?, Some(MembershipState::Join));
+    /// cache.observe(&Event::from_raw(EventKind::Timeline, &raw)?, |u| u.as_str().starts_with("@_t_")).await?;
+    /// assert_eq!(cache.membership(room_id!("!r:example.org"), user_id!("@_t_a:example.org")).await?, Some(MembershipState::Join));
     /// # Ok(()) }
     /// ```
-    pub fn observe(
+    pub async fn observe(
         &self,
         event: &Event,
         is_ours: impl Fn(&UserId) -> bool,
     ) -> Result<(), StoreError> {
-        self.observe_power(event)?;
+        self.observe_power(event).await?;
         if event.kind() != EventKind::Timeline || event.event_type() != "m.room.member" {
             return Ok(());
         }
@@ -488,6 +497,6 @@ impl IntentCache {
         let Ok(member) = event.content::<Member>() else {
             return Ok(());
         };
-        self.set_membership(room, user, &member.membership)
+        self.set_membership(room, user, &member.membership).await
     }
 }

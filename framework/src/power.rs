@@ -167,31 +167,35 @@ impl StoredPower {
 
 impl IntentCache {
     /// The cached power of `room`, if it was read before.
-    pub fn room_power(&self, room: &RoomId) -> Result<Option<RoomPower>, StoreError> {
-        Ok(self.stored_power(room)?.map(|s| s.power()))
+    pub async fn room_power(&self, room: &RoomId) -> Result<Option<RoomPower>, StoreError> {
+        Ok(self.stored_power(room).await?.map(|s| s.power()))
     }
 
-    fn stored_power(&self, room: &RoomId) -> Result<Option<StoredPower>, StoreError> {
-        match self.power.get(room.as_str())? {
+    async fn stored_power(&self, room: &RoomId) -> Result<Option<StoredPower>, StoreError> {
+        match self.power.get(room.as_str()).await? {
             None => Ok(None),
             // A record that no longer parses is read again from the homeserver.
             Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         }
     }
 
-    pub(crate) fn set_power(&self, room: &RoomId, stored: &StoredPower) -> Result<(), StoreError> {
+    pub(crate) async fn set_power(
+        &self,
+        room: &RoomId,
+        stored: &StoredPower,
+    ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(stored).map_err(|source| StoreError::Value {
             key: room.as_str().to_owned(),
             source,
         })?;
-        self.power.insert(room.as_str(), bytes)?;
+        self.power.insert(room.as_str(), bytes).await?;
         Ok(())
     }
 
     /// Learns a change of a cached room's `m.room.power_levels` or
     /// `m.room.create` from a received event. A room never asked about is
     /// not cached: it is read whole when first asked.
-    pub(crate) fn observe_power(&self, event: &Event) -> Result<(), StoreError> {
+    pub(crate) async fn observe_power(&self, event: &Event) -> Result<(), StoreError> {
         if event.kind() != EventKind::Timeline || event.state_key() != Some("") {
             return Ok(());
         }
@@ -202,7 +206,7 @@ impl IntentCache {
         let Some(room) = event.room_id() else {
             return Ok(());
         };
-        let Some(mut stored) = self.stored_power(room)? else {
+        let Some(mut stored) = self.stored_power(room).await? else {
             return Ok(());
         };
         let Ok(content) = event.content::<Value>() else {
@@ -213,7 +217,7 @@ impl IntentCache {
         } else if let Some(sender) = event.sender() {
             stored.create = Some((sender.to_owned(), content));
         }
-        self.set_power(room, &stored)
+        self.set_power(room, &stored).await
     }
 }
 

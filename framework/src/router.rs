@@ -393,7 +393,7 @@ async fn handle(inner: &Inner, job: Job) {
 /// the retries configured) or panics; waits while the homeserver or the
 /// store is unavailable.
 async fn call_handler(inner: &Inner, ctx: &Context, seq: u64, idx: u32) {
-    inner.app.observe(ctx.event());
+    inner.app.observe(ctx.event()).await;
     // Sends made by the handler get txnIds derived from the event, so a
     // call replayed (a retry, or after a crash) makes no second event.
     let origin = match ctx.event().event_id_str() {

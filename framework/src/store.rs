@@ -2,9 +2,11 @@
 //!
 //! [`Store`] is the handle everything uses. Its data lives in a [`Backend`]:
 //! named [`Tree`]s of ordered byte keys and byte values. The default backend
-//! is sled ([`SledBackend`], in `store/sled.rs`); [`MemoryBackend`] keeps
+//! is sled ([`SledBackend`], in `store/sled.rs`), embedded and needing no
+//! set-up; [`PostgresBackend`] keeps the data in PostgreSQL, for a store
+//! that must outlive one machine's disk; [`MemoryBackend`] keeps
 //! everything in memory (tests, throw-away bots); another database plugs in
-//! by implementing [`Backend`] and [`TreeBackend`] and calling
+//! by implementing the async [`Backend`] and [`TreeBackend`] and calling
 //! [`Store::with_backend`]. The transaction log's segment files live in the
 //! store's folder whatever the backend.
 //!
@@ -19,6 +21,7 @@
 mod bounded;
 mod integrity;
 mod memory;
+mod postgres;
 pub(crate) mod private;
 mod sled;
 mod tree;
@@ -34,7 +37,8 @@ pub use self::sled::SledBackend;
 pub use bounded::BoundedSet;
 pub use integrity::IfDamaged;
 pub use memory::MemoryBackend;
-pub use tree::{Backend, Entry, Tree, TreeBackend};
+pub use postgres::{PostgresBackend, PostgresOptions};
+pub use tree::{Backend, Entry, Tree, TreeBackend, Write};
 
 /// A backend's own error, kept as the source of a [`StoreError`].
 pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -48,6 +52,15 @@ pub enum StoreError {
         /// The store's folder.
         path: String,
         /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
+    /// A database server could not be reached or refused the connection.
+    #[error("cannot reach the PostgreSQL store ({database}): {source}; check `postgres_url` (GHOSTKIT_POSTGRES_URL): the address, the user and password, and that the server runs and accepts connections")]
+    Connect {
+        /// The database and server, without credentials.
+        database: String,
+        /// What the driver said.
         #[source]
         source: BackendError,
     },
@@ -112,10 +125,11 @@ impl From<std::io::Error> for StoreError {
 /// A handle to the on-disk store; cheap to clone.
 ///
 /// ```
-/// # fn main() -> Result<(), ghostkit::store::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ghostkit::store::StoreError> {
 /// let store = ghostkit::Store::temporary()?;
-/// store.put_json("reminders", "r1", &vec!["buy milk"])?;
-/// let got: Option<Vec<String>> = store.get_json("reminders", "r1")?;
+/// store.put_json("reminders", "r1", &vec!["buy milk"]).await?;
+/// let got: Option<Vec<String>> = store.get_json("reminders", "r1").await?;
 /// assert_eq!(got.unwrap(), vec!["buy milk".to_string()]);
 /// # Ok(()) }
 /// ```
@@ -162,12 +176,13 @@ impl Store {
     /// `if_damaged` when the database lost flushed writes or is corrupt.
     ///
     /// ```
-    /// # fn main() -> Result<(), ghostkit::store::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ghostkit::store::StoreError> {
     /// use ghostkit::store::{IfDamaged, Store};
     /// let dir = std::env::temp_dir().join(format!("ghostkit-doc-open-with-{}", std::process::id()));
     /// let store = Store::open_with(&dir, IfDamaged::Refuse)?;
-    /// store.put_json("t", "k", &1)?;
-    /// store.flush_blocking()?;
+    /// store.put_json("t", "k", &1).await?;
+    /// store.flush().await?;
     /// # drop(store); std::fs::remove_dir_all(&dir).ok();
     /// # Ok(()) }
     /// ```
@@ -205,8 +220,7 @@ impl Store {
     /// Opens sled in `path` and checks its flush counter against `flushed`.
     fn open_checked(path: &Path, flushed: Option<u64>) -> Result<(SledBackend, u64), StoreError> {
         let backend = SledBackend::open(path)?;
-        let meta = Tree::new(backend.open_tree(integrity::TREE)?);
-        let found = integrity::in_database(&meta)?;
+        let found = integrity::in_database_now(&backend)?;
         match flushed {
             Some(flushed) if found < flushed => Err(StoreError::Damaged {
                 path: path.display().to_string(),
@@ -221,12 +235,13 @@ impl Store {
     /// in the folder `path`.
     ///
     /// ```
-    /// # fn main() -> Result<(), ghostkit::store::StoreError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ghostkit::store::StoreError> {
     /// use ghostkit::store::{MemoryBackend, Store};
     /// let dir = std::env::temp_dir().join("ghostkit-doc-with-backend");
     /// let store = Store::with_backend(&dir, MemoryBackend::new());
-    /// store.put_json("t", "k", &1)?;
-    /// assert_eq!(store.get_json::<i32>("t", "k")?, Some(1));
+    /// store.put_json("t", "k", &1).await?;
+    /// assert_eq!(store.get_json::<i32>("t", "k").await?, Some(1));
     /// # Ok(()) }
     /// ```
     pub fn with_backend(path: impl AsRef<Path>, backend: impl Backend) -> Self {
@@ -270,12 +285,12 @@ impl Store {
     }
 
     /// Reads a JSON value from `tree` under `key`.
-    pub fn get_json<T: DeserializeOwned>(
+    pub async fn get_json<T: DeserializeOwned>(
         &self,
         tree: &str,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        match self.tree(tree)?.get(key)? {
+        match self.tree(tree)?.get(key).await? {
             None => Ok(None),
             Some(bytes) => {
                 serde_json::from_slice(&bytes)
@@ -289,7 +304,7 @@ impl Store {
     }
 
     /// Writes a JSON value to `tree` under `key` (durable after the next [`Store::flush`]).
-    pub fn put_json<T: Serialize>(
+    pub async fn put_json<T: Serialize>(
         &self,
         tree: &str,
         key: &str,
@@ -299,20 +314,13 @@ impl Store {
             key: key.to_owned(),
             source,
         })?;
-        self.tree(tree)?.insert(key, bytes)?;
+        self.tree(tree)?.insert(key, bytes).await?;
         Ok(())
     }
 
     /// Removes `key` from `tree`; true when it was there.
-    pub fn remove(&self, tree: &str, key: &str) -> Result<bool, StoreError> {
-        Ok(self.tree(tree)?.remove(key)?.is_some())
-    }
-
-    /// Makes every write made before this call durable, blocking the thread
-    /// (for code outside async: tests, a final save). Async code calls
-    /// [`Store::flush`].
-    pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.backend.flush()
+    pub async fn remove(&self, tree: &str, key: &str) -> Result<bool, StoreError> {
+        Ok(self.tree(tree)?.remove(key).await?.is_some())
     }
 
     /// Makes every write made before this call durable on disk.
@@ -346,10 +354,7 @@ impl Store {
     /// Tries to reopen a failed database now; true when the store can
     /// write afterwards.
     pub async fn recover(&self) -> bool {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.recover())
-            .await
-            .unwrap_or(false)
+        self.backend.recover().await
     }
 }
 
@@ -394,18 +399,14 @@ impl Flusher {
                     return Ok(());
                 }
                 let covered = self.requested.load(Ordering::SeqCst);
-                let backend = backend.clone();
-                let counter = counter.cloned();
-                tokio::task::spawn_blocking(move || {
-                    let value = counter.as_ref().map(|c| c.before_flush()).transpose()?;
-                    backend.flush()?;
-                    match (counter, value) {
-                        (Some(c), Some(v)) => c.after_flush(v, always_record),
-                        _ => Ok(()),
-                    }
-                })
-                .await
-                .map_err(|e| StoreError::Io(Box::new(e)))??;
+                let value = match counter {
+                    Some(c) => Some(c.before_flush().await?),
+                    None => None,
+                };
+                backend.flush().await?;
+                if let (Some(c), Some(v)) = (counter, value) {
+                    c.after_flush(v, always_record).await?;
+                }
                 self.done.send_modify(|d| *d = (*d).max(covered));
                 return Ok(());
             }

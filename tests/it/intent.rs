@@ -81,7 +81,8 @@ async fn memberships_from_transactions_feed_the_cache() -> anyhow::Result<()> {
     assert_eq!(
         intent
             .cache()
-            .membership(room, user_id!("@alice:localhost"))?,
+            .membership(room, user_id!("@alice:localhost"))
+            .await?,
         None
     );
 
@@ -218,7 +219,7 @@ async fn intents_against_synapse() -> anyhow::Result<()> {
     // Leaving through the intent updates the cache.
     ghost.leave(&room, None).await?;
     assert_eq!(
-        ghost.cache().membership(&room, &id)?,
+        ghost.cache().membership(&room, &id).await?,
         Some(ghostkit::prelude::MembershipState::Leave)
     );
     Ok(())
@@ -281,7 +282,7 @@ async fn a_stale_cache_heals_against_synapse() -> anyhow::Result<()> {
     ghost.ensure_joined(&room).await?;
     client.as_bot().kick(&room, &id, Some("test")).await?;
     assert_eq!(
-        ghost.cache().membership(&room, &id)?,
+        ghost.cache().membership(&room, &id).await?,
         Some(ghostkit::prelude::MembershipState::Join)
     );
     let plain = ghost.api().send_text(&room, "not a member").await;
@@ -300,8 +301,10 @@ async fn a_stale_cache_heals_against_synapse() -> anyhow::Result<()> {
     // for a ghost this Synapse has never seen.
     let never = ghost_id("never");
     let cache = ghostkit::intent::IntentCache::open(&store)?;
-    cache.set_registered(&never)?;
-    cache.set_membership(&room, &never, &ghostkit::prelude::MembershipState::Join)?;
+    cache.set_registered(&never).await?;
+    cache
+        .set_membership(&room, &never, &ghostkit::prelude::MembershipState::Join)
+        .await?;
     let ghost = app.intent(&never)?;
     ghost.send_text(&room, "hello from a stale cache").await?;
     assert_eq!(
@@ -315,7 +318,7 @@ async fn a_stale_cache_heals_against_synapse() -> anyhow::Result<()> {
 
     // A stale "registered" alone heals in ensure_joined.
     let other = ghost_id("unregistered");
-    cache.set_registered(&other)?;
+    cache.set_registered(&other).await?;
     app.intent(&other)?.ensure_joined(&room).await?;
     assert_eq!(
         membership_of(&client, &room, &other).await.as_deref(),

@@ -300,7 +300,8 @@ pub fn ghost(nick: &str) -> String {
 }
 
 /// The room of `channel`, from the bridge's store.
-pub fn portal_room(running: &ghostkit::Running, channel: &str) -> Result<Option<String>> {
-    let portals = ircbridge::portal::Portals::load(running.app().store())?;
+pub async fn portal_room(running: &ghostkit::Running, channel: &str) -> Result<Option<String>> {
+    let portals = ircbridge::portal::Portals::new(running.app().store());
+    portals.load().await?;
     Ok(portals.by_channel(channel).map(|p| p.room_id.to_string()))
 }

@@ -77,8 +77,9 @@ impl Harness {
             let reg = Registration::load(registration_path("modbot"))?;
             let config = Config::new(synapse_url(), &self.store);
             let bot = self.config.clone();
-            let setup =
-                ghostkit::bot::build(move |app: &AppContext| Ok(ModBot::new(bot, app).handler()));
+            let setup = ghostkit::bot::build(move |app: AppContext| async move {
+                Ok(ModBot::new(bot, &app).handler())
+            });
             match Appservice::new(reg, config).start(setup).await {
                 Ok(r) => break r,
                 Err(e) if tries < 40 => {

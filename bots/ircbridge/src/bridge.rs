@@ -45,6 +45,8 @@ pub struct Live {
     pub alias_policy: AliasPolicy,
     /// When each room was last told that the IRC queue is full, by room ID.
     pub(crate) full_notices: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// IRC's events, until `on_start` hands them to the pump.
+    events: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<IrcEvent>>>,
     /// The task feeding IRC events to Matrix.
     pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// What `/metrics` shows of the bridge.
@@ -145,12 +147,15 @@ impl Live {
 /// What [`ghostkit::cli::run`] and [`Appservice::start`] take: the bridge,
 /// started with `config` once the app is up.
 pub fn setup(config: BridgeConfig) -> impl ghostkit::bot::Setup<Config = ()> {
-    ghostkit::bot::build(move |app: &AppContext| Ok(IrcBridge::start(config, app)?.handler()))
+    ghostkit::bot::build(move |app: AppContext| async move {
+        Ok(IrcBridge::start(config, &app)?.handler())
+    })
 }
 
 impl IrcBridge {
-    /// Checks `config`, loads the portals, connects to IRC and starts
-    /// bridging its events to Matrix.
+    /// Checks `config` and connects to IRC; the handler's `on_start` reads
+    /// the stored portals, joins their channels and starts bridging IRC's
+    /// events to Matrix.
     pub fn start(config: BridgeConfig, app: &AppContext) -> anyhow::Result<IrcBridge> {
         let config = &config;
         config.validate()?;
@@ -164,16 +169,12 @@ impl IrcBridge {
                 "no `bot.alias_channels` configured: only the aliases of `channels` make portals"
             );
         }
-        let portals = Portals::load(app.store())?;
-        let (irc, mut events) = IrcHandle::spawn(config.irc());
-        for p in portals.all() {
-            irc.join(&p.channel);
-        }
+        let (irc, events) = IrcHandle::spawn(config.irc());
         let live = Arc::new(Live {
             config: config.clone(),
             app: app.clone(),
             irc,
-            portals,
+            portals: Portals::new(app.store()),
             names: Names::new(&config.network, app.server_name().as_str()),
             // The operator's own channels are reachable by their alias too
             // (their portals may be made a moment after the start).
@@ -185,29 +186,11 @@ impl IrcBridge {
             creating: tokio::sync::Mutex::new(()),
             display_names: Mutex::default(),
             names_seen: Mutex::default(),
+            events: Mutex::new(Some(events)),
             pump: Mutex::new(None),
             counters: Counters::default(),
         });
         live.counters.register(app.metrics())?;
-        let weak = Arc::downgrade(&live);
-        let pump = tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                let Some(live) = weak.upgrade() else { return };
-                if let IrcEvent::Connected { nick } = &event {
-                    tracing::info!(%nick, "registered on IRC");
-                    live.counters.connections.inc();
-                    for channel in live.config.channels.clone() {
-                        if let Err(e) = live.ensure_portal(&channel).await {
-                            tracing::warn!(%channel, error = %e, "cannot make the portal");
-                        }
-                    }
-                }
-                if let Err(e) = live.on_irc(event).await {
-                    tracing::warn!(error = %e, "an IRC event could not be bridged");
-                }
-            }
-        });
-        *live.pump.lock().unwrap_or_else(|p| p.into_inner()) = Some(pump);
         Ok(IrcBridge(live))
     }
 
@@ -233,6 +216,37 @@ impl IrcBridge {
 impl Handler<BridgeCommand> for IrcBridge {
     async fn on_command(&self, ctx: &Context, cmd: BridgeCommand) -> HandlerResult {
         crate::commands::answer(&self.0, ctx, cmd).await
+    }
+
+    async fn on_start(&self, _app: &AppContext) -> HandlerResult {
+        let live = &self.0;
+        live.portals.load().await?;
+        for p in live.portals.all() {
+            live.irc.join(&p.channel);
+        }
+        let Some(mut events) = live.events.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Ok(());
+        };
+        let weak = Arc::downgrade(live);
+        let pump = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let Some(live) = weak.upgrade() else { return };
+                if let IrcEvent::Connected { nick } = &event {
+                    tracing::info!(%nick, "registered on IRC");
+                    live.counters.connections.inc();
+                    for channel in live.config.channels.clone() {
+                        if let Err(e) = live.ensure_portal(&channel).await {
+                            tracing::warn!(%channel, error = %e, "cannot make the portal");
+                        }
+                    }
+                }
+                if let Err(e) = live.on_irc(event).await {
+                    tracing::warn!(error = %e, "an IRC event could not be bridged");
+                }
+            }
+        });
+        *live.pump.lock().unwrap_or_else(|p| p.into_inner()) = Some(pump);
+        Ok(())
     }
 
     async fn on_stop(&self, _app: &AppContext) {

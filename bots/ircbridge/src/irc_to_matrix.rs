@@ -184,7 +184,10 @@ impl Live {
             return Ok(());
         };
         let ghost = self.ghost_intent(nick)?;
-        let joined = ghost.cache().membership(&portal.room_id, ghost.user_id())?;
+        let joined = ghost
+            .cache()
+            .membership(&portal.room_id, ghost.user_id())
+            .await?;
         if joined == Some(MembershipState::Join) {
             ghost.leave(&portal.room_id, Some(reason)).await?;
         }
@@ -233,7 +236,8 @@ impl Live {
         for portal in self.portals.all() {
             if old_ghost
                 .cache()
-                .membership(&portal.room_id, old_ghost.user_id())?
+                .membership(&portal.room_id, old_ghost.user_id())
+                .await?
                 == Some(MembershipState::Join)
             {
                 old_ghost

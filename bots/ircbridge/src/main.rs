@@ -19,8 +19,8 @@ fn main() {
     // commands need none.
     ghostkit::main(
         ircbridge::INFO,
-        ghostkit::bot::configured(|config, app| {
-            Ok(ircbridge::IrcBridge::start(config, app)?.handler())
+        ghostkit::bot::configured(|config, app| async move {
+            Ok(ircbridge::IrcBridge::start(config, &app)?.handler())
         }),
     )
 }

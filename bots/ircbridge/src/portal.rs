@@ -30,11 +30,19 @@ pub struct Portals {
 }
 
 impl Portals {
-    /// Loads the portals of `store`.
-    pub fn load(store: &Store) -> anyhow::Result<Self> {
+    /// The portals of `store`, none read yet: [`Portals::load`] reads them.
+    pub fn new(store: &Store) -> Self {
+        Portals {
+            store: store.clone(),
+            by_channel: Arc::default(),
+        }
+    }
+
+    /// Reads the stored portals, replacing those held; one whose channel
+    /// IRC would misread, or that cannot be read, is skipped with a warning.
+    pub async fn load(&self) -> anyhow::Result<()> {
         let mut map = HashMap::new();
-        for item in store.tree(TREE)?.iter() {
-            let (key, value) = item?;
+        for (key, value) in self.store.tree(TREE)?.entries().await? {
             match serde_json::from_slice::<Portal>(&value) {
                 Ok(p) => match check_channel(&p.channel) {
                     Ok(()) => {
@@ -48,10 +56,8 @@ impl Portals {
                 Err(e) => tracing::warn!(error = %e, "skipping an unreadable portal"),
             }
         }
-        Ok(Portals {
-            store: store.clone(),
-            by_channel: Arc::new(RwLock::new(map)),
-        })
+        *self.by_channel.write().unwrap_or_else(|p| p.into_inner()) = map;
+        Ok(())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Portal>> {
@@ -78,7 +84,7 @@ impl Portals {
     /// Remembers a portal (durably).
     pub async fn insert(&self, portal: Portal) -> anyhow::Result<()> {
         let key = casefold(&portal.channel);
-        self.store.put_json(TREE, &key, &portal)?;
+        self.store.put_json(TREE, &key, &portal).await?;
         self.store.flush().await?;
         self.by_channel
             .write()
@@ -90,7 +96,7 @@ impl Portals {
     /// Forgets the portal of `channel`; returns it.
     pub async fn remove(&self, channel: &str) -> anyhow::Result<Option<Portal>> {
         let key = casefold(channel);
-        self.store.remove(TREE, &key)?;
+        self.store.remove(TREE, &key).await?;
         self.store.flush().await?;
         Ok(self
             .by_channel

@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     model.lists.insert(list.clone(), ListMeta::default());
-    save_model(&store, &model)?;
+    save_model(&store, &model).await?;
     let app = AppContext::new(
         client,
         store,

@@ -175,11 +175,8 @@ impl Engine {
     /// Saves the model; a failure is reported, not fatal.
     pub async fn save(&self) {
         let app = self.app();
-        let res = {
-            let m = self.model();
-            model::save_model(app.store(), &m)
-        };
-        if let Err(e) = res {
+        let snapshot = self.model().clone();
+        if let Err(e) = model::save_model(app.store(), &snapshot).await {
             self.report("store", &format!("cannot save state: {e}"))
                 .await;
         }
@@ -204,11 +201,11 @@ impl Engine {
 
     async fn start(&self) {
         let app = self.app();
-        match model::load_model(app.store()) {
+        match model::load_model(app.store()).await {
             Ok(m) => *self.model() = m,
             Err(e) => tracing::error!("cannot read the stored model: {e}"),
         }
-        match model::load_rules(app.store()) {
+        match model::load_rules(app.store()).await {
             Ok(rules) => {
                 let mut idx = self.rules_write();
                 for r in rules {
@@ -366,8 +363,8 @@ impl Engine {
             (added, server)
         };
         let stored = match &change {
-            PolicyChange::Set(r) => model::save_rule(app.store(), r),
-            PolicyChange::Remove(k) => model::remove_rule(app.store(), k),
+            PolicyChange::Set(r) => model::save_rule(app.store(), r).await,
+            PolicyChange::Remove(k) => model::remove_rule(app.store(), k).await,
         };
         if let Err(e) = stored {
             tracing::error!("cannot store a rule change: {e}");

@@ -296,16 +296,18 @@ impl Engine {
                 None => keep.push(rule),
             }
         }
+        if let Err(e) = model::remove_list_rules(app.store(), list).await {
+            tracing::error!("cannot clear stored rules of {list}: {e}");
+        }
+        for rule in &keep {
+            if let Err(e) = model::save_rule(app.store(), rule).await {
+                tracing::error!("cannot store a rule: {e}");
+            }
+        }
         {
             let mut idx = self.rules_write();
             idx.remove_list(list);
-            if let Err(e) = model::remove_list_rules(app.store(), list) {
-                tracing::error!("cannot clear stored rules of {list}: {e}");
-            }
             for rule in keep {
-                if let Err(e) = model::save_rule(app.store(), &rule) {
-                    tracing::error!("cannot store a rule: {e}");
-                }
                 idx.apply(PolicyChange::Set(rule));
             }
         }

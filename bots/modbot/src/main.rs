@@ -8,6 +8,8 @@ fn main() {
     // `--help`, `--version` and the registration commands need none.
     ghostkit::main(
         modbot::INFO,
-        ghostkit::bot::configured(|config, app| Ok(modbot::ModBot::new(config, app).handler())),
+        ghostkit::bot::configured(|config, app| async move {
+            Ok(modbot::ModBot::new(config, &app).handler())
+        }),
     )
 }

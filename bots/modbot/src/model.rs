@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ghostkit::store::StoreError;
+use ghostkit::store::{StoreError, Write};
 use ghostkit::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -116,21 +116,23 @@ impl Model {
 }
 
 /// Reads the model (empty on first start).
-pub fn load_model(store: &Store) -> Result<Model, StoreError> {
-    Ok(store.get_json(MODEL_TREE, MODEL_KEY)?.unwrap_or_default())
+pub async fn load_model(store: &Store) -> Result<Model, StoreError> {
+    Ok(store
+        .get_json(MODEL_TREE, MODEL_KEY)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Writes the model.
-pub fn save_model(store: &Store, model: &Model) -> Result<(), StoreError> {
-    store.put_json(MODEL_TREE, MODEL_KEY, model)
+pub async fn save_model(store: &Store, model: &Model) -> Result<(), StoreError> {
+    store.put_json(MODEL_TREE, MODEL_KEY, model).await
 }
 
 /// Reads every stored rule.
-pub fn load_rules(store: &Store) -> Result<Vec<Rule>, StoreError> {
+pub async fn load_rules(store: &Store) -> Result<Vec<Rule>, StoreError> {
     let tree = store.tree(RULES_TREE)?;
     let mut out = Vec::new();
-    for item in tree.iter() {
-        let (key, value) = item?;
+    for (key, value) in tree.entries().await? {
         let rule: Rule = serde_json::from_slice(&value).map_err(|source| StoreError::Value {
             key: String::from_utf8_lossy(&key).into_owned(),
             source,
@@ -141,24 +143,28 @@ pub fn load_rules(store: &Store) -> Result<Vec<Rule>, StoreError> {
 }
 
 /// Stores a rule (replacing the one at its key).
-pub fn save_rule(store: &Store, rule: &Rule) -> Result<(), StoreError> {
-    store.put_json(RULES_TREE, &rule.key.store_key(), rule)
+pub async fn save_rule(store: &Store, rule: &Rule) -> Result<(), StoreError> {
+    store
+        .put_json(RULES_TREE, &rule.key.store_key(), rule)
+        .await
 }
 
 /// Forgets the rule at `key`.
-pub fn remove_rule(store: &Store, key: &RuleKey) -> Result<(), StoreError> {
-    store.remove(RULES_TREE, &key.store_key()).map(drop)
+pub async fn remove_rule(store: &Store, key: &RuleKey) -> Result<(), StoreError> {
+    store.remove(RULES_TREE, &key.store_key()).await.map(drop)
 }
 
 /// Forgets every rule of `list`.
-pub fn remove_list_rules(store: &Store, list: &str) -> Result<(), StoreError> {
+pub async fn remove_list_rules(store: &Store, list: &str) -> Result<(), StoreError> {
     let tree = store.tree(RULES_TREE)?;
     let prefix = format!("{list}\0");
-    for item in tree.scan_prefix(prefix.as_bytes()) {
-        let (key, _) = item?;
-        tree.remove(key)?;
-    }
-    Ok(())
+    let writes = tree
+        .scan_prefix(prefix.as_bytes())
+        .await?
+        .into_iter()
+        .map(|(key, _)| Write::Remove(key))
+        .collect();
+    tree.apply(writes).await
 }
 
 #[cfg(test)]
@@ -167,8 +173,8 @@ mod tests {
     use super::*;
     use crate::rules::EntityKind;
 
-    #[test]
-    fn model_and_rules_survive_reopening() {
+    #[tokio::test]
+    async fn model_and_rules_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let rule = Rule {
             key: RuleKey {
@@ -192,16 +198,16 @@ mod tests {
                     owned: true,
                 },
             );
-            save_model(&store, &m).unwrap();
-            save_rule(&store, &rule).unwrap();
-            store.flush_blocking().unwrap();
+            save_model(&store, &m).await.unwrap();
+            save_rule(&store, &rule).await.unwrap();
+            store.flush().await.unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        let m = load_model(&store).unwrap();
+        let m = load_model(&store).await.unwrap();
         assert!(m.protected_rooms.contains("!r:x"));
         assert_eq!(m.list_by_name("main"), Some("!l:x"));
-        assert_eq!(load_rules(&store).unwrap(), vec![rule]);
-        remove_list_rules(&store, "!l:x").unwrap();
-        assert!(load_rules(&store).unwrap().is_empty());
+        assert_eq!(load_rules(&store).await.unwrap(), vec![rule]);
+        remove_list_rules(&store, "!l:x").await.unwrap();
+        assert!(load_rules(&store).await.unwrap().is_empty());
     }
 }

@@ -106,7 +106,7 @@ async fn outbound(config: &WebhooksConfig, total: usize, n_hooks: usize) -> anyh
     let count = Arc::new(AtomicU64::new(0));
     let (addr, handle) = receiver(count.clone()).await?;
     let store = ghostkit::Store::temporary()?;
-    let registry = webhooks::hooks::Hooks::load(&store)?;
+    let registry = webhooks::hooks::Hooks::load(&store).await?;
     let hooks: Vec<Hook> = (0..n_hooks)
         .map(|i| {
             let kind = HookKind::Outbound {
@@ -126,14 +126,14 @@ async fn outbound(config: &WebhooksConfig, total: usize, n_hooks: usize) -> anyh
     }
     // The queue is on disk (sled) too: each event is written, then removed
     // once delivered.
-    let out = Outbound::start(config, &store, &registry)?;
+    let out = Outbound::start(config, &store, &registry).await?;
     let event = RawValue::from_string(
         r#"{"type":"m.room.message","event_id":"$e:bench","room_id":"!room:bench","sender":"@u:bench","origin_server_ts":0,"content":{"msgtype":"m.text","body":"hello out there"}}"#
             .to_owned(),
     )?;
     let t0 = Instant::now();
     for i in 0..total {
-        out.enqueue(&hooks[i % n_hooks], event.get());
+        out.enqueue(&hooks[i % n_hooks], event.get()).await;
     }
     let queued = t0.elapsed();
     while count.load(Ordering::Relaxed) < total as u64 {
@@ -187,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
         outbound_queue: total.max(1000),
         ..WebhooksConfig::default()
     };
-    let hooks = Hooks::load(&store)?;
+    let hooks = Hooks::load(&store).await?;
     let hook = Hook::new("bench", "!room:bench", "@u:bench", HookKind::Inbound);
     let url = format!("/webhook/{}", hook.id);
     hooks.insert(hook).await?;

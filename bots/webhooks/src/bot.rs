@@ -50,8 +50,8 @@ pub struct WebhookBot {
 pub fn setup(config: WebhooksConfig) -> (impl ghostkit::bot::Setup<Config = ()>, WebhooksHandle) {
     let handle = WebhooksHandle::default();
     let seen = handle.clone();
-    let setup = ghostkit::bot::build(move |app: &AppContext| {
-        let bot = WebhookBot::start(&config, app)?;
+    let setup = ghostkit::bot::build(move |app: AppContext| async move {
+        let bot = WebhookBot::start(&config, &app).await?;
         let _ = seen.0.set((bot.server.addr, bot.base_url.clone()));
         Ok(bot.handler())
     });
@@ -61,12 +61,12 @@ pub fn setup(config: WebhooksConfig) -> (impl ghostkit::bot::Setup<Config = ()>,
 impl WebhookBot {
     /// Checks `config`, loads the hooks and starts the webhook server and
     /// the outbound queue.
-    pub fn start(config: &WebhooksConfig, app: &AppContext) -> anyhow::Result<Self> {
+    pub async fn start(config: &WebhooksConfig, app: &AppContext) -> anyhow::Result<Self> {
         config.validate()?;
-        let hooks = Hooks::load(app.store())?;
+        let hooks = Hooks::load(app.store()).await?;
         let inbound = Arc::new(InboundState::new(app.clone(), hooks.clone(), config));
         let server = InboundServer::start(inbound.clone(), config)?;
-        let outbound = Outbound::start(config, app.store(), &hooks)?;
+        let outbound = Outbound::start(config, app.store(), &hooks).await?;
         outbound.register_metrics(app.metrics())?;
         let base_url = config.base_url(server.addr);
         Ok(WebhookBot {
@@ -96,7 +96,7 @@ impl Handler<WebhookCommand> for WebhookBot {
     /// hooks.
     async fn on_event(&self, ctx: &Context) -> HandlerResult {
         if ctx.event().kind() == EventKind::Timeline {
-            self.forward(ctx);
+            self.forward(ctx).await;
         }
         Ok(())
     }

@@ -110,10 +110,9 @@ pub struct Hooks {
 
 impl Hooks {
     /// Loads every stored hook; a stored value that cannot be read is logged and skipped.
-    pub fn load(store: &Store) -> anyhow::Result<Hooks> {
+    pub async fn load(store: &Store) -> anyhow::Result<Hooks> {
         let mut by_id = HashMap::new();
-        for item in store.tree(TREE)?.iter() {
-            let (key, value) = item?;
+        for (key, value) in store.tree(TREE)?.entries().await? {
             match serde_json::from_slice::<Hook>(&value) {
                 Ok(h) => {
                     by_id.insert(h.id.clone(), h);
@@ -171,7 +170,7 @@ impl Hooks {
 
     /// Stores a new hook durably, then makes it live.
     pub async fn insert(&self, hook: Hook) -> anyhow::Result<()> {
-        self.store.put_json(TREE, &hook.id, &hook)?;
+        self.store.put_json(TREE, &hook.id, &hook).await?;
         self.store.flush().await?;
         self.by_id
             .write()
@@ -188,7 +187,7 @@ impl Hooks {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id)
             .is_some();
-        self.store.remove(TREE, id)?;
+        self.store.remove(TREE, id).await?;
         self.store.flush().await?;
         Ok(was)
     }

@@ -15,8 +15,8 @@ fn main() {
     // commands need none.
     ghostkit::main(
         webhooks::INFO,
-        ghostkit::bot::configured(|config, app| {
-            Ok(webhooks::WebhookBot::start(&config, app)?.handler())
+        ghostkit::bot::configured(|config, app| async move {
+            Ok(webhooks::WebhookBot::start(&config, &app).await?.handler())
         }),
     )
 }

@@ -5,8 +5,8 @@
 //! `X-Ghostkit-Hook: <name>`. The body is
 //! `{"hook": name, "room_id": …, "event": <the Matrix event>}`.
 //!
-//! Room dispatch only puts events in a queue ([`Outbound::enqueue`] never
-//! waits); one task per hook delivers them in order, retrying a failure
+//! Room dispatch only puts events in a queue ([`Outbound::enqueue`] waits
+//! for the store's write, never for the queue); one task per hook delivers them in order, retrying a failure
 //! (network error, 5xx, 408, 429) with doubling waits, a bounded number of
 //! times. A full queue drops new events with a warning.
 //!
@@ -126,13 +126,12 @@ fn decode(value: &[u8]) -> Option<(&str, &[u8])> {
 
 /// The deliveries left queued by the last run, oldest first, for hooks that
 /// still exist (the others are forgotten); and the next free key.
-fn pending(queued: &Tree, hooks: &Hooks) -> anyhow::Result<(Vec<Delivery>, u64)> {
+async fn pending(queued: &Tree, hooks: &Hooks) -> anyhow::Result<(Vec<Delivery>, u64)> {
     let mut out = Vec::new();
     let mut next = 0u64;
-    for item in queued.iter() {
-        let (key, value) = item?;
+    for (key, value) in queued.entries().await? {
         let Ok(key) = <[u8; 8]>::try_from(key.as_slice()) else {
-            queued.remove(key)?;
+            queued.remove(key).await?;
             continue;
         };
         next = next.max(u64::from_be_bytes(key) + 1);
@@ -143,7 +142,7 @@ fn pending(queued: &Tree, hooks: &Hooks) -> anyhow::Result<(Vec<Delivery>, u64)>
                 body: actix_web::web::Bytes::copy_from_slice(body),
             }),
             _ => {
-                queued.remove(key)?;
+                queued.remove(key).await?;
             }
         }
     }
@@ -169,7 +168,7 @@ impl Outbound {
 
     /// Starts the dispatcher; deliveries queued in `store` by the last run
     /// go first.
-    pub fn start(
+    pub async fn start(
         config: &WebhooksConfig,
         store: &Store,
         hooks: &Hooks,
@@ -185,7 +184,7 @@ impl Outbound {
         let failures = Failures::default();
         let counters = Counters::default();
         let queued = store.tree(TREE)?;
-        let (left, next_key) = pending(&queued, hooks)?;
+        let (left, next_key) = pending(&queued, hooks).await?;
         if !left.is_empty() {
             tracing::info!(
                 deliveries = left.len(),
@@ -229,8 +228,9 @@ impl Outbound {
             .cloned()
     }
 
-    /// Queues `event` (the JSON text of a room event) for `hook`; never waits.
-    pub fn enqueue(&self, hook: &Hook, event: &str) {
+    /// Queues `event` (the JSON text of a room event) for `hook`; waits for
+    /// the store's write, never for room in the queue.
+    pub async fn enqueue(&self, hook: &Hook, event: &str) {
         #[derive(serde::Serialize)]
         struct Body<'a> {
             hook: &'a str,
@@ -251,7 +251,7 @@ impl Outbound {
             }
         };
         let key = self.next_key.fetch_add(1, Ordering::Relaxed).to_be_bytes();
-        if let Err(e) = self.queued.insert(key, encode(&hook.id, &body)) {
+        if let Err(e) = self.queued.insert(key, encode(&hook.id, &body)).await {
             tracing::warn!(hook = %hook.name, error = %e, "cannot queue an outbound event on disk; sending it anyway");
         }
         let d = Delivery {
@@ -261,7 +261,7 @@ impl Outbound {
         };
         if let Err(e) = self.tx.try_send(d) {
             tracing::warn!(hook = %hook.name, error = %e, "outbound queue full; event dropped");
-            forget(&self.queued, &key);
+            forget(&self.queued, &key).await;
         }
     }
 
@@ -278,8 +278,8 @@ impl Drop for Outbound {
 }
 
 /// Removes a delivery from the queue on disk.
-fn forget(queued: &Tree, key: &[u8; 8]) {
-    if let Err(e) = queued.remove(key) {
+async fn forget(queued: &Tree, key: &[u8; 8]) {
+    if let Err(e) = queued.remove(key).await {
         tracing::warn!(error = %e, "cannot remove a finished outbound delivery from the store");
     }
 }
@@ -307,7 +307,7 @@ async fn dispatch(mut rx: mpsc::Receiver<Delivery>, policy: Policy, left: Vec<De
         let q = queue_of(&d.hook.id, &mut workers);
         if let Err(mpsc::error::TrySendError::Full(d)) = q.try_send(d) {
             tracing::warn!(hook = %d.hook.name, "outbound queue of the hook is full; event dropped");
-            forget(&policy.queued, &d.key);
+            forget(&policy.queued, &d.key).await;
         }
         while workers.try_join_next().is_some() {}
     }
@@ -316,7 +316,7 @@ async fn dispatch(mut rx: mpsc::Receiver<Delivery>, policy: Policy, left: Vec<De
 async fn deliver_all(mut rx: mpsc::Receiver<Delivery>, policy: Policy) {
     while let Some(d) = rx.recv().await {
         deliver(&d, &policy).await;
-        forget(&policy.queued, &d.key);
+        forget(&policy.queued, &d.key).await;
     }
 }
 

@@ -175,7 +175,7 @@ impl Handler<ReminderCommand> for Reminder {
         };
         let id = ev.event_id().map(|e| e.to_string()).unwrap_or_default();
         let key = format!("{:020}|{}|{id}", pending.due_ms, pending.room_id);
-        ctx.store().put_json(TREE, &key, &pending)?;
+        ctx.store().put_json(TREE, &key, &pending).await?;
         ctx.store().flush().await?;
         self.wake.notify_one();
         ctx.reply_notice(&format!("⏰ in {delay}")).await?;
@@ -186,7 +186,7 @@ impl Handler<ReminderCommand> for Reminder {
 /// Sleeps until the earliest reminder, sends it, removes it; forever.
 async fn fire_when_due(app: AppContext, wake: Arc<Notify>) {
     loop {
-        let next = match earliest(app.store()) {
+        let next = match earliest(app.store()).await {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read reminders");
@@ -216,8 +216,8 @@ async fn fire_when_due(app: AppContext, wake: Arc<Notify>) {
     }
 }
 
-fn earliest(store: &Store) -> Result<Option<(String, Pending)>, HandlerError> {
-    let Some((key, value)) = store.tree(TREE)?.first()? else {
+async fn earliest(store: &Store) -> Result<Option<(String, Pending)>, HandlerError> {
+    let Some((key, value)) = store.tree(TREE)?.first().await? else {
         return Ok(None);
     };
     let key = String::from_utf8_lossy(&key).into_owned();
@@ -226,7 +226,7 @@ fn earliest(store: &Store) -> Result<Option<(String, Pending)>, HandlerError> {
         Err(e) => {
             // Not ours to understand: drop it rather than loop on it.
             tracing::error!(error = %e, key, "dropping an unreadable reminder");
-            store.remove(TREE, &key)?;
+            store.remove(TREE, &key).await?;
             Ok(None)
         }
     }
@@ -235,12 +235,12 @@ fn earliest(store: &Store) -> Result<Option<(String, Pending)>, HandlerError> {
 async fn fire(app: &AppContext, key: &str, p: &Pending) -> Result<(), HandlerError> {
     let Ok(room) = <&RoomId>::try_from(p.room_id.as_str()) else {
         tracing::error!(key, "dropping a reminder for an invalid room ID");
-        app.store().remove(TREE, key)?;
+        app.store().remove(TREE, key).await?;
         return Ok(());
     };
     let body = format!("⏰ {}: {}", p.user_id, p.text);
     app.client().as_bot().send_text(room, &body).await?;
-    app.store().remove(TREE, key)?;
+    app.store().remove(TREE, key).await?;
     app.store().flush().await?;
     Ok(())
 }

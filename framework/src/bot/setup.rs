@@ -3,8 +3,10 @@
 //! needs the app (client, store) is a plain field and never an `Option`
 //! filled in later.
 
+use std::future::Future;
 use std::marker::PhantomData;
 
+use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -16,7 +18,9 @@ use super::{AppContext, Handler, HandlerError};
 /// recipe that builds one once the app is up ([`build`]), or one that also
 /// takes the bot's own settings ([`configured`]).
 ///
-/// Every [`Handler`] is a `Setup` that builds itself.
+/// Every [`Handler`] is a `Setup` that builds itself. [`Setup::build`]
+/// awaits, so a recipe may read the store before the first event.
+#[async_trait]
 pub trait Setup: Send + 'static {
     /// The bot's own settings, loaded by [`cli::run`](crate::cli::run)
     /// only when the bot runs; `()` for a bot that has none.
@@ -28,7 +32,11 @@ pub trait Setup: Send + 'static {
     /// Makes the handler, after the store is open and the client made and
     /// before any event is dispatched or [`Handler::on_start`] is called.
     /// An error stops the start.
-    fn build(self, config: Self::Config, app: &AppContext) -> Result<Self::Handler, HandlerError>;
+    async fn build(
+        self,
+        config: Self::Config,
+        app: &AppContext,
+    ) -> Result<Self::Handler, HandlerError>;
 }
 
 /// A bot's own settings: the `bot` section of its config file
@@ -86,11 +94,12 @@ pub trait BotConfig: Serialize + DeserializeOwned + JsonSchema + Default + Send 
 
 impl BotConfig for () {}
 
+#[async_trait]
 impl<H: Handler> Setup for H {
     type Config = ();
     type Handler = H;
 
-    fn build(self, (): (), _app: &AppContext) -> Result<H, HandlerError> {
+    async fn build(self, (): (), _app: &AppContext) -> Result<H, HandlerError> {
         Ok(self)
     }
 }
@@ -100,7 +109,9 @@ impl<H: Handler> Setup for H {
 pub struct Build<F>(F);
 
 /// A [`Setup`] that makes the handler with `make` once the app is up, with
-/// the app's client, store and registration at hand.
+/// the app's client, store and registration at hand. `make` returns a
+/// future, so that it may read the store (every store call awaits) before
+/// the first event arrives.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -111,30 +122,35 @@ pub struct Build<F>(F);
 ///
 /// let reg = Registration::load("registration.yaml")?;
 /// Appservice::new(reg, Config::new("http://127.0.0.1:8008", "counter.store"))
-///     .serve(ghostkit::bot::build(|app: &AppContext| {
-///         Ok(Counter { store: app.store().clone() })
+///     .serve(ghostkit::bot::build(|app: AppContext| async move {
+///         let store = app.store().clone();
+///         let _last = store.get_json::<u64>("counter", "last").await?;
+///         Ok(Counter { store })
 ///     }))
 ///     .await?;
 /// # Ok(()) }
 /// ```
-pub fn build<F, H>(make: F) -> Build<F>
+pub fn build<F, Fut, H>(make: F) -> Build<F>
 where
-    F: FnOnce(&AppContext) -> Result<H, HandlerError> + Send + 'static,
+    F: FnOnce(AppContext) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<H, HandlerError>> + Send,
     H: Handler,
 {
     Build(make)
 }
 
-impl<F, H> Setup for Build<F>
+#[async_trait]
+impl<F, Fut, H> Setup for Build<F>
 where
-    F: FnOnce(&AppContext) -> Result<H, HandlerError> + Send + 'static,
+    F: FnOnce(AppContext) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<H, HandlerError>> + Send,
     H: Handler,
 {
     type Config = ();
     type Handler = H;
 
-    fn build(self, (): (), app: &AppContext) -> Result<H, HandlerError> {
-        (self.0)(app)
+    async fn build(self, (): (), app: &AppContext) -> Result<H, HandlerError> {
+        (self.0)(app.clone()).await
     }
 }
 
@@ -152,7 +168,8 @@ impl<C, F> std::fmt::Debug for Configured<C, F> {
 }
 
 /// A [`Setup`] that makes the handler with `make` from the bot's settings
-/// `C` ([`BotConfig`], read only when the bot runs) and the running app.
+/// `C` ([`BotConfig`], read only when the bot runs) and the running app;
+/// `make` returns a future, as in [`build`].
 ///
 /// ```no_run
 /// use ghostkit::prelude::*;
@@ -172,14 +189,17 @@ impl<C, F> std::fmt::Debug for Configured<C, F> {
 /// fn main() {
 ///     ghostkit::main(
 ///         bot_info!("greeter"),
-///         ghostkit::bot::configured(|config: Greeting, _app| Ok(Greeter { text: config.text })),
+///         ghostkit::bot::configured(|config: Greeting, _app| async move {
+///             Ok(Greeter { text: config.text })
+///         }),
 ///     )
 /// }
 /// ```
-pub fn configured<C, F, H>(make: F) -> Configured<C, F>
+pub fn configured<C, F, Fut, H>(make: F) -> Configured<C, F>
 where
     C: BotConfig,
-    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
+    F: FnOnce(C, AppContext) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<H, HandlerError>> + Send,
     H: Handler,
 {
     Configured {
@@ -188,16 +208,35 @@ where
     }
 }
 
-impl<C, F, H> Setup for Configured<C, F>
+#[async_trait]
+impl<C, F, Fut, H> Setup for Configured<C, F>
 where
     C: BotConfig,
-    F: FnOnce(C, &AppContext) -> Result<H, HandlerError> + Send + 'static,
+    F: FnOnce(C, AppContext) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<H, HandlerError>> + Send,
     H: Handler,
 {
     type Config = C;
     type Handler = H;
 
-    fn build(self, config: C, app: &AppContext) -> Result<H, HandlerError> {
-        (self.make)(config, app)
+    async fn build(self, config: C, app: &AppContext) -> Result<H, HandlerError> {
+        (self.make)(config, app.clone()).await
+    }
+}
+
+/// A [`Setup`] with its settings already read: what
+/// [`cli::run`](crate::cli::run) serves once it has loaded them.
+pub(crate) struct WithConfig<S: Setup> {
+    pub(crate) setup: S,
+    pub(crate) config: S::Config,
+}
+
+#[async_trait]
+impl<S: Setup> Setup for WithConfig<S> {
+    type Config = ();
+    type Handler = S::Handler;
+
+    async fn build(self, (): (), app: &AppContext) -> Result<S::Handler, HandlerError> {
+        self.setup.build(self.config, app).await
     }
 }

@@ -84,8 +84,8 @@ fn event(json: Value) -> Event {
     Event::from_raw(EventKind::Timeline, &raw).unwrap()
 }
 
-#[test]
-fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
+#[tokio::test]
+async fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
     let cache = IntentCache::open(&crate::Store::temporary().unwrap()).unwrap();
     let (room, other) = (room_id!("!r:x"), room_id!("!o:x"));
     let pl_event = |room: &str, level: i64| {
@@ -96,8 +96,11 @@ fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
         )
     };
     // A room never asked about is not cached.
-    cache.observe(&pl_event("!o:x", 50), |_| false).unwrap();
-    assert!(cache.room_power(other).unwrap().is_none());
+    cache
+        .observe(&pl_event("!o:x", 50), |_| false)
+        .await
+        .unwrap();
+    assert!(cache.room_power(other).await.unwrap().is_none());
 
     let stored = StoredPower {
         create: Some((
@@ -106,11 +109,24 @@ fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
         )),
         power_levels: Some(json!({"users": {"@mod:x": 0}})),
     };
-    cache.set_power(room, &stored).unwrap();
+    cache.set_power(room, &stored).await.unwrap();
     let mod_ = user_id!("@mod:x");
-    assert!(!cache.room_power(room).unwrap().unwrap().reaches(mod_, 50));
-    cache.observe(&pl_event("!r:x", 50), |_| false).unwrap();
-    assert!(cache.room_power(room).unwrap().unwrap().reaches(mod_, 50));
+    assert!(!cache
+        .room_power(room)
+        .await
+        .unwrap()
+        .unwrap()
+        .reaches(mod_, 50));
+    cache
+        .observe(&pl_event("!r:x", 50), |_| false)
+        .await
+        .unwrap();
+    assert!(cache
+        .room_power(room)
+        .await
+        .unwrap()
+        .unwrap()
+        .reaches(mod_, 50));
     // Another state key is not the room's power levels.
     let mut keyed = pl_event("!r:x", 0);
     keyed = event({
@@ -118,6 +134,11 @@ fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
         v["state_key"] = "x".into();
         v
     });
-    cache.observe(&keyed, |_| false).unwrap();
-    assert!(cache.room_power(room).unwrap().unwrap().reaches(mod_, 50));
+    cache.observe(&keyed, |_| false).await.unwrap();
+    assert!(cache
+        .room_power(room)
+        .await
+        .unwrap()
+        .unwrap()
+        .reaches(mod_, 50));
 }

@@ -6,24 +6,25 @@
 //! keys are ever on disk, without any per-key bookkeeping.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use tokio::sync::Mutex;
 
 use super::{Store, StoreError, Tree};
 
 /// A bounded, durable "have I seen this?" set. Values are small tags.
 ///
 /// ```
-/// # fn main() -> Result<(), ghostkit::store::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ghostkit::store::StoreError> {
 /// let store = ghostkit::Store::temporary()?;
-/// let seen = ghostkit::store::BoundedSet::open(&store, "seen", 2)?;
-/// assert_eq!(seen.insert_if_absent(b"a", b"1")?, None);
-/// assert_eq!(seen.insert_if_absent(b"a", b"2")?.as_deref(), Some(&b"1"[..]));
-/// seen.insert_if_absent(b"b", b"")?; // generation full: a new one starts
-/// seen.insert_if_absent(b"c", b"")?;
-/// seen.insert_if_absent(b"d", b"")?; // full again: the one holding "a" is dropped
-/// seen.insert_if_absent(b"e", b"")?;
-/// assert!(!seen.contains(b"a")?);
-/// assert!(seen.contains(b"e")?);
+/// let seen = ghostkit::store::BoundedSet::open(&store, "seen", 2).await?;
+/// assert_eq!(seen.insert_if_absent(b"a", b"1").await?, None);
+/// assert_eq!(seen.insert_if_absent(b"a", b"2").await?.as_deref(), Some(&b"1"[..]));
+/// seen.insert_if_absent(b"b", b"").await?; // generation full: a new one starts
+/// seen.insert_if_absent(b"c", b"").await?;
+/// seen.insert_if_absent(b"d", b"").await?; // full again: the one holding "a" is dropped
+/// seen.insert_if_absent(b"e", b"").await?;
+/// assert!(!seen.contains(b"a").await?);
+/// assert!(seen.contains(b"e").await?);
 /// # Ok(()) }
 /// ```
 pub struct BoundedSet {
@@ -46,18 +47,18 @@ impl std::fmt::Debug for BoundedSet {
 
 impl BoundedSet {
     /// Opens the set `name` in `store`, remembering at least `capacity` keys.
-    pub fn open(store: &Store, name: &str, capacity: usize) -> Result<Self, StoreError> {
+    pub async fn open(store: &Store, name: &str, capacity: usize) -> Result<Self, StoreError> {
         let gens = [
             store.tree(&format!("{name}.gen0"))?,
             store.tree(&format!("{name}.gen1"))?,
         ];
         let meta = store.tree("ghostkit.meta")?;
         let meta_key = format!("{name}.current").into_bytes();
-        let current = match meta.get(&meta_key)? {
+        let current = match meta.get(&meta_key).await? {
             Some(v) if v == b"1" => 1,
             _ => 0,
         };
-        let count = gens[current].len();
+        let count = gens[current].len().await?;
         Ok(BoundedSet {
             gens,
             meta,
@@ -70,19 +71,19 @@ impl BoundedSet {
     }
 
     /// Inserts `key` with `value` unless present; returns the value already there.
-    pub fn insert_if_absent(
+    pub async fn insert_if_absent(
         &self,
         key: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let cur = self.current.load(Ordering::Acquire);
-        if let Some(old) = self.gens[1 - cur].get(key)? {
+        if let Some(old) = self.gens[1 - cur].get(key).await? {
             return Ok(Some(old));
         }
-        match self.gens[cur].insert_if_absent(key, value)? {
+        match self.gens[cur].insert_if_absent(key, value).await? {
             None => {
                 if self.count.fetch_add(1, Ordering::AcqRel) + 1 >= self.capacity {
-                    self.rotate()?;
+                    self.rotate().await?;
                 }
                 Ok(None)
             }
@@ -91,41 +92,43 @@ impl BoundedSet {
     }
 
     /// The value stored for `key`, if it is remembered.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let cur = self.current.load(Ordering::Acquire);
-        if let Some(v) = self.gens[cur].get(key)? {
+        if let Some(v) = self.gens[cur].get(key).await? {
             return Ok(Some(v));
         }
-        self.gens[1 - cur].get(key)
+        self.gens[1 - cur].get(key).await
     }
 
     /// Whether `key` is remembered.
-    pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.get(key)?.is_some())
+    pub async fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get(key).await?.is_some())
     }
 
-    /// How many keys are on disk now (at most twice the capacity).
-    pub fn len(&self) -> usize {
-        self.gens[0].len() + self.gens[1].len()
+    /// How many keys are stored now (at most twice the capacity).
+    pub async fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.gens[0].len().await? + self.gens[1].len().await?)
     }
 
     /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.gens[0].is_empty() && self.gens[1].is_empty()
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.gens[0].is_empty().await? && self.gens[1].is_empty().await?)
     }
 
-    fn rotate(&self) -> Result<(), StoreError> {
-        let _guard = self.rotate.lock().unwrap_or_else(|p| p.into_inner());
+    async fn rotate(&self) -> Result<(), StoreError> {
+        let _guard = self.rotate.lock().await;
         if self.count.load(Ordering::Acquire) < self.capacity {
             return Ok(()); // someone else rotated
         }
         let cur = self.current.load(Ordering::Acquire);
         let next = 1 - cur;
-        self.gens[next].clear()?;
-        self.meta.insert(
-            &self.meta_key,
-            if next == 1 { &b"1"[..] } else { &b"0"[..] },
-        )?;
+        self.gens[next].clear().await?;
+        self.meta
+            .insert(
+                &self.meta_key,
+                if next == 1 { &b"1"[..] } else { &b"0"[..] },
+            )
+            .await?;
         self.count.store(0, Ordering::Release);
         self.current.store(next, Ordering::Release);
         Ok(())

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{private, StoreError, Tree};
+use super::{private, SledBackend, StoreError, Tree};
 
 /// The tree holding the database's side of the counter.
 pub(super) const TREE: &str = "ghostkit.store";
@@ -63,13 +63,22 @@ impl std::fmt::Debug for Counter {
     }
 }
 
-/// The database's counter, 0 when it has none.
-pub(super) fn in_database(meta: &Tree) -> Result<u64, StoreError> {
-    Ok(meta
-        .get(KEY)?
+/// The counter a stored value holds, 0 for none.
+fn counter_of(value: Option<Vec<u8>>) -> u64 {
+    value
         .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
         .map(u64::from_be_bytes)
-        .unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// The database's counter, 0 when it has none.
+async fn in_database(meta: &Tree) -> Result<u64, StoreError> {
+    Ok(counter_of(meta.get(KEY).await?))
+}
+
+/// The counter of a database just opened, 0 when it has none.
+pub(super) fn in_database_now(db: &SledBackend) -> Result<u64, StoreError> {
+    Ok(counter_of(db.get_now(TREE, KEY.as_bytes())?))
 }
 
 /// The file's counter, `None` when there is no file (a new store, or one
@@ -110,33 +119,47 @@ impl Counter {
     }
 
     /// Writes the next value into the database, before a flush; returns it.
-    pub(super) fn before_flush(&self) -> Result<u64, StoreError> {
+    pub(super) async fn before_flush(&self) -> Result<u64, StoreError> {
         let next = self.value.fetch_add(1, Ordering::AcqRel) + 1;
-        self.meta.insert(KEY, next.to_be_bytes())?;
+        self.meta.insert(KEY, next.to_be_bytes()).await?;
         Ok(next)
     }
 
     /// After the flush that made `value` durable: writes it to the file,
     /// when a second has passed since the last time or when `always`.
-    pub(super) fn after_flush(&self, value: u64, always: bool) -> Result<(), StoreError> {
-        let mut last = self
-            .last_file_write
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if !always && last.is_some_and(|t| t.elapsed() < FILE_EVERY) {
+    pub(super) async fn after_flush(&self, value: u64, always: bool) -> Result<(), StoreError> {
+        let due =
+            |last: &Option<Instant>| always || !last.is_some_and(|t| t.elapsed() < FILE_EVERY);
+        if !due(&self.last()) {
             return Ok(());
         }
         // A database reopened between the write and the flush may not hold
         // `value`; the file must never claim more than the database has.
-        if in_database(&self.meta)? < value {
+        if in_database(&self.meta).await? < value {
             return Ok(());
         }
-        write_file(&self.file, value).map_err(|source| StoreError::File {
-            path: self.file.display().to_string(),
-            source,
-        })?;
-        *last = Some(Instant::now());
+        // Flushes run one at a time (the store's group commit), so the
+        // file is written by one caller at a time.
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || write_file(&file, value))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .map_err(|source| StoreError::File {
+                path: self.file.display().to_string(),
+                source,
+            })?;
+        *self
+            .last_file_write
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         Ok(())
+    }
+
+    fn last(&self) -> Option<Instant> {
+        *self
+            .last_file_write
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
+use async_trait::async_trait;
+
 use super::{Backend, Entry, StoreError, TreeBackend};
 
 /// Keeps every tree in memory; nothing survives the process, and
@@ -10,12 +12,13 @@ use super::{Backend, Entry, StoreError, TreeBackend};
 /// to the store's folder.
 ///
 /// ```
-/// # fn main() -> Result<(), ghostkit::store::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ghostkit::store::StoreError> {
 /// use ghostkit::store::{MemoryBackend, Store};
 /// let store = Store::with_backend(std::env::temp_dir().join("ghostkit-doc-memory"), MemoryBackend::new());
 /// let seen = store.tree("seen")?;
-/// assert_eq!(seen.insert_if_absent("a", "1")?, None);
-/// assert_eq!(seen.insert_if_absent("a", "2")?, Some(b"1".to_vec()));
+/// assert_eq!(seen.insert_if_absent("a", "1").await?, None);
+/// assert_eq!(seen.insert_if_absent("a", "2").await?, Some(b"1".to_vec()));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Default, Clone)]
@@ -43,27 +46,33 @@ impl MemoryTree {
     }
 }
 
+#[async_trait]
 impl Backend for MemoryBackend {
     fn open_tree(&self, name: &str) -> Result<Arc<dyn TreeBackend>, StoreError> {
         let mut trees = self.trees.lock().unwrap_or_else(|p| p.into_inner());
         Ok(trees.entry(name.to_owned()).or_default().clone())
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }
 
+#[async_trait]
 impl TreeBackend for MemoryTree {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.read().get(key).cloned())
     }
 
-    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.write().insert(key.to_vec(), value.to_vec()))
     }
 
-    fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn insert_if_absent(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut map = self.write();
         if let Some(v) = map.get(key) {
             return Ok(Some(v.clone()));
@@ -72,29 +81,31 @@ impl TreeBackend for MemoryTree {
         Ok(None)
     }
 
-    fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.write().remove(key))
     }
 
-    fn scan_prefix<'a>(
-        &'a self,
-        prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + Send + 'a> {
-        // A copy: the lock is not held while the caller iterates.
-        let entries: Vec<Entry> = self
+    async fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        Ok(self
             .read()
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        Box::new(entries.into_iter().map(Ok))
+            .collect())
     }
 
-    fn len(&self) -> usize {
-        self.read().len()
+    async fn first(&self) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .read()
+            .first_key_value()
+            .map(|(k, v)| (k.clone(), v.clone())))
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
+    async fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.read().len())
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
         self.write().clear();
         Ok(())
     }

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{Backend, Entry, StoreError, TreeBackend};
+use async_trait::async_trait;
+
+use super::{Backend, Entry, StoreError, TreeBackend, Write};
 use crate::backoff::{Backoff, Steps};
 
 /// The pauses before a failed database is reopened: 200 ms, doubling up to 10 s.
@@ -287,6 +289,15 @@ impl Inner {
     }
 }
 
+impl SledBackend {
+    /// The value of `key` in tree `name`, read at once (for the checks at
+    /// open, outside async).
+    pub(super) fn get_now(&self, name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.with_tree(name, |t| t.get(key).map(owned))
+    }
+}
+
+#[async_trait]
 impl Backend for SledBackend {
     fn open_tree(&self, name: &str) -> Result<Arc<dyn TreeBackend>, StoreError> {
         self.inner.with_tree(name, |_| Ok(()))?;
@@ -296,16 +307,22 @@ impl Backend for SledBackend {
         }))
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
+    async fn flush(&self) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.flush())
+            .await
+            .map_err(|e| StoreError::Io(Box::new(e)))?
     }
 
     fn healthy(&self) -> bool {
         !self.inner.failed.load(Ordering::Acquire)
     }
 
-    fn recover(&self) -> bool {
-        self.inner.reopen(true)
+    async fn recover(&self) -> bool {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.reopen(true))
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -343,19 +360,24 @@ fn owned(v: Option<sled::IVec>) -> Option<Vec<u8>> {
     v.map(|v| v.to_vec())
 }
 
+#[async_trait]
 impl TreeBackend for SledTree {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.with_tree(&self.name, |t| t.get(key).map(owned))
     }
 
-    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.write(
             |t| t.insert(key, value).map(owned),
             |_, t| Some(Op::Insert(t, key.into(), value.into())),
         )
     }
 
-    fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn insert_if_absent(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.with_tree(&self.name, |t| {
             Ok(
                 match t.compare_and_swap(key, None as Option<&[u8]>, Some(value))? {
@@ -366,51 +388,67 @@ impl TreeBackend for SledTree {
         })
     }
 
-    fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.write(
             |t| t.remove(key).map(owned),
             |old, t| old.is_some().then(|| Op::Remove(t, key.into())),
         )
     }
 
-    fn scan_prefix<'a>(
-        &'a self,
-        prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + Send + 'a> {
-        let iter = match self
+    async fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        let iter = self
             .inner
-            .with_tree(&self.name, |t| Ok(t.scan_prefix(prefix)))
-        {
-            Ok(iter) => iter,
-            Err(e) => return Box::new(std::iter::once(Err(e))),
-        };
-        let inner = self.inner.clone();
-        // A failed database answers errors for ever: stop at the first.
-        let mut failed = false;
-        Box::new(iter.map_while(move |r| {
-            if failed {
-                return None;
-            }
-            Some(match r {
-                Ok((k, v)) => Ok((k.to_vec(), v.to_vec())),
-                Err(e) => {
-                    failed = true;
-                    Err(inner.failure(e))
-                }
-            })
-        }))
+            .with_tree(&self.name, |t| Ok(t.scan_prefix(prefix)))?;
+        iter.map(|r| match r {
+            Ok((k, v)) => Ok((k.to_vec(), v.to_vec())),
+            Err(e) => Err(self.inner.failure(e)),
+        })
+        .collect()
     }
 
-    fn len(&self) -> usize {
+    async fn first(&self) -> Result<Option<Entry>, StoreError> {
+        self.inner.with_tree(&self.name, |t| {
+            t.first().map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        })
+    }
+
+    async fn len(&self) -> Result<usize, StoreError> {
         // sled's own count never ends on a failed database.
-        self.scan_prefix(&[]).take_while(Result::is_ok).count()
+        Ok(self.scan_prefix(&[]).await?.len())
     }
 
-    fn is_empty(&self) -> bool {
-        self.scan_prefix(&[]).next().is_none()
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.first().await?.is_none())
     }
 
-    fn clear(&self) -> Result<(), StoreError> {
+    async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for w in &writes {
+            match w {
+                Write::Insert(k, v) => batch.insert(&k[..], &v[..]),
+                Write::Remove(k) => batch.remove(&k[..]),
+            }
+        }
+        let mut over = false;
+        self.inner.with_tree(&self.name, |t| {
+            t.apply_batch(batch)?;
+            for w in writes {
+                let op = match w {
+                    Write::Insert(k, v) => Op::Insert(self.name.clone(), k.into(), v.into()),
+                    Write::Remove(k) => Op::Remove(self.name.clone(), k.into()),
+                };
+                over |= self.inner.record(op);
+            }
+            Ok(())
+        })?;
+        if over {
+            // A failure here is the next caller's.
+            let _ = self.inner.flush();
+        }
+        Ok(())
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
         self.write(|t| t.clear(), |_, t| Some(Op::Clear(t)))
     }
 }

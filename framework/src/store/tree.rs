@@ -1,24 +1,42 @@
 //! The storage trait: what a backend provides, and the [`Tree`] handle
 //! everything else uses.
+//!
+//! The traits are async, so that a backend may sit across a network
+//! ([`PostgresBackend`](super::PostgresBackend)); the embedded ones
+//! ([`SledBackend`](super::SledBackend), [`MemoryBackend`](super::MemoryBackend))
+//! answer at once, without yielding.
 
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use super::StoreError;
 
 /// A key and its value, as stored.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// One write of a batch given to [`Tree::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Sets the key to the value.
+    Insert(Vec<u8>, Vec<u8>),
+    /// Removes the key.
+    Remove(Vec<u8>),
+}
+
 /// A storage backend: named trees of ordered byte keys and byte values.
 ///
-/// Implement it (with [`TreeBackend`]) to keep a bot's data elsewhere than in
-/// sled, and give it to [`Store::with_backend`](super::Store::with_backend).
+/// Implement it (with [`TreeBackend`]) to keep a bot's data elsewhere, and
+/// give it to [`Store::with_backend`](super::Store::with_backend).
+#[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Opens the tree `name`, creating it empty if needed.
+    /// The tree `name`, created empty if needed. Opening is cheap and does
+    /// no I/O a caller waits on.
     fn open_tree(&self, name: &str) -> Result<Arc<dyn TreeBackend>, StoreError>;
 
-    /// Makes every write made before the call durable. Called on a
-    /// blocking thread; may take a while.
-    fn flush(&self) -> Result<(), StoreError>;
+    /// Makes every write made before the call durable. A backend whose
+    /// writes are durable when they return does nothing.
+    async fn flush(&self) -> Result<(), StoreError>;
 
     /// Whether the backend can write now. A backend that keeps failing
     /// after an I/O error (and gets back by reopening, as
@@ -30,55 +48,75 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Tries to recover a failed backend now, without waiting for its next
     /// attempt; true when it can write afterwards.
-    fn recover(&self) -> bool {
+    async fn recover(&self) -> bool {
         self.healthy()
     }
 }
 
-/// One tree of a [`Backend`]: ordered byte keys, byte values. Each call is
-/// atomic on its own.
+/// One tree of a [`Backend`]: ordered byte keys (ordered as bytes), byte
+/// values. Each call is atomic on its own.
+#[async_trait]
 pub trait TreeBackend: Send + Sync + 'static {
     /// The value under `key`.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Sets `key` to `value`; returns the value it replaced.
-    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Inserts `key` unless present, as one atomic step; returns the value
     /// already there (and then changes nothing).
-    fn insert_if_absent(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn insert_if_absent(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Removes `key`; returns its value.
-    fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The entries whose key starts with `prefix`, in key order.
-    fn scan_prefix<'a>(
-        &'a self,
-        prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<Entry, StoreError>> + Send + 'a>;
+    async fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+
+    /// The entry with the smallest key.
+    async fn first(&self) -> Result<Option<Entry>, StoreError> {
+        Ok(self.scan_prefix(&[]).await?.into_iter().next())
+    }
 
     /// How many keys the tree holds.
-    fn len(&self) -> usize;
+    async fn len(&self) -> Result<usize, StoreError>;
 
     /// Whether the tree holds no key.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len().await? == 0)
     }
 
     /// Removes every key.
-    fn clear(&self) -> Result<(), StoreError>;
+    async fn clear(&self) -> Result<(), StoreError>;
+
+    /// Applies `writes` in order. A backend that can makes them one atomic
+    /// step and one round trip; the default applies them one by one.
+    async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        for write in writes {
+            match write {
+                Write::Insert(k, v) => drop(self.insert(&k, &v).await?),
+                Write::Remove(k) => drop(self.remove(&k).await?),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A named key space of the [`Store`](super::Store); cheap to clone.
 ///
 /// ```
-/// # fn main() -> Result<(), ghostkit::store::StoreError> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ghostkit::store::StoreError> {
 /// let store = ghostkit::Store::temporary()?;
 /// let tree = store.tree("portals")?;
-/// tree.insert("irc/#rust", "!room:example.org")?;
-/// tree.insert("irc/#tokio", "!other:example.org")?;
-/// assert_eq!(tree.get("irc/#rust")?.as_deref(), Some(&b"!room:example.org"[..]));
-/// let keys: Vec<Vec<u8>> = tree.scan_prefix("irc/").map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+/// tree.insert("irc/#rust", "!room:example.org").await?;
+/// tree.insert("irc/#tokio", "!other:example.org").await?;
+/// assert_eq!(tree.get("irc/#rust").await?.as_deref(), Some(&b"!room:example.org"[..]));
+/// let keys: Vec<Vec<u8>> = tree.scan_prefix("irc/").await?.into_iter().map(|(k, _)| k).collect();
 /// assert_eq!(keys, [b"irc/#rust".to_vec(), b"irc/#tokio".to_vec()]);
 /// # Ok(()) }
 /// ```
@@ -87,7 +125,7 @@ pub struct Tree(Arc<dyn TreeBackend>);
 
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tree").field("len", &self.len()).finish()
+        f.debug_struct("Tree").finish_non_exhaustive()
     }
 }
 
@@ -97,68 +135,73 @@ impl Tree {
     }
 
     /// The value under `key`.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get(key.as_ref())
+    pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(key.as_ref()).await
     }
 
     /// Whether `key` is present.
-    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, StoreError> {
-        Ok(self.0.get(key.as_ref())?.is_some())
+    pub async fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, StoreError> {
+        Ok(self.0.get(key.as_ref()).await?.is_some())
     }
 
     /// Sets `key` to `value`; returns the value it replaced.
-    pub fn insert(
+    pub async fn insert(
         &self,
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.insert(key.as_ref(), value.as_ref())
+        self.0.insert(key.as_ref(), value.as_ref()).await
     }
 
     /// Inserts `key` unless present (atomically); returns the value already there.
-    pub fn insert_if_absent(
+    pub async fn insert_if_absent(
         &self,
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.insert_if_absent(key.as_ref(), value.as_ref())
+        self.0.insert_if_absent(key.as_ref(), value.as_ref()).await
     }
 
     /// Removes `key`; returns its value.
-    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.remove(key.as_ref())
+    pub async fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.remove(key.as_ref()).await
+    }
+
+    /// Applies `writes` in order, in one step where the backend can.
+    pub async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.0.apply(writes).await
     }
 
     /// Every entry, in key order.
-    pub fn iter(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + Send + '_ {
-        self.0.scan_prefix(&[])
+    pub async fn entries(&self) -> Result<Vec<Entry>, StoreError> {
+        self.0.scan_prefix(&[]).await
     }
 
     /// The entries whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(
-        &self,
-        prefix: impl AsRef<[u8]>,
-    ) -> impl Iterator<Item = Result<Entry, StoreError>> + Send + '_ {
-        self.0.scan_prefix(prefix.as_ref())
+    pub async fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<Entry>, StoreError> {
+        self.0.scan_prefix(prefix.as_ref()).await
     }
 
     /// The entry with the smallest key.
-    pub fn first(&self) -> Result<Option<Entry>, StoreError> {
-        self.iter().next().transpose()
+    pub async fn first(&self) -> Result<Option<Entry>, StoreError> {
+        self.0.first().await
     }
 
     /// How many keys the tree holds.
-    pub fn len(&self) -> usize {
-        self.0.len()
+    pub async fn len(&self) -> Result<usize, StoreError> {
+        self.0.len().await
     }
 
     /// Whether the tree is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.0.is_empty().await
     }
 
     /// Removes every key.
-    pub fn clear(&self) -> Result<(), StoreError> {
-        self.0.clear()
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        self.0.clear().await
     }
 }

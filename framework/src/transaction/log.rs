@@ -107,17 +107,16 @@ pub struct TransactionLog {
     done: Tree,
     dropped: Tree,
     /// Unfinished transactions found at open, for [`TransactionLog::recover`],
-    /// with when their segment was last written.
-    recovered: Mutex<Vec<(wal::Record, Instant)>>,
+    /// with when their segment was last written and the bitmap of their
+    /// items done.
+    recovered: Mutex<Vec<(wal::Record, Instant, Option<Vec<u8>>)>>,
     seen: Mutex<SeenWindow>,
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
     unflushed: AtomicBool,
-    /// Done and dropped marks not yet held by a flush, oldest first.
+    /// Done and dropped marks not yet held by a flush, oldest first; each
+    /// [`TransactionLog::persist_progress`] writes them all, in one batch.
     marks: Mutex<Vec<Mark>>,
-    /// A mark's write or a flush failed since the last flush that held
-    /// every mark: the kept marks are written again.
-    rewrite_marks: AtomicBool,
     /// Whether "the homeserver's transaction IDs went back" was logged.
     reuse_logged: AtomicBool,
     config: LogConfig,
@@ -147,7 +146,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl TransactionLog {
     /// Opens the log in `store` (segments in `txnlog/` of the store's folder)
     /// and reads back what a crash may have left unfinished.
-    pub fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
+    pub async fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
         let dir = store.path().join("txnlog");
         let io = |source| StoreError::File {
             path: dir.display().to_string(),
@@ -161,12 +160,20 @@ impl TransactionLog {
         // Sequence numbers go on after every one that may have been used:
         // a number given again could meet an old done mark.
         let mut last_seq = seen.last_seq().unwrap_or(0);
-        for entry in done.iter() {
-            let (key, _) = entry?;
-            if let Ok(seq) = <[u8; 8]>::try_from(key.as_slice()) {
-                last_seq = last_seq.max(u64::from_be_bytes(seq));
+        let seq_of = |key: &[u8]| <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes);
+        let mut done_bits: HashMap<u64, Vec<u8>> = HashMap::new();
+        for (key, bits) in done.entries().await? {
+            if let Some(seq) = seq_of(&key) {
+                last_seq = last_seq.max(seq);
+                done_bits.insert(seq, bits);
             }
         }
+        let dropped_seqs: HashSet<u64> = dropped
+            .entries()
+            .await?
+            .iter()
+            .filter_map(|(key, _)| seq_of(key))
+            .collect();
         let mut recovered = Vec::new();
         let mut old_segments = Vec::new();
         let mut damaged = Vec::new();
@@ -197,7 +204,7 @@ impl TransactionLog {
             old_segments.push((segment, first, last));
             for rec in records {
                 last_seq = last_seq.max(rec.seq);
-                if dropped.contains_key(rec.seq.to_be_bytes())? {
+                if dropped_seqs.contains(&rec.seq) {
                     continue;
                 }
                 if !seen.has_seq(rec.seq) {
@@ -212,11 +219,9 @@ impl TransactionLog {
                         );
                     }
                 }
-                let finished = done
-                    .get(rec.seq.to_be_bytes())?
-                    .is_some_and(|v| v.is_empty());
-                if !finished {
-                    recovered.push((rec, written));
+                let bits = done_bits.remove(&rec.seq);
+                if !bits.as_ref().is_some_and(|v| v.is_empty()) {
+                    recovered.push((rec, written, bits));
                 }
             }
         }
@@ -228,7 +233,7 @@ impl TransactionLog {
             config.spare_segments,
         )
         .map_err(io)?;
-        for (rec, _) in &recovered {
+        for (rec, _, _) in &recovered {
             wal.retain(rec.segment, rec.seq);
         }
         for segment in damaged {
@@ -248,7 +253,6 @@ impl TransactionLog {
             in_flight: Mutex::new(HashSet::new()),
             unflushed: AtomicBool::new(true),
             marks: Mutex::new(Vec::new()),
-            rewrite_marks: AtomicBool::new(false),
             reuse_logged: AtomicBool::new(false),
             config,
         })
@@ -386,25 +390,11 @@ impl TransactionLog {
         self.wal.release(segment);
     }
 
-    /// Writes `mark` to the store, and keeps it until a flush holds it: if
-    /// this write or a flush fails, the next
-    /// [`TransactionLog::persist_progress`] writes every kept mark again.
+    /// Keeps `mark` until a flush holds it; the next
+    /// [`TransactionLog::persist_progress`] writes it.
     fn mark(&self, mark: Mark) {
         lock(&self.marks).push(mark);
-        if let Err(e) = self.write_mark(mark) {
-            if !self.rewrite_marks.swap(true, Ordering::AcqRel) {
-                tracing::warn!(error = %e, "cannot write a done mark; it is written again later");
-            }
-        }
         self.unflushed.store(true, Ordering::Release);
-    }
-
-    fn write_mark(&self, mark: Mark) -> Result<(), StoreError> {
-        match mark {
-            Mark::Done(seq) => self.done.insert(seq.to_be_bytes(), [])?,
-            Mark::Dropped(seq) => self.dropped.insert(seq.to_be_bytes(), [])?,
-        };
-        Ok(())
     }
 
     /// Marks one item finished; the transaction leaves the log when all are.
@@ -440,18 +430,14 @@ impl TransactionLog {
     pub fn recover(&self) -> Result<Vec<LogItem>, StoreError> {
         let mut out = Vec::new();
         let recovered = std::mem::take(&mut *lock(&self.recovered));
-        for (rec, written) in recovered {
+        for (rec, written, bits) in recovered {
             let (seq, segment) = (rec.seq, rec.segment);
-            let key = seq.to_be_bytes();
             let Ok(parsed) = parse_shared(Bytes::from(rec.body)) else {
                 tracing::error!(seq, "unparsable transaction in the log; dropping it");
                 self.finish(seq, segment);
                 continue;
             };
-            let mut bits = match self.done.get(key)? {
-                Some(b) => b.to_vec(),
-                None => vec![0u8; parsed.events.len().div_ceil(8)],
-            };
+            let mut bits = bits.unwrap_or_default();
             bits.resize(parsed.events.len().div_ceil(8), 0);
             let total = parsed.events.len() as u32;
             let mut done = 0;

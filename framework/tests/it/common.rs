@@ -126,7 +126,11 @@ impl Stack {
     pub async fn open(dir: &Path, handler: Arc<dyn Handler>, opts: Options) -> Stack {
         let store = open_store(dir).await;
         let app = app_context(&store);
-        let log = Arc::new(TransactionLog::open(&store, opts.log).expect("transaction log opens"));
+        let log = Arc::new(
+            TransactionLog::open(&store, opts.log)
+                .await
+                .expect("transaction log opens"),
+        );
         let router = Router::new(handler.clone(), app.clone(), log.clone(), opts.dispatch);
         let state = ServerState::new(app, handler, log.clone(), router.clone(), opts.server);
         Stack { log, router, state }

@@ -10,6 +10,7 @@ mod bot;
 mod lenient;
 mod metrics;
 mod parse;
+mod postgres;
 mod recovery;
 mod registration;
 mod registration_interop;

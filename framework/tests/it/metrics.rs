@@ -287,7 +287,9 @@ async fn events_replayed_from_the_log_are_counted_and_the_gauges_follow_the_back
     // A run that acknowledged t0 and stopped before handling it.
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+        let log = TransactionLog::open(&store, LogConfig::default())
+            .await
+            .unwrap();
         assert_eq!(accept_new(&log, "t0", &t0).await.len(), 2);
     }
     // The log's files are older than the start by this much at least.

@@ -32,7 +32,7 @@ async fn unfinished_items_are_recovered_in_order_after_a_restart() {
     .unwrap();
     let accepted = {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, config.clone()).unwrap();
+        let log = TransactionLog::open(&store, config.clone()).await.unwrap();
         let mut all = accept_new(&log, "a", &a).await;
         all.extend(accept_new(&log, "b", &b).await);
         all.extend(accept_new(&log, "c", &c).await);
@@ -44,7 +44,7 @@ async fn unfinished_items_are_recovered_in_order_after_a_restart() {
     };
 
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config.clone()).unwrap();
+    let log = TransactionLog::open(&store, config.clone()).await.unwrap();
     let recovered = log.recover().unwrap();
     let got: Vec<_> = recovered
         .iter()
@@ -72,7 +72,7 @@ async fn only_the_items_not_done_are_recovered() {
     let config = LogConfig::default();
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, config.clone()).unwrap();
+        let log = TransactionLog::open(&store, config.clone()).await.unwrap();
         let a = accept_new(
             &log,
             "a",
@@ -103,7 +103,7 @@ async fn only_the_items_not_done_are_recovered() {
     }
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, config.clone()).unwrap();
+        let log = TransactionLog::open(&store, config.clone()).await.unwrap();
         let rest = log.recover().unwrap();
         assert_eq!(ids(&rest), ["$a2", "$c1"]);
         // Finish them; nothing is left for the next run.
@@ -114,7 +114,7 @@ async fn only_the_items_not_done_are_recovered() {
         assert_eq!(log.pending_transactions(), 0);
     }
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config).unwrap();
+    let log = TransactionLog::open(&store, config).await.unwrap();
     assert!(log.recover().unwrap().is_empty());
     assert_eq!(log.pending_transactions(), 0);
 }
@@ -129,7 +129,7 @@ async fn recovery_does_not_redeliver_events_handled_in_an_earlier_run() {
     let config = LogConfig::default();
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, config.clone()).unwrap();
+        let log = TransactionLog::open(&store, config.clone()).await.unwrap();
         for i in accept_new(&log, "1", &txn(&[message("$old", "!r:x.org", "x")])).await {
             log.item_done(i.seq, i.idx);
         }
@@ -138,7 +138,7 @@ async fn recovery_does_not_redeliver_events_handled_in_an_earlier_run() {
     }
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, config.clone()).unwrap();
+        let log = TransactionLog::open(&store, config.clone()).await.unwrap();
         let items = accept_new(
             &log,
             "2",
@@ -151,7 +151,7 @@ async fn recovery_does_not_redeliver_events_handled_in_an_earlier_run() {
         assert_eq!(ids(&items), ["$new"]);
     }
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config).unwrap();
+    let log = TransactionLog::open(&store, config).await.unwrap();
     assert_eq!(ids(&log.recover().unwrap()), ["$new"]);
 }
 
@@ -161,7 +161,9 @@ async fn recovered_items_go_through_the_router() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+        let log = TransactionLog::open(&store, LogConfig::default())
+            .await
+            .unwrap();
         accept_new(
             &log,
             "1",
@@ -206,7 +208,7 @@ async fn handled_segments_are_deleted_so_disk_use_stays_bounded() {
         ..LogConfig::default()
     };
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config).unwrap();
+    let log = TransactionLog::open(&store, config).await.unwrap();
     for i in 0..50 {
         let body = txn(&[message(
             &format!("$seg{i}"),
@@ -260,7 +262,7 @@ fn old_body(i: usize) -> Vec<u8> {
 /// Fills and retires segments: 20 handled transactions of one event each.
 async fn retire_twenty(dir: &std::path::Path, config: &LogConfig) {
     let store = open_store(dir).await;
-    let log = TransactionLog::open(&store, config.clone()).unwrap();
+    let log = TransactionLog::open(&store, config.clone()).await.unwrap();
     for i in 0..20 {
         let body = old_body(i);
         for item in accept_new(&log, &format!("t{i}"), &body).await {
@@ -280,7 +282,7 @@ async fn transactions_of_retired_segments_are_still_known_after_a_restart() {
     };
     retire_twenty(dir.path(), &config).await;
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config).unwrap();
+    let log = TransactionLog::open(&store, config).await.unwrap();
     // t0's segment is long gone: the snapshot remembers it, with its body.
     assert!(matches!(
         log.accept("t0", old_body(0).into()).await.unwrap(),
@@ -302,7 +304,7 @@ async fn without_the_snapshot_only_the_segments_on_disk_are_known() {
     retire_twenty(dir.path(), &config).await;
     std::fs::remove_file(dir.path().join("txnlog").join("seen.snapshot")).unwrap();
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config).unwrap();
+    let log = TransactionLog::open(&store, config).await.unwrap();
     assert!(matches!(
         log.accept("t0", old_body(0).into()).await.unwrap(),
         Accepted::New(_)

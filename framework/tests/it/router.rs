@@ -32,7 +32,11 @@ impl Bench {
         common::init_tracing();
         let dir = tempfile::tempdir().unwrap();
         let store = open_store(dir.path()).await;
-        let log = Arc::new(TransactionLog::open(&store, LogConfig::default()).unwrap());
+        let log = Arc::new(
+            TransactionLog::open(&store, LogConfig::default())
+                .await
+                .unwrap(),
+        );
         let router = Router::new(handler, common::app_context(&store), log.clone(), config);
         Bench {
             _dir: dir,

@@ -1,90 +1,180 @@
-//! Every backend behaves the same through `Store` and `Tree`: sled on disk
-//! and the in-memory one run the same checks.
+//! Every backend behaves the same through `Store` and `Tree`: sled on disk,
+//! the in-memory one and PostgreSQL (when the tests have one) run the same
+//! checks.
 
-use ghostkit::store::{BoundedSet, MemoryBackend, Store};
+use ghostkit::store::{BoundedSet, MemoryBackend, Store, Write};
 
-fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
+async fn backends() -> Vec<(&'static str, Store, tempfile::TempDir)> {
     let sled_dir = tempfile::tempdir().unwrap();
     let mem_dir = tempfile::tempdir().unwrap();
-    vec![
+    let mut out = vec![
         ("sled", Store::open(sled_dir.path()).unwrap(), sled_dir),
         (
             "memory",
             Store::with_backend(mem_dir.path(), MemoryBackend::new()),
             mem_dir,
         ),
-    ]
+    ];
+    let pg_dir = tempfile::tempdir().unwrap();
+    if let Some(store) = crate::postgres::store(pg_dir.path()).await {
+        out.push(("postgres", store, pg_dir));
+    }
+    out
 }
 
-#[test]
-fn trees_keep_keys_in_order_and_apart() {
-    for (name, store, _dir) in backends() {
+#[tokio::test]
+async fn trees_keep_keys_in_order_and_apart() {
+    for (name, store, _dir) in backends().await {
         let a = store.tree("a").unwrap();
         let b = store.tree("b").unwrap();
-        assert!(a.is_empty(), "{name}");
-        a.insert("k2", "two").unwrap();
-        a.insert("k1", "one").unwrap();
-        a.insert("other", "x").unwrap();
-        b.insert("k1", "in b").unwrap();
-        assert_eq!(a.get("k1").unwrap(), Some(b"one".to_vec()), "{name}");
-        assert_eq!(b.get("k1").unwrap(), Some(b"in b".to_vec()), "{name}");
-        assert_eq!(a.len(), 3, "{name}");
-        let keys: Vec<Vec<u8>> = a.scan_prefix("k").map(|e| e.unwrap().0).collect();
+        assert!(a.is_empty().await.unwrap(), "{name}");
+        a.insert("k2", "two").await.unwrap();
+        a.insert("k1", "one").await.unwrap();
+        a.insert("other", "x").await.unwrap();
+        b.insert("k1", "in b").await.unwrap();
+        assert_eq!(a.get("k1").await.unwrap(), Some(b"one".to_vec()), "{name}");
+        assert_eq!(b.get("k1").await.unwrap(), Some(b"in b".to_vec()), "{name}");
+        assert_eq!(a.len().await.unwrap(), 3, "{name}");
+        let keys: Vec<Vec<u8>> = a
+            .scan_prefix("k")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
         assert_eq!(keys, [b"k1".to_vec(), b"k2".to_vec()], "{name}");
-        assert_eq!(a.first().unwrap().unwrap().0, b"k1".to_vec(), "{name}");
+        assert_eq!(
+            a.first().await.unwrap().unwrap().0,
+            b"k1".to_vec(),
+            "{name}"
+        );
         // The same tree opened again sees the same data.
         assert_eq!(
-            store.tree("a").unwrap().get("k2").unwrap(),
+            store.tree("a").unwrap().get("k2").await.unwrap(),
             Some(b"two".to_vec()),
             "{name}"
         );
         assert_eq!(
-            a.insert("k1", "uno").unwrap(),
+            a.insert("k1", "uno").await.unwrap(),
             Some(b"one".to_vec()),
             "{name}"
         );
-        assert_eq!(a.remove("k1").unwrap(), Some(b"uno".to_vec()), "{name}");
-        assert!(!a.contains_key("k1").unwrap(), "{name}");
         assert_eq!(
-            a.insert_if_absent("k2", "2").unwrap(),
+            a.remove("k1").await.unwrap(),
+            Some(b"uno".to_vec()),
+            "{name}"
+        );
+        assert!(!a.contains_key("k1").await.unwrap(), "{name}");
+        assert_eq!(
+            a.insert_if_absent("k2", "2").await.unwrap(),
             Some(b"two".to_vec()),
             "{name}"
         );
-        assert_eq!(a.insert_if_absent("k3", "3").unwrap(), None, "{name}");
-        a.clear().unwrap();
-        assert!(a.is_empty(), "{name}");
-        assert_eq!(b.len(), 1, "{name}");
+        assert_eq!(a.insert_if_absent("k3", "3").await.unwrap(), None, "{name}");
+        a.clear().await.unwrap();
+        assert!(a.is_empty().await.unwrap(), "{name}");
+        assert_eq!(b.len().await.unwrap(), 1, "{name}");
     }
 }
 
-#[test]
-fn json_values_and_bounded_sets_work_on_every_backend() {
-    for (name, store, _dir) in backends() {
-        store.put_json("t", "k", &vec![1, 2, 3]).unwrap();
+#[tokio::test]
+async fn prefixes_end_where_the_bytes_do() {
+    for (name, store, _dir) in backends().await {
+        let t = store.tree("p").unwrap();
+        for key in [
+            &b"a"[..],
+            b"a\xff",
+            b"a\xff\xff",
+            b"a\xff\x00",
+            b"b",
+            b"\xff",
+            b"\xff\xff",
+        ] {
+            t.insert(key, key).await.unwrap();
+        }
+        let keys = |entries: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<Vec<u8>> {
+            entries.into_iter().map(|e| e.0).collect()
+        };
         assert_eq!(
-            store.get_json::<Vec<i32>>("t", "k").unwrap(),
+            keys(t.scan_prefix(b"a\xff").await.unwrap()),
+            [
+                b"a\xff".to_vec(),
+                b"a\xff\x00".to_vec(),
+                b"a\xff\xff".to_vec()
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            keys(t.scan_prefix(b"\xff").await.unwrap()),
+            [b"\xff".to_vec(), b"\xff\xff".to_vec()],
+            "{name}"
+        );
+        assert_eq!(t.scan_prefix(b"").await.unwrap().len(), 7, "{name}");
+        assert!(t.scan_prefix(b"c").await.unwrap().is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_writes_lands_in_order() {
+    for (name, store, _dir) in backends().await {
+        let t = store.tree("batch").unwrap();
+        t.insert("gone", "x").await.unwrap();
+        t.apply(vec![
+            Write::Insert(b"k1".to_vec(), b"1".to_vec()),
+            Write::Insert(b"k2".to_vec(), b"2".to_vec()),
+            Write::Remove(b"gone".to_vec()),
+            Write::Insert(b"k1".to_vec(), b"one".to_vec()),
+            Write::Remove(b"k2".to_vec()),
+            Write::Insert(b"k2".to_vec(), b"two".to_vec()),
+            Write::Remove(b"never-there".to_vec()),
+        ])
+        .await
+        .unwrap();
+        t.apply(Vec::new()).await.unwrap();
+        assert_eq!(
+            t.entries().await.unwrap(),
+            [
+                (b"k1".to_vec(), b"one".to_vec()),
+                (b"k2".to_vec(), b"two".to_vec())
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_values_and_bounded_sets_work_on_every_backend() {
+    for (name, store, _dir) in backends().await {
+        store.put_json("t", "k", &vec![1, 2, 3]).await.unwrap();
+        assert_eq!(
+            store.get_json::<Vec<i32>>("t", "k").await.unwrap(),
             Some(vec![1, 2, 3])
         );
-        store.tree("t").unwrap().insert("bad", "not json").unwrap();
-        let err = store.get_json::<Vec<i32>>("t", "bad").unwrap_err();
+        store
+            .tree("t")
+            .unwrap()
+            .insert("bad", "not json")
+            .await
+            .unwrap();
+        let err = store.get_json::<Vec<i32>>("t", "bad").await.unwrap_err();
         assert!(err.to_string().contains("`bad`"), "{name}: {err}");
-        assert!(store.remove("t", "k").unwrap(), "{name}");
-        assert!(!store.remove("t", "k").unwrap(), "{name}");
+        assert!(store.remove("t", "k").await.unwrap(), "{name}");
+        assert!(!store.remove("t", "k").await.unwrap(), "{name}");
 
-        let set = BoundedSet::open(&store, "set", 2).unwrap();
+        let set = BoundedSet::open(&store, "set", 2).await.unwrap();
         for key in ["a", "b", "c", "d", "e"] {
             assert_eq!(
-                set.insert_if_absent(key.as_bytes(), b"").unwrap(),
+                set.insert_if_absent(key.as_bytes(), b"").await.unwrap(),
                 None,
                 "{name}"
             );
         }
         assert!(
-            !set.contains(b"a").unwrap(),
+            !set.contains(b"a").await.unwrap(),
             "{name}: the oldest generation went"
         );
-        assert!(set.contains(b"e").unwrap(), "{name}");
-        assert!(set.len() <= 4, "{name}");
+        assert!(set.contains(b"e").await.unwrap(), "{name}");
+        assert!(set.len().await.unwrap() <= 4, "{name}");
     }
 }
 
@@ -93,12 +183,12 @@ async fn sled_data_survives_a_reopen_after_a_flush() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        store.tree("t").unwrap().insert("k", "v").unwrap();
+        store.tree("t").unwrap().insert("k", "v").await.unwrap();
         store.flush().await.unwrap();
     }
     let store = crate::common::open_store(dir.path()).await;
     assert_eq!(
-        store.tree("t").unwrap().get("k").unwrap(),
+        store.tree("t").unwrap().get("k").await.unwrap(),
         Some(b"v".to_vec())
     );
 }
@@ -108,7 +198,9 @@ async fn the_transaction_log_runs_on_the_memory_backend() {
     use ghostkit::transaction::{LogConfig, TransactionLog};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::with_backend(dir.path(), MemoryBackend::new());
-    let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+    let log = TransactionLog::open(&store, LogConfig::default())
+        .await
+        .unwrap();
     let body = crate::common::txn(&[crate::common::message("$m1", "!r:x.org", "hi")]);
     let items = crate::common::accept_new(&log, "t1", &body).await;
     assert_eq!(crate::common::ids(&items), ["$m1"]);
@@ -133,8 +225,10 @@ async fn the_store_and_every_file_in_it_are_private() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     {
         let store = Store::open(&dir).unwrap();
-        store.put_json("secrets", "k", &"hmac").unwrap();
-        let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+        store.put_json("secrets", "k", &"hmac").await.unwrap();
+        let log = TransactionLog::open(&store, LogConfig::default())
+            .await
+            .unwrap();
         let body = crate::common::txn(&[crate::common::message("$p", "!r:x.org", "x")]);
         log.accept("t1", body.into()).await.unwrap();
         store.flush().await.unwrap();

@@ -230,7 +230,9 @@ async fn txn_ids_counted_again_by_a_reset_homeserver_lose_nothing_across_restart
         let path = dir.path().to_owned();
         async move {
             let store = open_store(&path).await;
-            let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+            let log = TransactionLog::open(&store, LogConfig::default())
+                .await
+                .unwrap();
             for (txn_id, body, want) in steps {
                 let got = match log.accept(txn_id, body.into()).await.unwrap() {
                     Accepted::New(items) => {
@@ -344,7 +346,9 @@ async fn dedupe_survives_several_restarts() {
     let dir = tempfile::tempdir().unwrap();
     for (txn_id, event_id) in [("A", "$a"), ("B", "$b"), ("C", "$c")] {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+        let log = TransactionLog::open(&store, LogConfig::default())
+            .await
+            .unwrap();
         for i in accept_new(&log, txn_id, &txn(&[message(event_id, "!r:x.org", "x")])).await {
             log.item_done(i.seq, i.idx);
         }
@@ -352,7 +356,9 @@ async fn dedupe_survives_several_restarts() {
         assert_eq!(log.pending_transactions(), 0);
     }
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, LogConfig::default()).unwrap();
+    let log = TransactionLog::open(&store, LogConfig::default())
+        .await
+        .unwrap();
     for (txn_id, event_id) in [("A", "$a"), ("B", "$b"), ("C", "$c")] {
         let body = txn(&[message(event_id, "!r:x.org", "x")]);
         assert!(
@@ -415,7 +421,7 @@ async fn seen_sets_are_bounded() {
     };
     {
         let store = open_store(dir.path()).await;
-        let log = TransactionLog::open(&store, config.clone()).unwrap();
+        let log = TransactionLog::open(&store, config.clone()).await.unwrap();
         for i in 0..100 {
             let body = txn(&[message(&format!("$e{i}"), "!r:x.org", "x")]);
             let Accepted::New(items) = log
@@ -448,7 +454,7 @@ async fn seen_sets_are_bounded() {
     }
     // Still bounded, and the same, after a restart.
     let store = open_store(dir.path()).await;
-    let log = TransactionLog::open(&store, config).unwrap();
+    let log = TransactionLog::open(&store, config).await.unwrap();
     assert!(log.remembered_transactions() <= 20);
     assert!(log.remembered_transactions() >= 10);
     let body = txn(&[message("$e99", "!r:x.org", "x")]);

@@ -48,7 +48,7 @@ async fn a_reminder_survives_a_restart_and_fires_on_time() -> Result<()> {
             .filter(|m| m["sender"] == bot.as_str() && m["content"]["body"] == fired.as_str())
             .count();
         assert_eq!(count, 1);
-        assert!(again.app().store().tree("reminders")?.is_empty());
+        assert!(again.app().store().tree("reminders")?.is_empty().await?);
         anyhow::Ok(())
     }
     .await;

@@ -335,7 +335,9 @@ async fn admin_commands_and_portals_survive_a_restart() -> Result<()> {
             m.command == "JOIN" && m.source_nick() == Some("bridge")
         })
         .await?;
-        let room = portal_room(&running, &channel)?.ok_or_else(|| anyhow::anyhow!("no portal"))?;
+        let room = portal_room(&running, &channel)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no portal"))?;
         // Invited by the bot: accept.
         admin
             .call(
@@ -375,7 +377,7 @@ async fn admin_commands_and_portals_survive_a_restart() -> Result<()> {
         })
         .await?;
         assert_eq!(
-            portal_room(&running, &channel)?.as_deref(),
+            portal_room(&running, &channel).await?.as_deref(),
             Some(room.as_str())
         );
         dave.send(&format!("PRIVMSG {channel} :after the restart"))
@@ -401,7 +403,7 @@ async fn admin_commands_and_portals_survive_a_restart() -> Result<()> {
             m.command == "PART" && m.source_nick() == Some("bridge2")
         })
         .await?;
-        assert_eq!(portal_room(&running, &channel)?, None);
+        assert_eq!(portal_room(&running, &channel).await?, None);
         anyhow::Ok(())
     }
     .await;

@@ -56,7 +56,7 @@ async fn ircbridge_aliases_make_portals_only_for_allowed_valid_channels_and_comm
         ] {
             let joined = join_alias(&user, &bad).await;
             assert!(joined.is_err(), "{bad:?} made a portal: {joined:?}");
-            assert_eq!(portal_room(&running, &bad)?, None);
+            assert_eq!(portal_room(&running, &bad).await?, None);
         }
         // An allowed channel: the portal is made and the bridge joins it,
         // and it is the first channel the bridge joins.
@@ -92,7 +92,7 @@ async fn ircbridge_aliases_make_portals_only_for_allowed_valid_channels_and_comm
             }))
         })
         .await?;
-        assert_eq!(portal_room(&running, &wanted)?, None);
+        assert_eq!(portal_room(&running, &wanted).await?, None);
         anyhow::Ok(())
     }
     .await;

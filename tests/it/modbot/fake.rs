@@ -68,7 +68,7 @@ async fn rate_limits_are_waited_out_and_forbidden_rooms_skipped() -> Result<()> 
         ..Default::default()
     };
     model.lists.insert("!list:fake".into(), ListMeta::default());
-    save_model(&store, &model)?;
+    save_model(&store, &model).await?;
     let app = AppContext::new(
         client,
         store,
@@ -168,7 +168,7 @@ async fn list_rules_reaching_more_than_the_limit_wait_and_small_ones_apply() -> 
         ..Default::default()
     };
     model.lists.insert("!list:fake".into(), ListMeta::default());
-    save_model(&store, &model)?;
+    save_model(&store, &model).await?;
     let app = AppContext::new(
         client,
         store,

@@ -312,7 +312,7 @@ async fn outbound_events_queued_at_a_stop_are_delivered_after_a_restart() -> Res
     let receiver = Receiver::start().await?;
     let dir = tempfile::tempdir()?;
     let store = ghostkit::Store::open(dir.path())?;
-    let hooks = Hooks::load(&store)?;
+    let hooks = Hooks::load(&store).await?;
     let hook = Hook::new(
         "relay",
         "!room:localhost",
@@ -330,8 +330,8 @@ async fn outbound_events_queued_at_a_stop_are_delivered_after_a_restart() -> Res
         ..test_config()
     };
     let event = r#"{"type":"m.room.message","event_id":"$queued","room_id":"!room:localhost","sender":"@alice:localhost","content":{"body":"still here"}}"#;
-    let out = Outbound::start(&config, &store, &hooks)?;
-    out.enqueue(&hook, event);
+    let out = Outbound::start(&config, &store, &hooks).await?;
+    out.enqueue(&hook, event).await;
     eventually(
         Duration::from_secs(10),
         "the first (refused) try",
@@ -350,8 +350,8 @@ async fn outbound_events_queued_at_a_stop_are_delivered_after_a_restart() -> Res
         Ok(ghostkit::Store::open(dir.path()).ok())
     })
     .await?;
-    let hooks = Hooks::load(&store)?;
-    let _out = Outbound::start(&config, &store, &hooks)?;
+    let hooks = Hooks::load(&store).await?;
+    let _out = Outbound::start(&config, &store, &hooks).await?;
     let got = eventually(
         Duration::from_secs(10),
         "the delivery after the restart",
@@ -370,7 +370,11 @@ async fn outbound_events_queued_at_a_stop_are_delivered_after_a_restart() -> Res
     ensure!(body["hook"] == "relay", "{body}");
     // Delivered: it leaves the queue on disk.
     eventually(Duration::from_secs(10), "the queue to empty", || async {
-        Ok(store.tree("webhooks.outbound")?.is_empty().then_some(()))
+        Ok(store
+            .tree("webhooks.outbound")?
+            .is_empty()
+            .await?
+            .then_some(()))
     })
     .await?;
     receiver.stop().await;

@@ -128,15 +128,15 @@ async fn outbound_deliveries_to_internal_addresses_are_refused_at_send_time() ->
     let receiver = Counter::start(200, None).await?;
     let dir = tempfile::tempdir()?;
     let store = ghostkit::Store::open(dir.path())?;
-    let hooks = Hooks::load(&store)?;
+    let hooks = Hooks::load(&store).await?;
     let port = receiver.addr.port();
     // An IP literal (never seen by the resolver) and a name that resolves
     // to the loopback interface.
     let literal = stored_hook(&hooks, "literal", format!("http://127.0.0.1:{port}/hook")).await?;
     let named = stored_hook(&hooks, "named", format!("http://localhost:{port}/hook")).await?;
-    let out = Outbound::start(&strict_config(), &store, &hooks)?;
-    out.enqueue(&literal, EVENT);
-    out.enqueue(&named, EVENT);
+    let out = Outbound::start(&strict_config(), &store, &hooks).await?;
+    out.enqueue(&literal, EVENT).await;
+    out.enqueue(&named, EVENT).await;
     let why = failure_of(&out, &literal).await?;
     ensure!(
         why.starts_with("the URL is refused: 127.0.0.1 is a loopback address"),
@@ -161,9 +161,9 @@ async fn outbound_deliveries_to_internal_addresses_are_refused_at_send_time() ->
         outbound_allow: vec!["127.0.0.1".parse()?, "::1".parse()?],
         ..strict_config()
     };
-    let out = Outbound::start(&allowed, &store, &hooks)?;
-    out.enqueue(&literal, EVENT);
-    out.enqueue(&named, EVENT);
+    let out = Outbound::start(&allowed, &store, &hooks).await?;
+    out.enqueue(&literal, EVENT).await;
+    out.enqueue(&named, EVENT).await;
     eventually(Duration::from_secs(10), "both deliveries", || async {
         Ok((receiver.hits() == 2).then_some(()))
     })
@@ -178,12 +178,12 @@ async fn outbound_redirects_are_not_followed() -> Result<()> {
     let front = Counter::start(307, Some(format!("http://{}/hook", target.addr))).await?;
     let dir = tempfile::tempdir()?;
     let store = ghostkit::Store::open(dir.path())?;
-    let hooks = Hooks::load(&store)?;
+    let hooks = Hooks::load(&store).await?;
     let hook = stored_hook(&hooks, "moved", format!("http://{}/hook", front.addr)).await?;
     // 127.0.0.1 is allowed, so only the redirect rule stands between the
     // hook and the second server.
-    let out = Outbound::start(&test_config(), &store, &hooks)?;
-    out.enqueue(&hook, EVENT);
+    let out = Outbound::start(&test_config(), &store, &hooks).await?;
+    out.enqueue(&hook, EVENT).await;
     let why = failure_of(&out, &hook).await?;
     ensure!(
         why.contains("answered 307")

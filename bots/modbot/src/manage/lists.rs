@@ -31,7 +31,7 @@ impl Engine {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove_list(&id);
-        if let Err(e) = crate::model::remove_list_rules(app.store(), &id) {
+        if let Err(e) = crate::model::remove_list_rules(app.store(), &id).await {
             tracing::error!("cannot forget rules of {id}: {e}");
         }
         self.apply_acl_everywhere().await;

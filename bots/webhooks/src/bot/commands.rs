@@ -242,7 +242,11 @@ async fn delete(ctx: &Context, live: &WebhookBot, room: &RoomId, words: &[&str])
 /// (and remembered) the first time.
 async fn send_privately(ctx: &Context, user: &UserId, text: &str) -> anyhow::Result<()> {
     let bot = ctx.client().as_bot();
-    if let Some(room) = ctx.store().get_json::<String>(DM_TREE, user.as_str())? {
+    if let Some(room) = ctx
+        .store()
+        .get_json::<String>(DM_TREE, user.as_str())
+        .await?
+    {
         if let Ok(room) = OwnedRoomId::try_from(room) {
             match bot.send_notice(&room, text).await {
                 Ok(_) => return Ok(()),
@@ -262,7 +266,8 @@ async fn send_privately(ctx: &Context, user: &UserId, text: &str) -> anyhow::Res
         })
         .await?;
     ctx.store()
-        .put_json(DM_TREE, user.as_str(), &room.to_string())?;
+        .put_json(DM_TREE, user.as_str(), &room.to_string())
+        .await?;
     ctx.store().flush().await?;
     bot.send_notice(&room, text).await?;
     Ok(())

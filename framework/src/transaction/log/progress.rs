@@ -1,16 +1,16 @@
 //! Writing what was handled to the store, and retiring finished segments.
 //!
-//! Done and dropped marks are written as they happen, and also kept in
-//! memory until a flush holds them; the bitmaps of partly-done transactions
-//! are written here. After a failed write or flush (the store unavailable,
-//! and then reopened, say) every kept mark is written again, so an event
-//! handled while the store could not write is not handled again once it can.
+//! Done and dropped marks are kept in memory until a flush holds them, and
+//! written here, in one batch with the bitmaps of partly-done transactions.
+//! After a failed write or flush (the store unavailable, and then reopened,
+//! say) every kept mark is written again, so an event handled while the
+//! store could not write is not handled again once it can.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{lock, Mark, SeenWindow, TransactionLog};
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
 
 impl TransactionLog {
     /// Writes the progress of partly-done transactions and flushes, if
@@ -23,15 +23,10 @@ impl TransactionLog {
         // before the marks: a segment released after this point has its
         // mark in a later flush, and stays until then.
         let deletable = self.wal.take_deletable();
-        let rewrite = self.rewrite_marks.swap(false, Ordering::AcqRel);
-        // The marks this flush will hold; copied only when they must be
-        // written again (they were written as they happened otherwise).
-        let (held, again): (usize, Vec<Mark>) = {
+        // The marks this flush will hold.
+        let (held, marks): (usize, Vec<Mark>) = {
             let marks = lock(&self.marks);
-            (
-                marks.len(),
-                if rewrite { marks.clone() } else { Vec::new() },
-            )
+            (marks.len(), marks.clone())
         };
         let dirty: Vec<(u64, Vec<u8>)> = lock(&self.progress)
             .iter_mut()
@@ -41,7 +36,7 @@ impl TransactionLog {
                 (*seq, p.bits.clone())
             })
             .collect();
-        if let Err(e) = self.write_and_flush(&again, &dirty).await {
+        if let Err(e) = self.write_and_flush(&marks, &dirty).await {
             // Everything waits for the next call, as it was.
             let mut progress = lock(&self.progress);
             for (seq, _) in &dirty {
@@ -51,8 +46,6 @@ impl TransactionLog {
             }
             drop(progress);
             self.wal.give_back_deletable(deletable);
-            // A reopened database may have lost what was written before.
-            self.rewrite_marks.store(true, Ordering::Release);
             self.unflushed.store(true, Ordering::Release);
             return Err(e);
         }
@@ -68,12 +61,24 @@ impl TransactionLog {
         marks: &[Mark],
         dirty: &[(u64, Vec<u8>)],
     ) -> Result<(), StoreError> {
+        let key = |seq: u64| seq.to_be_bytes().to_vec();
+        let mut done = Vec::new();
+        let mut dropped = Vec::new();
         for &mark in marks {
-            self.write_mark(mark)?;
+            match mark {
+                Mark::Done(seq) => done.push(Write::Insert(key(seq), Vec::new())),
+                Mark::Dropped(seq) => dropped.push(Write::Insert(key(seq), Vec::new())),
+            }
         }
-        for (seq, bits) in dirty {
-            self.done.insert(seq.to_be_bytes(), bits)?;
-        }
+        // A bitmap of a transaction finished since is written before its
+        // done mark, which replaces it.
+        let mut writes: Vec<Write> = dirty
+            .iter()
+            .map(|(seq, bits)| Write::Insert(key(*seq), bits.clone()))
+            .collect();
+        writes.extend(done);
+        self.done.apply(writes).await?;
+        self.dropped.apply(dropped).await?;
         self.store.flush().await
     }
 
@@ -108,12 +113,15 @@ impl TransactionLog {
             tracing::warn!(error = %e, "cannot sync the transaction log's folder");
             return Ok(());
         }
-        for (first, last) in retired {
-            for seq in first..=last {
-                self.done.remove(seq.to_be_bytes())?;
-                self.dropped.remove(seq.to_be_bytes())?;
-            }
-        }
+        let removals = || {
+            retired
+                .iter()
+                .flat_map(|&(first, last)| first..=last)
+                .map(|seq| Write::Remove(seq.to_be_bytes().to_vec()))
+                .collect::<Vec<_>>()
+        };
+        self.done.apply(removals()).await?;
+        self.dropped.apply(removals()).await?;
         Ok(())
     }
 
@@ -130,7 +138,7 @@ impl TransactionLog {
     /// when every transaction is handled.
     pub fn oldest_unhandled_age(&self) -> Option<Duration> {
         let progress = lock(&self.progress).values().map(|p| p.since).min();
-        let recovered = lock(&self.recovered).iter().map(|(_, at)| *at).min();
+        let recovered = lock(&self.recovered).iter().map(|(_, at, _)| *at).min();
         progress
             .into_iter()
             .chain(recovered)

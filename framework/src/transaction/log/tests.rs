@@ -36,9 +36,11 @@ fn new_items(accepted: Accepted) -> Vec<LogItem> {
 }
 
 /// Opens the log in `dir`, as a restart does.
-fn open(dir: &std::path::Path) -> (Store, TransactionLog) {
+async fn open(dir: &std::path::Path) -> (Store, TransactionLog) {
     let store = Store::open(dir).expect("store opens");
-    let log = TransactionLog::open(&store, LogConfig::default()).expect("log opens");
+    let log = TransactionLog::open(&store, LogConfig::default())
+        .await
+        .expect("log opens");
     (store, log)
 }
 
@@ -56,7 +58,7 @@ async fn a_full_disk_hides_no_later_acknowledged_transaction() {
     let dir = dir();
     let mut acked = Vec::new();
     {
-        let (_store, log) = open(&dir);
+        let (_store, log) = open(&dir).await;
         for i in 1..=3 {
             let id = format!("$a{i}");
             log.accept(&format!("t{i}"), body(&[&id]))
@@ -82,7 +84,7 @@ async fn a_full_disk_hides_no_later_acknowledged_transaction() {
         acked.push("$a4".to_owned());
         // A crash: nothing was handled.
     }
-    let (_store, log) = open(&dir);
+    let (_store, log) = open(&dir).await;
     let mut recovered = ids(&log.recover().expect("recovers"));
     recovered.sort();
     acked.sort();
@@ -97,7 +99,7 @@ async fn a_full_disk_hides_no_later_acknowledged_transaction() {
 async fn a_failed_sync_lets_the_retry_in_and_its_events_are_handled_once() {
     let dir = dir();
     {
-        let (_store, log) = open(&dir);
+        let (_store, log) = open(&dir).await;
         log.accept("t1", body(&["$b1"])).await.expect("accepted");
         log.wal.faults().fail_syncs(1);
         assert!(log.accept("t2", body(&["$b2", "$b3"])).await.is_err());
@@ -117,7 +119,7 @@ async fn a_failed_sync_lets_the_retry_in_and_its_events_are_handled_once() {
     }
     // After a crash, the failed copy (which did reach this disk) is not
     // handled besides its retry.
-    let (_store, log) = open(&dir);
+    let (_store, log) = open(&dir).await;
     let items = log.recover().expect("recovers");
     let mut got = ids(&items);
     got.sort();
@@ -138,7 +140,7 @@ async fn a_failed_sync_lets_the_retry_in_and_its_events_are_handled_once() {
 async fn a_damaged_record_loses_only_itself_and_its_segment_is_kept_aside() {
     let dir = dir();
     {
-        let (_store, log) = open(&dir);
+        let (_store, log) = open(&dir).await;
         for i in 1..=6 {
             log.accept(&format!("t{i}"), body(&[&format!("$c{i}")]))
                 .await
@@ -154,7 +156,7 @@ async fn a_damaged_record_loses_only_itself_and_its_segment_is_kept_aside() {
     bytes[28 + first_len + 22 + 20] ^= 0x04;
     std::fs::write(&path, &bytes).expect("writes");
 
-    let (_store, log) = open(&dir);
+    let (_store, log) = open(&dir).await;
     let items = log.recover().expect("recovers");
     assert_eq!(ids(&items), ["$c1", "$c3", "$c4", "$c5", "$c6"]);
     handle_all(&log, &items).await;

@@ -15,7 +15,11 @@ async fn the_order_is_the_handlers_unless_the_config_says_otherwise() {
     }
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path()).await;
-    let log = Arc::new(TransactionLog::open(&store, LogConfig::default()).unwrap());
+    let log = Arc::new(
+        TransactionLog::open(&store, LogConfig::default())
+            .await
+            .unwrap(),
+    );
     let app = common::app_context(&store);
     let by_handler = Router::new(
         Arc::new(Unordered),

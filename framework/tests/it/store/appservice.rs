@@ -37,7 +37,8 @@ impl Handler for Counting {
         // Large enough that the handlers' writes need new blocks.
         ctx.app()
             .store()
-            .put_json("handled", &id, &"h".repeat(64 * 1024))?;
+            .put_json("handled", &id, &"h".repeat(64 * 1024))
+            .await?;
         *self.done.lock().unwrap().entry(id).or_default() += 1;
         Ok(())
     }
@@ -179,6 +180,7 @@ async fn a_disk_full_while_handling_loses_no_event_and_handles_none_twice() {
         assert_eq!(
             store
                 .get_json::<String>("handled", id)
+                .await
                 .unwrap()
                 .map(|v| v.len()),
             Some(64 * 1024),

@@ -14,7 +14,9 @@ async fn filled(dir: &Path) {
     let store = Store::open(dir).unwrap();
     let tree = store.tree("bot").unwrap();
     for i in 0..ENTRIES {
-        tree.insert(format!("k{i:05}"), vec![b'v'; 100]).unwrap();
+        tree.insert(format!("k{i:05}"), vec![b'v'; 100])
+            .await
+            .unwrap();
         if i % 100 == 99 {
             store.flush().await.unwrap();
         }
@@ -22,8 +24,8 @@ async fn filled(dir: &Path) {
     store.checkpoint().await.unwrap();
 }
 
-fn entries(store: &Store) -> usize {
-    store.tree("bot").unwrap().len()
+async fn entries(store: &Store) -> usize {
+    store.tree("bot").unwrap().len().await.unwrap()
 }
 
 /// What opening `dir` gives after `damage` was done to its `db` file.
@@ -35,11 +37,11 @@ async fn open_after(damage: impl FnOnce(&Path)) -> (tempfile::TempDir, Result<St
     (dir, opened)
 }
 
-fn assert_refused(what: &str, opened: Result<Store, StoreError>, dir: &Path) {
+async fn assert_refused(what: &str, opened: Result<Store, StoreError>, dir: &Path) {
     match opened {
         Ok(store) => panic!(
             "{what}: the damaged store opened with {} of {ENTRIES} entries",
-            entries(&store)
+            entries(&store).await
         ),
         Err(e) => {
             let msg = e.to_string();
@@ -65,21 +67,22 @@ async fn a_sound_store_reopens_with_everything_after_clean_stops_and_after_crash
     filled(dir.path()).await;
     for round in 0..3 {
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(entries(&store), ENTRIES, "round {round}");
+        assert_eq!(entries(&store).await, ENTRIES, "round {round}");
         // A write flushed but never checkpointed: a crash after it.
         store
             .put_json("more", &format!("r{round}"), &round)
+            .await
             .unwrap();
         store.flush().await.unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.tree("more").unwrap().len(), 3);
+    assert_eq!(store.tree("more").unwrap().len().await.unwrap(), 3);
 }
 
 #[tokio::test]
 async fn a_deleted_database_file_is_refused() {
     let (dir, opened) = open_after(|db| std::fs::remove_file(db).unwrap()).await;
-    assert_refused("deleted", opened, dir.path());
+    assert_refused("deleted", opened, dir.path()).await;
 }
 
 #[tokio::test]
@@ -90,7 +93,7 @@ async fn a_truncated_database_file_is_refused() {
         f.set_len(len / 2).unwrap();
     })
     .await;
-    assert_refused("truncated", opened, dir.path());
+    assert_refused("truncated", opened, dir.path()).await;
 }
 
 #[tokio::test]
@@ -102,7 +105,7 @@ async fn a_flipped_byte_in_the_database_file_is_refused() {
         std::fs::write(db, bytes).unwrap();
     })
     .await;
-    assert_refused("flipped byte", opened, dir.path());
+    assert_refused("flipped byte", opened, dir.path()).await;
 }
 
 #[tokio::test]
@@ -113,8 +116,8 @@ async fn starting_empty_is_the_operators_choice_and_keeps_the_damaged_files_and_
     std::fs::write(dir.path().join("txnlog/keep"), b"log").unwrap();
     std::fs::remove_file(dir.path().join("db")).unwrap();
     let store = Store::open_with(dir.path(), IfDamaged::StartEmpty).unwrap();
-    assert_eq!(entries(&store), 0);
-    store.put_json("bot", "new", &1).unwrap();
+    assert_eq!(entries(&store).await, 0);
+    store.put_json("bot", "new", &1).await.unwrap();
     store.checkpoint().await.unwrap();
     drop(store);
     let aside: Vec<_> = std::fs::read_dir(dir.path())
@@ -133,5 +136,5 @@ async fn starting_empty_is_the_operators_choice_and_keeps_the_damaged_files_and_
     );
     // The new database is sound from then on.
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.get_json::<i32>("bot", "new").unwrap(), Some(1));
+    assert_eq!(store.get_json::<i32>("bot", "new").await.unwrap(), Some(1));
 }

@@ -17,6 +17,7 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
     let tree = store.tree("bot").unwrap();
     for i in 0..100 {
         tree.insert(format!("before{i:03}"), vec![b'b'; 64])
+            .await
             .unwrap();
     }
     store.flush().await.unwrap();
@@ -28,7 +29,7 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
     let mut failure = None;
     for i in 0..100_000 {
         let key = format!("during{i:06}");
-        let res = tree.insert(&key, vec![b'd'; 256]);
+        let res = tree.insert(&key, vec![b'd'; 256]).await;
         let res = match res {
             Ok(_) => {
                 accepted.push(key);
@@ -54,11 +55,11 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
     );
     // Still full: reopening does not help yet, and nothing is lost by trying.
     assert!(!store.recover().await);
-    assert!(tree.insert("still-full", b"x").is_err());
+    assert!(tree.insert("still-full", b"x").await.is_err());
 
     std::fs::remove_file(&filler).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while tree.insert("after", b"a").is_err() || !store.healthy() {
+    while tree.insert("after", b"a").await.is_err() || !store.healthy() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the store never recovered"
@@ -68,7 +69,7 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
     store.flush().await.unwrap();
     for key in &accepted {
         assert!(
-            tree.contains_key(key).unwrap(),
+            tree.contains_key(key).await.unwrap(),
             "{key} was answered Ok and is there after the reopen"
         );
     }
@@ -78,11 +79,13 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
 
     let store = Store::open(&dir).unwrap();
     let tree = store.tree("bot").unwrap();
-    assert_eq!(tree.scan_prefix("before").count(), 100);
-    let lost: Vec<&String> = accepted
-        .iter()
-        .filter(|k| !tree.contains_key(k).unwrap())
-        .collect();
+    assert_eq!(tree.scan_prefix("before").await.unwrap().len(), 100);
+    let mut lost: Vec<&String> = Vec::new();
+    for key in &accepted {
+        if !tree.contains_key(key).await.unwrap() {
+            lost.push(key);
+        }
+    }
     assert!(
         lost.is_empty(),
         "{} of {} accepted writes lost: {:?}",
@@ -90,7 +93,7 @@ async fn a_full_disk_makes_the_store_unavailable_and_it_recovers_without_losing_
         accepted.len(),
         &lost[..lost.len().min(5)]
     );
-    assert!(tree.contains_key("after").unwrap());
+    assert!(tree.contains_key("after").await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +102,7 @@ async fn a_read_only_file_system_is_refused_at_open_naming_the_folder_and_loses_
     let dir = fs.path().join("store");
     {
         let store = Store::open(&dir).unwrap();
-        store.put_json("bot", "kept", &42).unwrap();
+        store.put_json("bot", "kept", &42).await.unwrap();
         store.checkpoint().await.unwrap();
     }
     fs.remount(true);
@@ -111,5 +114,8 @@ async fn a_read_only_file_system_is_refused_at_open_naming_the_folder_and_loses_
     );
     fs.remount(false);
     let store = Store::open(&dir).unwrap();
-    assert_eq!(store.get_json::<i32>("bot", "kept").unwrap(), Some(42));
+    assert_eq!(
+        store.get_json::<i32>("bot", "kept").await.unwrap(),
+        Some(42)
+    );
 }
