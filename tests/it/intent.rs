@@ -72,9 +72,10 @@ async fn memberships_from_transactions_feed_the_cache() -> anyhow::Result<()> {
     let room = room_id!("!fed:localhost");
     let ghost = user_id!("@_client_fed:localhost");
 
-    app.observe(&member_event(room, ghost, "join"));
+    app.observe(&member_event(room, ghost, "join")).await;
     // Someone else's membership is not ours to remember.
-    app.observe(&member_event(room, user_id!("@alice:localhost"), "join"));
+    app.observe(&member_event(room, user_id!("@alice:localhost"), "join"))
+        .await;
     let intent = app.intent(ghost)?;
     intent.ensure_joined(room).await?;
     assert_eq!(hs.request_count(), 0);
@@ -87,7 +88,7 @@ async fn memberships_from_transactions_feed_the_cache() -> anyhow::Result<()> {
     );
 
     // Kicked (seen in a transaction): the next ensure_joined joins again.
-    app.observe(&member_event(room, ghost, "leave"));
+    app.observe(&member_event(room, ghost, "leave")).await;
     intent.ensure_joined(room).await?;
     assert_eq!(hs.requests_to("/join/").len(), 1);
 

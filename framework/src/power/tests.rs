@@ -110,23 +110,19 @@ async fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
         power_levels: Some(json!({"users": {"@mod:x": 0}})),
     };
     cache.set_power(room, &stored).await.unwrap();
-    let mod_ = user_id!("@mod:x");
-    assert!(!cache
-        .room_power(room)
-        .await
-        .unwrap()
-        .unwrap()
-        .reaches(mod_, 50));
+    let mod_reaches_50 = |cache: &IntentCache| {
+        let cache = cache.clone();
+        async move {
+            let power = cache.room_power(room).await.unwrap();
+            power.unwrap().reaches(user_id!("@mod:x"), 50)
+        }
+    };
+    assert!(!mod_reaches_50(&cache).await);
     cache
         .observe(&pl_event("!r:x", 50), |_| false)
         .await
         .unwrap();
-    assert!(cache
-        .room_power(room)
-        .await
-        .unwrap()
-        .unwrap()
-        .reaches(mod_, 50));
+    assert!(mod_reaches_50(&cache).await);
     // Another state key is not the room's power levels.
     let mut keyed = pl_event("!r:x", 0);
     keyed = event({
@@ -135,10 +131,5 @@ async fn the_cache_follows_power_level_changes_of_rooms_it_holds() {
         v
     });
     cache.observe(&keyed, |_| false).await.unwrap();
-    assert!(cache
-        .room_power(room)
-        .await
-        .unwrap()
-        .unwrap()
-        .reaches(mod_, 50));
+    assert!(mod_reaches_50(&cache).await);
 }

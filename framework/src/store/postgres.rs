@@ -39,8 +39,9 @@ const SCHEMA_LOCK: i64 = 0x6768_6f73_746b_6974;
 /// How long an operation waits for a free pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
-/// How to reach the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to reach the database. Its `Debug` names the database and server,
+/// never the URL's password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
     /// A connection URL (`postgresql://user:password@host:port/dbname`) or
     /// a key-value string (`host=/run/postgresql dbname=ghostkit`).
@@ -56,6 +57,19 @@ impl PostgresOptions {
             url: url.into(),
             pool_size: 8,
         }
+    }
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = match self.url.parse::<tokio_postgres::Config>() {
+            Ok(config) => describe(&config),
+            Err(_) => "(unparsable URL)".to_owned(),
+        };
+        f.debug_struct("PostgresOptions")
+            .field("database", &database)
+            .field("pool_size", &self.pool_size)
+            .finish()
     }
 }
 

@@ -100,6 +100,10 @@ struct Progress {
     since: Instant,
 }
 
+/// An unfinished transaction read back at open: its record, when its segment
+/// was last written, and the bitmap of its items done (if any were).
+type Recovered = (wal::Record, Instant, Option<Vec<u8>>);
+
 /// The durable log of transactions; see the module docs.
 pub struct TransactionLog {
     store: Store,
@@ -109,7 +113,7 @@ pub struct TransactionLog {
     /// Unfinished transactions found at open, for [`TransactionLog::recover`],
     /// with when their segment was last written and the bitmap of their
     /// items done.
-    recovered: Mutex<Vec<(wal::Record, Instant, Option<Vec<u8>>)>>,
+    recovered: Mutex<Vec<Recovered>>,
     seen: Mutex<SeenWindow>,
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,

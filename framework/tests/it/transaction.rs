@@ -309,6 +309,13 @@ async fn dedupe_survives_a_restart() {
             .assert_empty_ok();
         rec.wait_for_event("$1").await;
         assert!(wait_until(PATIENCE, || stack.log.pending_transactions() == 0).await);
+        // A clean stop writes the done marks, as `Appservice` does.
+        stack
+            .log
+            .persist_progress()
+            .await
+            .expect("progress is written");
+        assert_eq!(stack.log.unflushed_marks(), 0);
     }
 
     let rec = Arc::new(Recorder::default());
