@@ -13,7 +13,7 @@ use crate::metrics::MetricsConfig;
 use crate::registration::Registration;
 use crate::router::{DispatchConfig, Router};
 use crate::server::{self, MetricsListener, ServerConfig, ServerState};
-use crate::store::{IfDamaged, Store, StoreError};
+use crate::store::{IfDamaged, PostgresBackend, PostgresOptions, Store, StoreError};
 use crate::transaction::{LogConfig, TransactionLog};
 
 /// Everything the appservice needs besides the registration.
@@ -24,8 +24,12 @@ pub struct Config {
     /// The homeserver's server name; asked of the homeserver (`whoami`) when
     /// `None`. Must be a server name ([`check_server_name`]).
     pub server_name: Option<String>,
-    /// Folder of the on-disk store.
+    /// Folder of the on-disk store: the sled database (with
+    /// [`Database::Sled`]) and the transaction log's files.
     pub store_path: PathBuf,
+    /// Where the store keeps its data: sled in `store_path` (the default)
+    /// or a PostgreSQL database.
+    pub database: Database,
     /// What to do when the store's database lost flushed writes: refuse
     /// to start (the default) or start with an empty one.
     pub if_damaged: IfDamaged,
@@ -58,6 +62,25 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
+/// Where the store keeps its data ([`Config::database`]).
+///
+/// ```
+/// use ghostkit::appservice::{Config, Database};
+/// use ghostkit::store::PostgresOptions;
+/// let mut config = Config::new("http://127.0.0.1:8008", "modbot.store");
+/// assert_eq!(config.database, Database::Sled);
+/// config.database = Database::Postgres(PostgresOptions::new("host=/run/postgresql dbname=modbot"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Database {
+    /// sled, embedded, in the store folder: nothing to set up.
+    #[default]
+    Sled,
+    /// A PostgreSQL database (one table, `ghostkit_store`, created when
+    /// missing); the transaction log's files stay in the store folder.
+    Postgres(PostgresOptions),
+}
+
 impl Config {
     /// Defaults for a homeserver URL and a store folder.
     pub fn new(homeserver_url: impl Into<String>, store_path: impl Into<PathBuf>) -> Self {
@@ -65,6 +88,7 @@ impl Config {
             homeserver_url: homeserver_url.into(),
             server_name: None,
             store_path: store_path.into(),
+            database: Database::default(),
             if_damaged: IfDamaged::default(),
             bind: None,
             http_workers: 2,
@@ -217,7 +241,14 @@ impl Appservice {
         if let Some(name) = &config.server_name {
             check_server_name(name)?;
         }
-        let store = Store::open_with(&config.store_path, config.if_damaged)?;
+        let store = match &config.database {
+            Database::Sled => Store::open_with(&config.store_path, config.if_damaged)?,
+            Database::Postgres(options) => {
+                let backend = PostgresBackend::connect(options).await?;
+                tracing::info!(database = ?options, "the store is in PostgreSQL");
+                Store::with_backend(&config.store_path, backend)
+            }
+        };
         let client = Client::with_config(
             &config.homeserver_url,
             registration.clone(),

@@ -58,10 +58,11 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 
 pub use error::ConfigError;
-pub use load::{Sources, CONFIG_VAR, ENV_PREFIX};
+pub use load::{Sources, CONFIG_VAR, ENV_PREFIX, TEST_PREFIX};
 pub use nearest::{did_you_mean, nearest};
 pub use settings::{
-    ClientSettings, DispatchSettings, LogSettings, RetrySettings, ServerSettings, Settings,
+    ClientSettings, DispatchSettings, LogSettings, PostgresSettings, RetrySettings, ServerSettings,
+    Settings,
 };
 
 use schema::Node;

@@ -19,6 +19,8 @@
 //! hs.stop().await;
 //! # Ok(()) }
 //! ```
+//!
+//! [`postgres_database`] makes a fresh PostgreSQL database for a test.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,6 +30,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
+
+mod postgres;
+pub use postgres::{postgres_database, TestDatabaseError, REQUIRE_VAR, SERVER_VAR};
 
 /// A request the fake homeserver received.
 #[derive(Debug, Clone)]

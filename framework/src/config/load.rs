@@ -17,6 +17,11 @@ pub const ENV_PREFIX: &str = "GHOSTKIT_";
 /// The variable that names the config file when `--config` is not given.
 pub const CONFIG_VAR: &str = "GHOSTKIT_CONFIG";
 
+/// The prefix of the variables the test helpers read
+/// ([`crate::testing`]); no setting is named by them, and the settings
+/// leave them alone.
+pub const TEST_PREFIX: &str = "GHOSTKIT_TEST_";
+
 /// The key of the bot's own settings.
 pub(crate) const BOT_KEY: &str = "bot";
 
@@ -186,7 +191,7 @@ fn apply_env(
     let known = variables(node);
     let bot_prefix = format!("{ENV_PREFIX}{}_", BOT_KEY.to_ascii_uppercase());
     for name in vars.keys() {
-        if !name.starts_with(ENV_PREFIX) || name == CONFIG_VAR {
+        if !name.starts_with(ENV_PREFIX) || name == CONFIG_VAR || name.starts_with(TEST_PREFIX) {
             continue;
         }
         if !with_bot && name.starts_with(&bot_prefix) {

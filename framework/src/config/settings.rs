@@ -9,13 +9,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-use crate::appservice::{check_server_name, Config};
+use crate::appservice::{check_server_name, Config, Database};
 use crate::cli::LogFormat;
 use crate::client::{ClientConfig, RetryPolicy};
 use crate::metrics::MetricsConfig;
 use crate::router::{DispatchConfig, DispatchOrder};
 use crate::server::ServerConfig;
-use crate::store::IfDamaged;
+use crate::store::{IfDamaged, PostgresOptions};
 use crate::transaction::LogConfig;
 
 /// A bot's config file: the framework's settings, then the bot's own
@@ -41,6 +41,8 @@ pub struct Settings<B = ()> {
     /// Start with an empty store when the database lost flushed writes,
     /// keeping the damaged files aside; false refuses to start.
     pub start_empty_if_damaged: bool,
+    /// Keep the store's data in PostgreSQL instead of sled.
+    pub postgres: PostgresSettings,
     /// Where `GET /metrics` is served: `app` (on the appservice's
     /// listener, without the hs_token), `off`, or an address of its own
     /// (`127.0.0.1:9100`).
@@ -69,6 +71,28 @@ pub struct Settings<B = ()> {
     pub client: ClientSettings,
     /// The bot's own settings.
     pub bot: B,
+}
+
+/// The store's data in PostgreSQL ([`Database::Postgres`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct PostgresSettings {
+    /// The database to keep the store's data in, as a URL
+    /// (`postgresql://modbot@db/modbot`) or key-value pairs
+    /// (`host=/run/postgresql dbname=modbot`); sled in `store` when not
+    /// set. The transaction log's files stay in `store` either way.
+    pub url: Option<String>,
+    /// Connections kept open to the database, at most.
+    pub pool_size: usize,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        PostgresSettings {
+            url: None,
+            pool_size: PostgresOptions::new("").pool_size,
+        }
+    }
 }
 
 /// How events are handed to the bot ([`DispatchConfig`]).
@@ -174,6 +198,7 @@ impl<B: Default> Default for Settings<B> {
             bind: None,
             store: None,
             start_empty_if_damaged: false,
+            postgres: PostgresSettings::default(),
             metrics: "app".into(),
             log_format: "text".into(),
             log_filter: "info".into(),
@@ -320,6 +345,7 @@ impl<B> Settings<B> {
         if self.start_empty_if_damaged {
             config.if_damaged = IfDamaged::StartEmpty;
         }
+        config.database = self.postgres.database()?;
         config.metrics = self.metrics.parse::<MetricsConfig>().map_err(|_| {
             invalid(
                 "metrics",
@@ -373,6 +399,33 @@ impl DispatchSettings {
         d.fairness_batch = self.fairness_batch;
         d.unavailable_pause = Duration::from_millis(self.unavailable_pause_ms);
         Ok(())
+    }
+}
+
+impl PostgresSettings {
+    fn database(&self) -> Result<Database, ConfigError> {
+        let Some(url) = &self.url else {
+            return Ok(Database::Sled);
+        };
+        if url.parse::<tokio_postgres::Config>().is_err() {
+            // The value is not repeated: it may hold a password.
+            return Err(ConfigError::Invalid {
+                key: "postgres.url".into(),
+                value: "(not shown)".into(),
+                fix: "write a URL such as `postgresql://user@host/dbname` or key-value pairs such as `host=/run/postgresql dbname=bot`".into(),
+            });
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::Invalid {
+                key: "postgres.pool_size".into(),
+                value: "0".into(),
+                fix: "use 1 or more".into(),
+            });
+        }
+        Ok(Database::Postgres(PostgresOptions {
+            url: url.clone(),
+            pool_size: self.pool_size,
+        }))
     }
 }
 

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::*;
+use crate::appservice::Database;
 
 /// A bot's own settings, as a bot would write them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, JsonSchema)]
@@ -227,6 +228,7 @@ fn every_variable_names_one_key() {
             "{name} names two keys, one is {path:?}"
         );
     }
+    assert!(seen.iter().all(|name| !name.starts_with(TEST_PREFIX)));
     assert!(seen.contains("GHOSTKIT_STORE"));
     assert!(seen.contains("GHOSTKIT_DISPATCH_ORDER"));
     assert!(seen.contains("GHOSTKIT_CLIENT_RETRY_MAX_TOTAL_MS"));
@@ -271,5 +273,79 @@ fn the_settings_make_the_appservice_config() {
             Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
             other => panic!("{key}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn a_postgres_url_puts_the_store_in_postgres_and_a_bad_one_is_not_repeated() {
+    let (dir, path) = file("postgres:\n  pool_size: 3\n");
+    let secret = dir.path().join("pg-url");
+    std::fs::write(
+        &secret,
+        "postgresql://modbot:hunter2@db.example.org:5433/modbot\n",
+    )
+    .expect("write");
+    let s = load(
+        &path,
+        &[(
+            "GHOSTKIT_POSTGRES_URL_FILE",
+            secret.to_str().expect("utf-8"),
+        )],
+    )
+    .expect("loads");
+    let c = s.appservice_config("bot").expect("valid");
+    let Database::Postgres(options) = &c.database else {
+        panic!("sled, not PostgreSQL: {:?}", c.database);
+    };
+    assert_eq!(
+        options.url,
+        "postgresql://modbot:hunter2@db.example.org:5433/modbot"
+    );
+    assert_eq!(options.pool_size, 3);
+    let shown = format!("{c:?}");
+    assert!(shown.contains("db.example.org:5433"), "{shown}");
+    assert!(!shown.contains("hunter2"), "the password is shown: {shown}");
+
+    assert_eq!(
+        Settings::<()>::default()
+            .appservice_config("bot")
+            .expect("valid")
+            .database,
+        Database::Sled
+    );
+    let bad = Settings::<()> {
+        postgres: PostgresSettings {
+            url: Some("postgresql://u:hunter2@db:notaport/x".into()),
+            ..PostgresSettings::default()
+        },
+        ..Settings::default()
+    };
+    match bad.appservice_config("bot") {
+        Err(e @ ConfigError::Invalid { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("postgres.url"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_test_helpers_variables_are_left_alone_and_others_are_refused() {
+    let (_d, path) = file("");
+    load(
+        &path,
+        &[
+            ("GHOSTKIT_TEST_POSTGRES", "host=127.0.0.1"),
+            ("GHOSTKIT_TEST_REQUIRE_POSTGRES", "1"),
+        ],
+    )
+    .expect("test variables are not settings");
+    match load(&path, &[("GHOSTKIT_POSTGRES_UR", "host=db")]) {
+        Err(ConfigError::UnknownVariable { name, suggestion }) => {
+            assert_eq!(name, "GHOSTKIT_POSTGRES_UR");
+            assert_eq!(suggestion.as_deref(), Some("GHOSTKIT_POSTGRES_URL"));
+        }
+        other => panic!("{other:?}"),
     }
 }
