@@ -26,6 +26,9 @@ pub struct EchoSpec<'a> {
     /// How long the bot sleeps before handling each event.
     pub slow_ms: u64,
     pub log: PathBuf,
+    /// The PostgreSQL database of the store's data (sled in `store` when
+    /// `None`).
+    pub postgres: Option<String>,
 }
 
 impl EchoBot {
@@ -51,6 +54,11 @@ impl EchoBot {
             .args(["--homeserver", spec.homeserver])
             .args(["--after-reply-ms", &spec.after_reply_ms.to_string()])
             .args(["--slow-ms", &spec.slow_ms.to_string()])
+            .args(
+                spec.postgres
+                    .iter()
+                    .flat_map(|url| ["--postgres", url.as_str()]),
+            )
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)

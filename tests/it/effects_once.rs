@@ -1,11 +1,14 @@
 //! Effects happen once across crashes: the echo test bot, talking to the
 //! real Synapse, is killed with SIGKILL between a reply and the end of its
 //! handler, again and again; replayed, its handlers send the same txnIds, so
-//! every message has exactly one reply in the room.
+//! every message has exactly one reply in the room. Once with the store on
+//! sled, once on PostgreSQL.
 
 use std::time::Duration;
 
 use anyhow::Result;
+use ghostkit::store::{PostgresBackend, Store};
+use ghostkit::testing::postgres_database;
 
 use crate::common::{eventually, registration_path, synapse_url, User};
 use crate::echo_process::{
@@ -22,22 +25,53 @@ const BOT: &str = "@effects:localhost";
 
 #[tokio::test]
 async fn killed_between_reply_and_done_many_times_every_message_gets_one_reply() -> Result<()> {
-    let _port = EFFECTS_APPSERVICE.lock().await;
     let dir = tempfile::tempdir()?;
+    killed_many_times("effects", dir.path(), None).await
+}
+
+#[tokio::test]
+async fn on_postgres_killed_many_times_every_message_gets_one_reply() -> Result<()> {
+    let Some(options) = postgres_database().await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    killed_many_times("effects-pg", dir.path(), Some(options.url.clone())).await?;
+    // The data went to PostgreSQL: the folder holds the log alone, and the
+    // database the memberships the bot saw and the done marks.
+    let files: Vec<String> = std::fs::read_dir(dir.path().join("store"))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(files, ["txnlog"], "the store folder holds no database");
+    let store = Store::with_backend(dir.path(), PostgresBackend::connect(&options).await?);
+    for tree in ["ghostkit.intent.membership", "ghostkit.txn.done"] {
+        let entries = store.tree(tree)?.len().await?;
+        assert!(entries > 0, "{tree} is empty in PostgreSQL");
+    }
+    Ok(())
+}
+
+/// Five bursts, the bot killed in each; `user` names the Matrix user.
+async fn killed_many_times(
+    user: &str,
+    dir: &std::path::Path,
+    postgres: Option<String>,
+) -> Result<()> {
+    let _port = EFFECTS_APPSERVICE.lock().await;
     let registration = registration_path("effects");
     let homeserver = synapse_url();
     let spec = EchoSpec {
         registration: &registration,
         homeserver: &homeserver,
-        store: dir.path(),
+        store: dir,
         port: PORT,
         // The handler lingers after its reply: a kill then lands after the
         // reply was sent and before the event was marked handled.
         after_reply_ms: 400,
         slow_ms: 0,
-        log: dir.path().join("bot.log"),
+        log: dir.join("bot.log"),
+        postgres,
     };
-    let user = User::register("effects").await?;
+    let user = User::register(user).await?;
     let mut bot = EchoBot::spawn(&spec)?;
     let room = room_with(&user, BOT).await?;
 

@@ -43,6 +43,7 @@ async fn a_homeserver_stopped_for_20_seconds_gets_every_reply_once_it_is_back() 
         // Each event waits before its reply: the replies fall in the outage.
         slow_ms: 2_500,
         log: log.clone(),
+        postgres: None,
     };
     let synapse = OwnSynapse::start(SYNAPSE_PORT, dir.path().join("synapse"), &regs)?;
     let bot = EchoBot::spawn(&spec)?;

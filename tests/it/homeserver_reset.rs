@@ -45,6 +45,7 @@ async fn a_restarted_then_a_fresh_homeserver_get_every_message_handled_once() ->
         after_reply_ms: 0,
         slow_ms: 0,
         log: dir.path().join("bot.log"),
+        postgres: None,
     };
 
     // The first homeserver, restarted under the running bot.

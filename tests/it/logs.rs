@@ -32,6 +32,7 @@ async fn one_run(env: &[(&str, &str)]) -> Result<String> {
         after_reply_ms: 0,
         slow_ms: 0,
         log: log.clone(),
+        postgres: None,
     };
     let user = User::register("logs").await?;
     let mut bot = EchoBot::spawn_with_env(&spec, env)?;

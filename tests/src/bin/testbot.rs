@@ -7,6 +7,9 @@
 //! sleeps `--after-reply-ms` before it records the event, so a test can kill
 //! it between a reply and the end of its handler.
 //!
+//! With `--postgres URL` the store's data is in that PostgreSQL database
+//! (the transaction log stays in `--store`).
+//!
 //! With `--on-stop FILE` it appends `stopped` to that file when the
 //! appservice calls its `on_stop`, so a test can tell a drain from a kill.
 //!
@@ -14,13 +17,14 @@
 //! ghostkit-testbot --version
 //! ghostkit-testbot --registration R --store DIR --record FILE --bind ADDR [--slow-ms N]
 //!                  [--segment-bytes N] [--homeserver URL [--after-reply-ms N]]
-//!                  [--on-stop FILE]
+//!                  [--on-stop FILE] [--postgres URL]
 //! ```
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ghostkit::appservice::Database;
 use ghostkit::prelude::*;
 
 struct Recorder {
@@ -142,6 +146,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(n) = arg(&args, "--segment-bytes") {
         // Small segments: retired, kept as spares and written over often.
         config.log.segment_bytes = n.parse()?;
+    }
+    if let Some(url) = arg(&args, "--postgres") {
+        config.database = Database::Postgres(ghostkit::store::PostgresOptions::new(url));
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
