@@ -48,6 +48,7 @@ mod error;
 mod load;
 mod nearest;
 mod schema;
+mod secret;
 mod settings;
 mod template;
 
@@ -60,6 +61,7 @@ use serde::Serialize;
 pub use error::ConfigError;
 pub use load::{Sources, CONFIG_VAR, ENV_PREFIX, TEST_PREFIX};
 pub use nearest::{did_you_mean, nearest};
+pub use secret::Secret;
 pub use settings::{
     ClientSettings, DispatchSettings, LogSettings, PostgresSettings, RetrySettings, ServerSettings,
     Settings,

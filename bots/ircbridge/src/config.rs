@@ -60,6 +60,7 @@
 
 use std::path::PathBuf;
 
+use ghostkit::config::Secret;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -100,7 +101,7 @@ pub struct BridgeConfig {
     pub nick: String,
     /// The server password (PASS), if the network needs one; better set
     /// with GHOSTKIT_BOT_PASSWORD_FILE than written here.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Channels bridged from the start (more with the join command).
     pub channels: Vec<String>,
     /// Matrix users allowed to give commands, as full user IDs
@@ -220,7 +221,7 @@ impl BridgeConfig {
             key: "nick",
             reason: format!("{e}: choose another, e.g. `matrixbridge`"),
         })?;
-        if let Some(p) = &self.password {
+        if let Some(p) = self.password.as_ref().map(Secret::expose) {
             ensure(
                 !p.is_empty() && !p.contains(['\r', '\n', '\0']),
                 "password",

@@ -41,7 +41,7 @@ pub struct IrcConfig {
     /// The real name.
     pub realname: String,
     /// A server password (`PASS`), if any.
-    pub password: Option<String>,
+    pub password: Option<ghostkit::config::Secret>,
     /// Lines sent at once before flood control paces them.
     pub flood_burst: u32,
     /// Lines a second after the burst.
@@ -315,7 +315,7 @@ impl Session<'_> {
         let mut read = BufReader::new(read);
         let (urgent_tx, mut urgent) = mpsc::unbounded_channel::<Message>();
         if let Some(pass) = &self.config.password {
-            let _ = urgent_tx.send(Message::new("PASS", [pass.as_str()]));
+            let _ = urgent_tx.send(Message::new("PASS", [pass.expose()]));
         }
         let wanted = self.shared().wanted.clone();
         let _ = urgent_tx.send(Message::new("NICK", [wanted]));
