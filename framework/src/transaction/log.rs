@@ -2,7 +2,10 @@
 //!
 //! On disk:
 //! - `txnlog/*.seg`: every accepted transaction, appended and synced before
-//!   the acknowledgement (see `wal.rs`); the source of truth;
+//!   the acknowledgement (see `wal.rs`); the source of truth. Opened with
+//!   [`TransactionLog::open_in_postgres`], the rows of the table
+//!   `ghostkit_txnlog` instead, committed before the acknowledgement (see
+//!   `journal.rs`);
 //! - store tree `ghostkit.txn.done`: sequence number -> bitmap of finished
 //!   items for transactions partly done, or an empty value once all are done;
 //! - store tree `ghostkit.txn.dropped`: sequence numbers of transactions
@@ -11,8 +14,7 @@
 //! - `txnlog/seen.snapshot`: the bounded window of txnIds and event IDs seen
 //!   lately, as of the last time segments were retired (see `seen.rs`).
 //!
-//! The store records are written as things happen and flushed every
-//! `progress_interval`; a segment is retired only after the flush that marks
+//! The store records are written and flushed every `progress_interval`; a segment is retired only after the flush that marks
 //! all its transactions done, and after the snapshot of the seen window is
 //! saved. After a crash, the segments are read again: whatever is not marked
 //! done is dispatched again, and the seen window gets back, from them, what
@@ -23,11 +25,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::journal::{Journal, PgJournal};
 use super::seen::{body_hash, SeenWindow, TxnStatus};
 use super::wal::{self, Wal};
 use super::{parse_shared, TransactionError};
 use crate::event::Event;
-use crate::store::{Store, StoreError, Tree};
+use crate::store::{PostgresBackend, Store, StoreError, Tree};
 use bytes::Bytes;
 
 /// Sizes and timings of the log.
@@ -107,7 +110,7 @@ type Recovered = (wal::Record, Instant, Option<Vec<u8>>);
 /// The durable log of transactions; see the module docs.
 pub struct TransactionLog {
     store: Store,
-    wal: Wal,
+    journal: Journal,
     done: Tree,
     dropped: Tree,
     /// Unfinished transactions found at open, for [`TransactionLog::recover`],
@@ -151,11 +154,28 @@ impl TransactionLog {
     /// Opens the log in `store` (segments in `txnlog/` of the store's folder)
     /// and reads back what a crash may have left unfinished.
     pub async fn open(store: &Store, config: LogConfig) -> Result<Self, StoreError> {
+        Self::open_on(store, None, config).await
+    }
+
+    /// Opens the log with its transactions in the PostgreSQL database `db`
+    /// (table `ghostkit_txnlog`): an acknowledgement follows the committed
+    /// `INSERT` of its transaction. The window of seen txnIds is still
+    /// kept in `txnlog/` of the store's folder.
+    pub async fn open_in_postgres(
+        store: &Store,
+        db: &PostgresBackend,
+        config: LogConfig,
+    ) -> Result<Self, StoreError> {
+        Self::open_on(store, Some(db), config).await
+    }
+
+    async fn open_on(
+        store: &Store,
+        db: Option<&PostgresBackend>,
+        config: LogConfig,
+    ) -> Result<Self, StoreError> {
         let dir = store.path().join("txnlog");
-        let io = |source| StoreError::File {
-            path: dir.display().to_string(),
-            source,
-        };
+        let io = |source| Journal::file_error(&dir, source);
         let done = store.tree("ghostkit.txn.done")?;
         let dropped = store.tree("ghostkit.txn.dropped")?;
         crate::store::private::create_dir(&dir).map_err(io)?;
@@ -178,34 +198,27 @@ impl TransactionLog {
             .iter()
             .filter_map(|(key, _)| seq_of(key))
             .collect();
+        let found = match db {
+            None => found_in_files(&dir).map_err(io)?,
+            Some(db) => found_in_postgres(db).await?,
+        };
         let mut recovered = Vec::new();
         let mut old_segments = Vec::new();
         let mut damaged = Vec::new();
-        let segments = wal::existing_segments(&dir).map_err(io)?;
-        let mut scans = Vec::with_capacity(segments.len());
-        for &segment in &segments {
-            scans.push(wal::scan(&dir, segment).map_err(io)?);
-        }
-        let next_firsts: Vec<Option<u64>> = scans
-            .iter()
-            .skip(1)
-            .map(|s| s.first_seq)
-            .chain([None])
-            .collect();
-        for ((segment, scan), next_first) in segments.into_iter().zip(scans).zip(next_firsts) {
-            let written = wal::segment_written(&dir, segment);
-            if damage::report_damage(&dir, segment, &scan, next_first) {
-                damaged.push(segment);
+        for segment in found {
+            let written = segment.written;
+            if segment.damaged {
+                damaged.push(segment.number);
             }
-            let records = scan.records;
+            let records = segment.records;
             let (first, last) = match (records.first(), records.last()) {
                 (Some(f), Some(l)) => (f.seq, l.seq),
                 _ => (0, 0),
             };
-            if let Some(f) = scan.first_seq {
+            if let Some(f) = segment.first_seq {
                 last_seq = last_seq.max(f.saturating_sub(1));
             }
-            old_segments.push((segment, first, last));
+            old_segments.push((segment.number, first, last));
             for rec in records {
                 last_seq = last_seq.max(rec.seq);
                 if dropped_seqs.contains(&rec.seq) {
@@ -230,25 +243,31 @@ impl TransactionLog {
             }
         }
         seen.settle();
-        let wal = Wal::open(
-            &dir,
-            last_seq + 1,
-            config.segment_bytes,
-            config.spare_segments,
-        )
-        .map_err(io)?;
+        let journal = match db {
+            None => {
+                let wal = Wal::open(
+                    &dir,
+                    last_seq + 1,
+                    config.segment_bytes,
+                    config.spare_segments,
+                )
+                .map_err(io)?;
+                for segment in damaged {
+                    wal.mark_damaged(segment);
+                }
+                Journal::Files(wal, dir.clone())
+            }
+            Some(db) => Journal::Postgres(PgJournal::new(db.clone(), last_seq + 1)),
+        };
         for (rec, _, _) in &recovered {
-            wal.retain(rec.segment, rec.seq);
-        }
-        for segment in damaged {
-            wal.mark_damaged(segment);
+            journal.retain(rec.segment, rec.seq);
         }
         for (segment, first, last) in old_segments {
-            wal.release_old(segment, first, last);
+            journal.release_old(segment, first, last);
         }
         Ok(TransactionLog {
             seen: Mutex::new(seen),
-            wal,
+            journal,
             done,
             dropped,
             recovered: Mutex::new(recovered),
@@ -313,10 +332,7 @@ impl TransactionLog {
     ) -> Result<Accepted, AcceptError> {
         let parsed = parse_shared(body.clone())?;
         let now = Instant::now();
-        let (seq, segment) = self
-            .wal
-            .append(txn_id, &body)
-            .map_err(|e| self.file_error(e))?;
+        let (seq, segment) = self.journal.append(txn_id, &body)?;
         let fresh = lock(&self.seen).record(
             seq,
             txn_id,
@@ -342,9 +358,10 @@ impl TransactionLog {
                 event,
             });
         }
-        if items.is_empty() {
-            self.finish(seq, segment);
-        } else {
+        // A transaction with nothing to dispatch is done once it is durable:
+        // released before, its row could be retired before it is written.
+        let nothing_to_do = items.is_empty();
+        if !nothing_to_do {
             let done = total - items.len() as u32;
             lock(&self.progress).insert(
                 seq,
@@ -360,23 +377,18 @@ impl TransactionLog {
         }
         self.unflushed.store(true, Ordering::Release);
         let alone = lock(&self.in_flight).len() <= 1;
-        if let Err(e) = self.wal.sync(alone).await {
+        if let Err(e) = self.journal.sync(seq, alone).await {
             // Not durable: let the homeserver's retry of this txnId, and its
             // events, in again; this copy is never dispatched.
             lock(&self.seen).forget(seq);
-            let pending = lock(&self.progress).remove(&seq).is_some();
+            let pending = lock(&self.progress).remove(&seq).is_some() || nothing_to_do;
             self.drop_undurable(seq, segment, pending);
-            return Err(self.file_error(e).into());
+            return Err(e.into());
+        }
+        if nothing_to_do {
+            self.finish(seq, segment);
         }
         Ok(Accepted::New(items))
-    }
-
-    /// An I/O error of the log's files, naming their folder.
-    fn file_error(&self, source: std::io::Error) -> StoreError {
-        StoreError::File {
-            path: self.store.path().join("txnlog").display().to_string(),
-            source,
-        }
     }
 
     /// Marks an appended transaction that could not be made durable as
@@ -391,7 +403,7 @@ impl TransactionLog {
     /// Marks a transaction done and releases its segment.
     fn finish(&self, seq: u64, segment: u64) {
         self.mark(Mark::Done(seq));
-        self.wal.release(segment);
+        self.journal.release(segment);
     }
 
     /// Keeps `mark` until a flush holds it; the next
@@ -489,7 +501,7 @@ impl TransactionLog {
 
     /// How many segment files are on disk (handled ones are deleted).
     pub fn segment_files(&self) -> usize {
-        self.wal.segment_count()
+        self.journal.segment_count()
     }
 
     /// How many transactions are not fully dispatched.
@@ -509,6 +521,9 @@ impl TransactionLog {
 }
 
 mod damage;
+mod found;
 mod progress;
+
+use found::{found_in_files, found_in_postgres};
 #[cfg(test)]
 mod tests;

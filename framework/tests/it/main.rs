@@ -8,6 +8,7 @@ mod common;
 mod bot;
 
 mod lenient;
+mod log_postgres;
 mod metrics;
 mod parse;
 mod postgres;

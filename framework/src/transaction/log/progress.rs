@@ -16,13 +16,13 @@ impl TransactionLog {
     /// Writes the progress of partly-done transactions and flushes, if
     /// anything changed since the last call. Run every `progress_interval`.
     pub async fn persist_progress(&self) -> Result<(), StoreError> {
-        if !self.unflushed.swap(false, Ordering::AcqRel) {
+        if !self.unflushed.swap(false, Ordering::AcqRel) && !self.journal.retire_due() {
             return Ok(());
         }
         // What may go once this flush says its transactions are done. Taken
         // before the marks: a segment released after this point has its
         // mark in a later flush, and stays until then.
-        let deletable = self.wal.take_deletable();
+        let deletable = self.journal.take_deletable();
         // The marks this flush will hold.
         let (held, marks): (usize, Vec<Mark>) = {
             let marks = lock(&self.marks);
@@ -45,7 +45,7 @@ impl TransactionLog {
                 }
             }
             drop(progress);
-            self.wal.give_back_deletable(deletable);
+            self.journal.give_back_deletable(deletable);
             self.unflushed.store(true, Ordering::Release);
             return Err(e);
         }
@@ -93,26 +93,14 @@ impl TransactionLog {
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Err(e) = saved {
             tracing::warn!(error = %e, "cannot save the seen transactions; finished segments stay on disk for now");
-            self.wal.give_back_deletable(deletable);
+            self.journal.give_back_deletable(deletable);
             return Ok(());
         }
-        let mut retired = Vec::new();
-        for (segment, first, last) in deletable {
-            match self.wal.retire(segment) {
-                Ok(()) => retired.push((first, last)),
-                Err(e) => {
-                    tracing::warn!(segment, error = %e, "cannot retire a finished transaction segment")
-                }
-            }
-        }
+        let retired = self.journal.retire(deletable).await;
         if retired.is_empty() {
             return Ok(());
         }
         // Their done marks go only once the segments are gone for good.
-        if let Err(e) = self.wal.sync_dir() {
-            tracing::warn!(error = %e, "cannot sync the transaction log's folder");
-            return Ok(());
-        }
         let removals = || {
             retired
                 .iter()

@@ -67,10 +67,10 @@ async fn a_full_disk_hides_no_later_acknowledged_transaction() {
             acked.push(id);
         }
         // The disk fills up part-way through the fourth transaction.
-        log.wal.faults().limit_writes(Some(40));
+        log.journal.faults().limit_writes(Some(40));
         let refused = log.accept("t4", body(&["$a4"])).await;
         assert!(refused.is_err(), "a failed append is not acknowledged");
-        log.wal.faults().limit_writes(None);
+        log.journal.faults().limit_writes(None);
         for i in 5..=6 {
             let id = format!("$a{i}");
             log.accept(&format!("t{i}"), body(&[&id]))
@@ -101,7 +101,7 @@ async fn a_failed_sync_lets_the_retry_in_and_its_events_are_handled_once() {
     {
         let (_store, log) = open(&dir).await;
         log.accept("t1", body(&["$b1"])).await.expect("accepted");
-        log.wal.faults().fail_syncs(1);
+        log.journal.faults().fail_syncs(1);
         assert!(log.accept("t2", body(&["$b2", "$b3"])).await.is_err());
         // The retry is new: the failed copy's txnId and events are forgotten.
         let retried = new_items(
