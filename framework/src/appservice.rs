@@ -30,6 +30,11 @@ pub struct Config {
     /// Where the store keeps its data: sled in `store_path` (the default)
     /// or a PostgreSQL database.
     pub database: Database,
+    /// With [`Database::Postgres`]: keep the transaction log in the
+    /// database too (table `ghostkit_txnlog`), so that an acknowledgement
+    /// follows a committed write there rather than an `fdatasync` in the
+    /// store folder. Refused at start with [`Database::Sled`].
+    pub log_in_database: bool,
     /// What to do when the store's database lost flushed writes: refuse
     /// to start (the default) or start with an empty one.
     pub if_damaged: IfDamaged,
@@ -76,8 +81,16 @@ pub enum Database {
     /// sled, embedded, in the store folder: nothing to set up.
     #[default]
     Sled,
-    /// A PostgreSQL database (one table, `ghostkit_store`, created when
-    /// missing); the transaction log's files stay in the store folder.
+    /// A PostgreSQL database (tables `ghostkit_store` and
+    /// `ghostkit_txnlog`, created when missing); the transaction log's
+    /// files stay in the store folder unless [`Config::log_in_database`].
+    ///
+    /// One instance runs on a database at a time: it holds an advisory
+    /// lock on a connection of its own, and a second one started on the
+    /// same database waits, as a standby, before it builds its handler or
+    /// listens, until the lock is free (the first stopped or died). An
+    /// instance that loses the lock's connection exits at once (status 1),
+    /// since the standby may be leading by then.
     Postgres(PostgresOptions),
 }
 
@@ -89,6 +102,7 @@ impl Config {
             server_name: None,
             store_path: store_path.into(),
             database: Database::default(),
+            log_in_database: false,
             if_damaged: IfDamaged::default(),
             bind: None,
             http_workers: 2,
@@ -109,6 +123,9 @@ pub enum AppserviceError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// [`Config::log_in_database`] is set without a database.
+    #[error("the transaction log can be kept in PostgreSQL only when the store is: set postgres.url (Config::database), or keep the log in the store folder")]
+    LogNeedsDatabase,
     /// The homeserver could not be asked who we are.
     #[error("cannot learn the server name from the homeserver ({source}); {hint}")]
     WhoAmI {
@@ -191,6 +208,8 @@ pub struct Running {
     /// `/metrics` on its own listener, when so configured.
     metrics: Option<MetricsListener>,
     metrics_addr: Option<SocketAddr>,
+    /// The leader's lock of the database, when the store is in PostgreSQL.
+    _leader: Option<leader::LeaderGuard>,
 }
 
 impl Appservice {
@@ -241,13 +260,25 @@ impl Appservice {
         if let Some(name) = &config.server_name {
             check_server_name(name)?;
         }
-        let store = match &config.database {
-            Database::Sled => Store::open_with(&config.store_path, config.if_damaged)?,
+        let (store, database) = match &config.database {
+            Database::Sled if config.log_in_database => {
+                return Err(AppserviceError::LogNeedsDatabase)
+            }
+            Database::Sled => (
+                Store::open_with(&config.store_path, config.if_damaged)?,
+                None,
+            ),
             Database::Postgres(options) => {
                 let backend = PostgresBackend::connect(options).await?;
-                tracing::info!(database = ?options, "the store is in PostgreSQL");
-                Store::with_backend(&config.store_path, backend)
+                tracing::info!(database = ?options, log_too = config.log_in_database, "the store is in PostgreSQL");
+                let guard = leader::lead(&backend).await?;
+                let store = Store::with_backend(&config.store_path, backend.clone());
+                (store, Some((backend, guard)))
             }
+        };
+        let (database, leader) = match database {
+            Some((db, guard)) => (config.log_in_database.then_some(db), Some(guard)),
+            None => (None, None),
         };
         let client = Client::with_config(
             &config.homeserver_url,
@@ -278,7 +309,11 @@ impl Appservice {
             .on_start(&app)
             .await
             .map_err(AppserviceError::OnStart)?;
-        let log = Arc::new(TransactionLog::open(&store, config.log.clone()).await?);
+        let log = match &database {
+            None => TransactionLog::open(&store, config.log.clone()).await?,
+            Some(db) => TransactionLog::open_in_postgres(&store, db, config.log.clone()).await?,
+        };
+        let log = Arc::new(log);
         let router = Router::new(
             handler.clone(),
             app.clone(),
@@ -398,6 +433,7 @@ impl Appservice {
             drain: config.drain_timeout,
             metrics,
             metrics_addr,
+            _leader: leader,
         })
     }
 }
@@ -508,6 +544,7 @@ async fn finish(state: &ServerState, progress: tokio::task::JoinHandle<()>, drai
 
 mod bind;
 mod homeserver;
+mod leader;
 mod signals;
 
 pub use bind::{bind_address, BindAddress};

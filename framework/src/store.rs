@@ -21,7 +21,7 @@
 mod bounded;
 mod integrity;
 mod memory;
-mod postgres;
+pub(crate) mod postgres;
 pub(crate) mod private;
 mod sled;
 mod tree;
@@ -37,7 +37,7 @@ pub use self::sled::SledBackend;
 pub use bounded::BoundedSet;
 pub use integrity::IfDamaged;
 pub use memory::MemoryBackend;
-pub use postgres::{PostgresBackend, PostgresOptions};
+pub use postgres::{Leadership, PostgresBackend, PostgresOptions};
 pub use tree::{Backend, Entry, Tree, TreeBackend, Write};
 
 /// A backend's own error, kept as the source of a [`StoreError`].

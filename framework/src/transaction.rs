@@ -8,6 +8,7 @@
 //! seen (bounded), and tracks which items the handlers have finished so a
 //! restart dispatches exactly the unfinished ones again.
 
+mod journal;
 pub mod log;
 mod seen;
 mod wal;

@@ -32,10 +32,6 @@ pub(crate) fn free_port() -> Result<u16> {
         .port())
 }
 
-pub(crate) fn spawn_bot(dir: &Path, port: u16, slow_ms: u64) -> Result<Child> {
-    spawn_bot_with(dir, port, slow_ms, &[])
-}
-
 pub(crate) fn spawn_bot_with(dir: &Path, port: u16, slow_ms: u64, extra: &[&str]) -> Result<Child> {
     Ok(Command::new(env!("CARGO_BIN_EXE_ghostkit-testbot"))
         .args(extra)
@@ -102,10 +98,33 @@ pub(crate) async fn wait_listening(port: u16) -> Result<()> {
 #[tokio::test]
 async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<()> {
     let dir = tempfile::tempdir()?;
+    kill_9_between_ack_and_dispatch(dir.path(), &[]).await
+}
+
+#[tokio::test]
+async fn with_the_log_in_postgres_kill_9_between_ack_and_dispatch_loses_and_repeats_nothing(
+) -> Result<()> {
+    let Some(options) = ghostkit::testing::postgres_database().await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let extra = ["--postgres", options.url.as_str(), "--log-in-postgres"];
+    kill_9_between_ack_and_dispatch(dir.path(), &extra).await?;
+    let segments = std::fs::read_dir(dir.path().join("store").join("txnlog"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        .count();
+    assert_eq!(segments, 0, "the log went to files, not to PostgreSQL");
+    Ok(())
+}
+
+/// Acknowledged, killed mid-dispatch, started again: each event once, in
+/// order; `extra` goes to the test bot.
+async fn kill_9_between_ack_and_dispatch(dir: &Path, extra: &[&str]) -> Result<()> {
     let port = free_port()?;
     // Each event takes 300 ms to handle: after the first one is recorded, the
     // second is mid-dispatch and the others are acknowledged but waiting.
-    let mut bot = spawn_bot(dir.path(), port, 300)?;
+    let mut bot = spawn_bot_with(dir, port, 300, extra)?;
     wait_listening(port).await?;
     let (body, ids) = transaction(&["!roomA", "!roomB"], 5, "t1");
     assert_eq!(put(port, "txn-1", &body).await?, 200);
@@ -113,7 +132,7 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
     eventually(
         Duration::from_secs(20),
         "the first events to be handled",
-        || async { Ok((!record(dir.path()).is_empty()).then_some(())) },
+        || async { Ok((!record(dir).is_empty()).then_some(())) },
     )
     .await?;
     // Well inside the handling of the next event (300 ms), and well after the
@@ -121,17 +140,17 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
     tokio::time::sleep(Duration::from_millis(120)).await;
     bot.kill()?;
     bot.wait()?;
-    let before = record(dir.path());
+    let before = record(dir);
     if before.len() >= ids.len() {
         bail!("the bot finished before it was killed: the test proves nothing");
     }
 
-    let mut bot = spawn_bot(dir.path(), port, 0)?;
+    let mut bot = spawn_bot_with(dir, port, 0, extra)?;
     wait_listening(port).await?;
     eventually(
         Duration::from_secs(20),
         "every event to be handled",
-        || async { Ok((record(dir.path()).len() >= ids.len()).then_some(())) },
+        || async { Ok((record(dir).len() >= ids.len()).then_some(())) },
     )
     .await?;
     // The homeserver re-sends the acknowledged transaction: nothing new happens.
@@ -140,15 +159,22 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
     let (body2, ids2) = transaction(&["!roomA"], 1, "t2");
     assert_eq!(put(port, "txn-2", &body2).await?, 200);
     eventually(Duration::from_secs(20), "the marker event", || async {
-        Ok(record(dir.path()).contains(&ids2[0]).then_some(()))
+        Ok(record(dir).contains(&ids2[0]).then_some(()))
     })
     .await?;
     bot.kill()?;
     bot.wait()?;
 
-    let after = record(dir.path());
-    let counts = counts(&after);
-    for id in ids.iter().chain(&ids2) {
+    let after = record(dir);
+    assert_once_in_order(&after, &ids, "t1", &ids2);
+    Ok(())
+}
+
+/// Every ID of `ids` and `more` handled exactly once and nothing else, and
+/// the events of `ids` (tagged `tag`) in their order within each room.
+pub(crate) fn assert_once_in_order(handled: &[String], ids: &[String], tag: &str, more: &[String]) {
+    let counts = counts(handled);
+    for id in ids.iter().chain(more) {
         assert_eq!(
             counts.get(id.as_str()),
             Some(&1),
@@ -157,23 +183,16 @@ async fn kill_9_between_ack_and_dispatch_loses_and_repeats_nothing() -> Result<(
         );
     }
     assert_eq!(
-        after.len(),
-        ids.len() + ids2.len(),
-        "nothing else was handled: {after:?}"
+        handled.len(),
+        ids.len() + more.len(),
+        "nothing else was handled: {handled:?}"
     );
-    // Per room, the order of the log.
     for room in ["roomA", "roomB"] {
-        let seen: Vec<&String> = after
-            .iter()
-            .filter(|id| id.contains(&format!("t1_{room}_")))
-            .collect();
-        let want: Vec<&String> = ids
-            .iter()
-            .filter(|id| id.contains(&format!("t1_{room}_")))
-            .collect();
+        let in_room = |id: &&String| id.contains(&format!("{tag}_{room}_"));
+        let seen: Vec<&String> = handled.iter().filter(in_room).collect();
+        let want: Vec<&String> = ids.iter().filter(in_room).collect();
         assert_eq!(seen, want, "order in {room}");
     }
-    Ok(())
 }
 
 /// Counts how often each ID was recorded.

@@ -20,6 +20,7 @@ mod e2e;
 mod echo_process;
 mod effects_once;
 mod examples;
+mod failover;
 mod homeserver_outage;
 mod homeserver_reset;
 mod intent;

@@ -3,9 +3,15 @@
 //! that counts events.
 //!
 //! ```text
-//! cargo run --release -p ghostkit-bench --bin txn-bench -- [--txns 2000] [--conns 1,16]
+//! cargo run --release -p ghostkit-bench --bin txn-bench -- [--txns 2000] [--conns 1,16] [--stores sled,postgres]
 //! txn-bench --version
 //! ```
+//! `--stores` names where the store's data goes, each run in turn for each
+//! connection count: `sled` (the default) in the store folder, `postgres`
+//! in a fresh database on the server `GHOSTKIT_TEST_POSTGRES` names
+//! (`scripts/postgres.sh start`, then `scripts/postgres.sh url`), with the
+//! transaction log's segments in the store folder, or `postgres-log` with
+//! the transaction log in that database too.
 //! The server runs in a child process (so its peak RSS is its own); this
 //! process plays Synapse: one transaction in flight per connection, 100
 //! realistic `m.room.message` events each.
@@ -25,7 +31,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use ghostkit::appservice::Database;
 use ghostkit::prelude::*;
+use ghostkit::store::PostgresOptions;
 
 const HS_TOKEN: &str = "bench_hs_token";
 const EVENTS_PER_TXN: usize = 100;
@@ -47,7 +55,7 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-async fn serve(dir: &str) -> Result<()> {
+async fn serve(dir: &str, postgres: Option<String>, log_in_database: bool) -> Result<()> {
     let reg = Registration::from_yaml(&format!(
         "id: bench\nurl: http://127.0.0.1:1\nas_token: bench_as_token\nhs_token: {HS_TOKEN}\n\
          sender_localpart: bench\nnamespaces:\n  users: [{{regex: '^@bench:localhost$', exclusive: true}}]\n"
@@ -56,6 +64,10 @@ async fn serve(dir: &str) -> Result<()> {
     config.server_name = Some("localhost".into());
     config.self_check = false;
     config.bind = Some("127.0.0.1:0".parse()?);
+    if let Some(url) = postgres {
+        config.database = Database::Postgres(PostgresOptions::new(url));
+        config.log_in_database = log_in_database;
+    }
     if let Ok(n) = std::env::var("BENCH_SEEN_EVENTS") {
         config.log.seen_events = n.parse()?;
     }
@@ -212,15 +224,51 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
+/// Where a run keeps the store's data.
+#[derive(Clone, Copy, PartialEq)]
+enum StoreKind {
+    Sled,
+    Postgres,
+    PostgresLog,
+}
+
+impl StoreKind {
+    fn name(self) -> &'static str {
+        match self {
+            StoreKind::Sled => "sled",
+            StoreKind::Postgres => "postgres",
+            StoreKind::PostgresLog => "postgres-log",
+        }
+    }
+}
+
+/// A fresh database on the test server, for one run.
+fn fresh_database() -> Result<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match rt.block_on(ghostkit::testing::postgres_database())? {
+        Some(options) => Ok(options.url),
+        None => bail!(
+            "--stores postgres needs GHOSTKIT_TEST_POSTGRES: run `scripts/postgres.sh start` and set it to what `scripts/postgres.sh url` prints"
+        ),
+    }
+}
+
+fn run(conns: usize, txns_per_conn: usize, store: StoreKind) -> Result<()> {
     let dir = std::env::current_dir()?
         .join("target")
         .join(format!("bench-store-{conns}"));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["--serve", &dir.to_string_lossy()])
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut server = Command::new(std::env::current_exe()?);
+    server.args(["--serve", &dir.to_string_lossy()]);
+    if store != StoreKind::Sled {
+        server.args(["--postgres", &fresh_database()?]);
+    }
+    if store == StoreKind::PostgresLog {
+        server.arg("--log-in-postgres");
+    }
+    let mut child = server.stdout(Stdio::piped()).spawn()?;
     let pid = child.id();
     let stdout = child.stdout.take().context("child stdout")?;
     // Whatever happens below, the server does not outlive this run.
@@ -318,8 +366,9 @@ fn run(conns: usize, txns_per_conn: usize) -> Result<()> {
     drop(child);
     latencies.sort();
     println!(
-        "conns={conns:>2} txns={:>5} events={total:>7}  acked {:>8.0} ev/s  acked+dispatched {:>8.0} ev/s  \
+        "{:<12} conns={conns:>2} txns={:>5} events={total:>7}  acked {:>8.0} ev/s  acked+dispatched {:>8.0} ev/s  \
          ack p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  server CPU {:.2} us/event (load generator {:.2})  peak RSS {hwm}",
+        store.name(),
         latencies.len(),
         total as f64 / acked.as_secs_f64(),
         total as f64 / dispatched.as_secs_f64(),
@@ -348,10 +397,22 @@ fn main() -> Result<()> {
             )
             .enable_all()
             .build()?;
-        return rt.block_on(serve(&dir));
+        let log_in_database = std::env::args().any(|a| a == "--log-in-postgres");
+        return rt.block_on(serve(&dir, arg("--postgres"), log_in_database));
     }
     let txns: usize = arg("--txns").and_then(|s| s.parse().ok()).unwrap_or(2000);
     let conns = arg("--conns").unwrap_or_else(|| "1,16".into());
+    let stores = arg("--stores")
+        .unwrap_or_else(|| "sled".into())
+        .split(',')
+        .map(|s| match s.trim() {
+            "sled" => Ok(StoreKind::Sled),
+            "postgres" => Ok(StoreKind::Postgres),
+            other => Err(anyhow!(
+                "--stores takes sled and postgres, like sled,postgres; not {other:?}"
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
     println!(
         "txn-bench: {EVENTS_PER_TXN} events per transaction, durable (flushed) before each ack"
     );
@@ -360,7 +421,9 @@ fn main() -> Result<()> {
             .trim()
             .parse()
             .context("--conns takes numbers like 1,16")?;
-        run(c, (txns / c).max(1))?;
+        for &store in &stores {
+            run(c, (txns / c).max(1), store)?;
+        }
     }
     Ok(())
 }

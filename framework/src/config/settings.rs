@@ -8,7 +8,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::ConfigError;
+use super::{ConfigError, Secret};
 use crate::appservice::{check_server_name, Config, Database};
 use crate::cli::LogFormat;
 use crate::client::{ClientConfig, RetryPolicy};
@@ -81,9 +81,13 @@ pub struct PostgresSettings {
     /// (`postgresql://modbot@db/modbot`) or key-value pairs
     /// (`host=/run/postgresql dbname=modbot`); sled in `store` when not
     /// set. The transaction log's files stay in `store` either way.
-    pub url: Option<String>,
+    pub url: Option<Secret>,
     /// Connections kept open to the database, at most.
     pub pool_size: usize,
+    /// Keep the transaction log in the database too: an acknowledgement
+    /// then follows a committed write there instead of an `fdatasync` of a
+    /// file in `store` (which still holds the window of seen txnIds).
+    pub transaction_log: bool,
 }
 
 impl Default for PostgresSettings {
@@ -91,6 +95,7 @@ impl Default for PostgresSettings {
         PostgresSettings {
             url: None,
             pool_size: PostgresOptions::new("").pool_size,
+            transaction_log: false,
         }
     }
 }
@@ -346,6 +351,7 @@ impl<B> Settings<B> {
             config.if_damaged = IfDamaged::StartEmpty;
         }
         config.database = self.postgres.database()?;
+        config.log_in_database = self.postgres.transaction_log;
         config.metrics = self.metrics.parse::<MetricsConfig>().map_err(|_| {
             invalid(
                 "metrics",
@@ -405,9 +411,16 @@ impl DispatchSettings {
 impl PostgresSettings {
     fn database(&self) -> Result<Database, ConfigError> {
         let Some(url) = &self.url else {
+            if self.transaction_log {
+                return Err(ConfigError::Invalid {
+                    key: "postgres.transaction_log".into(),
+                    value: "true".into(),
+                    fix: "set postgres.url too, or leave this false to keep the log in the store folder".into(),
+                });
+            }
             return Ok(Database::Sled);
         };
-        if url.parse::<tokio_postgres::Config>().is_err() {
+        if url.expose().parse::<tokio_postgres::Config>().is_err() {
             // The value is not repeated: it may hold a password.
             return Err(ConfigError::Invalid {
                 key: "postgres.url".into(),
@@ -423,7 +436,7 @@ impl PostgresSettings {
             });
         }
         Ok(Database::Postgres(PostgresOptions {
-            url: url.clone(),
+            url: url.expose().to_owned(),
             pool_size: self.pool_size,
         }))
     }

@@ -278,7 +278,7 @@ fn the_settings_make_the_appservice_config() {
 
 #[test]
 fn a_postgres_url_puts_the_store_in_postgres_and_a_bad_one_is_not_repeated() {
-    let (dir, path) = file("postgres:\n  pool_size: 3\n");
+    let (dir, path) = file("postgres:\n  pool_size: 3\n  transaction_log: true\n");
     let secret = dir.path().join("pg-url");
     std::fs::write(
         &secret,
@@ -302,6 +302,11 @@ fn a_postgres_url_puts_the_store_in_postgres_and_a_bad_one_is_not_repeated() {
         "postgresql://modbot:hunter2@db.example.org:5433/modbot"
     );
     assert_eq!(options.pool_size, 3);
+    assert!(c.log_in_database);
+    assert!(
+        !format!("{s:?}").contains("hunter2"),
+        "the settings show the password"
+    );
     let shown = format!("{c:?}");
     assert!(shown.contains("db.example.org:5433"), "{shown}");
     assert!(!shown.contains("hunter2"), "the password is shown: {shown}");
@@ -315,7 +320,7 @@ fn a_postgres_url_puts_the_store_in_postgres_and_a_bad_one_is_not_repeated() {
     );
     let bad = Settings::<()> {
         postgres: PostgresSettings {
-            url: Some("postgresql://u:hunter2@db:notaport/x".into()),
+            url: Some(Secret::new("postgresql://u:hunter2@db:notaport/x")),
             ..PostgresSettings::default()
         },
         ..Settings::default()
@@ -326,6 +331,17 @@ fn a_postgres_url_puts_the_store_in_postgres_and_a_bad_one_is_not_repeated() {
             assert!(text.contains("postgres.url"), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }
+        other => panic!("{other:?}"),
+    }
+    let log_alone = Settings::<()> {
+        postgres: PostgresSettings {
+            transaction_log: true,
+            ..PostgresSettings::default()
+        },
+        ..Settings::default()
+    };
+    match log_alone.appservice_config("bot") {
+        Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "postgres.transaction_log"),
         other => panic!("{other:?}"),
     }
 }

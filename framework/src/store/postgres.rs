@@ -4,8 +4,10 @@
 //! Every tree lives in one table, `ghostkit_store (tree, key, value)`, with
 //! `(tree, key)` as its primary key; keys and values are `bytea`, which
 //! PostgreSQL orders byte by byte, as the [`Tree`](super::Tree) contract
-//! wants. The table is created at connect when missing (under an advisory
-//! lock, so two instances starting together do not race).
+//! wants. The transaction log, when it is kept here too, is the table
+//! `ghostkit_txnlog` (`postgres/journal.rs`). The tables are created at
+//! connect when missing (under an advisory lock, so two instances
+//! starting together do not race).
 //!
 //! Each operation is one statement, committed when it returns, so
 //! [`Backend::flush`] has nothing left to do: a write is durable as soon as
@@ -31,6 +33,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{Backend, Entry, StoreError, TreeBackend, Write};
+
+mod journal;
+mod leader;
+pub(crate) use journal::JournalRow;
+pub use leader::Leadership;
 
 /// The table every tree lives in.
 const TABLE: &str = "ghostkit_store";
@@ -91,6 +98,8 @@ pub struct PostgresBackend {
 
 struct Inner {
     pool: Pool,
+    /// How to connect, for the leader's connection of its own.
+    config: tokio_postgres::Config,
     /// The database and server, without credentials, for messages.
     name: String,
     failed: AtomicBool,
@@ -135,7 +144,7 @@ impl PostgresBackend {
             source,
         };
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -166,11 +175,15 @@ impl PostgresBackend {
         ))
         .await
         .map_err(|e| connect(Box::new(e)))?;
+        tx.batch_execute(&journal::create_journal())
+            .await
+            .map_err(|e| connect(Box::new(e)))?;
         tx.commit().await.map_err(|e| connect(Box::new(e)))?;
         drop(client);
         Ok(PostgresBackend {
             inner: Arc::new(Inner {
                 pool,
+                config,
                 name,
                 failed: AtomicBool::new(false),
             }),

@@ -8,7 +8,8 @@
 //! it between a reply and the end of its handler.
 //!
 //! With `--postgres URL` the store's data is in that PostgreSQL database
-//! (the transaction log stays in `--store`).
+//! (the transaction log stays in `--store`, or goes there too with
+//! `--log-in-postgres`).
 //!
 //! With `--on-stop FILE` it appends `stopped` to that file when the
 //! appservice calls its `on_stop`, so a test can tell a drain from a kill.
@@ -17,7 +18,7 @@
 //! ghostkit-testbot --version
 //! ghostkit-testbot --registration R --store DIR --record FILE --bind ADDR [--slow-ms N]
 //!                  [--segment-bytes N] [--homeserver URL [--after-reply-ms N]]
-//!                  [--on-stop FILE] [--postgres URL]
+//!                  [--on-stop FILE] [--postgres URL [--log-in-postgres]]
 //! ```
 
 use std::io::Write;
@@ -149,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(url) = arg(&args, "--postgres") {
         config.database = Database::Postgres(ghostkit::store::PostgresOptions::new(url));
+        config.log_in_database = args.iter().any(|a| a == "--log-in-postgres");
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
