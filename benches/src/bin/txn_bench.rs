@@ -408,8 +408,9 @@ fn main() -> Result<()> {
         .map(|s| match s.trim() {
             "sled" => Ok(StoreKind::Sled),
             "postgres" => Ok(StoreKind::Postgres),
+            "postgres-log" => Ok(StoreKind::PostgresLog),
             other => Err(anyhow!(
-                "--stores takes sled and postgres, like sled,postgres; not {other:?}"
+                "--stores takes sled, postgres and postgres-log, like sled,postgres-log; not {other:?}"
             )),
         })
         .collect::<Result<Vec<_>>>()?;
