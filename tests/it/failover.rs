@@ -3,6 +3,8 @@
 //! its standby. The leader is killed with SIGKILL while acknowledged events
 //! wait for their handler; the standby takes over the same address, and
 //! every acknowledged event is handled once, in order, by one or the other.
+//! And a leader whose lock connection is cut stops at once, since a standby
+//! may be leading from then on.
 
 use std::time::Duration;
 
@@ -74,5 +76,42 @@ async fn the_standby_takes_over_a_killed_leader_and_each_event_is_handled_once()
         !record(second.path()).is_empty() && !by_leader.is_empty(),
         "both instances handled some"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_leader_whose_lock_connection_is_cut_exits_at_once() -> Result<()> {
+    let Some(options) = ghostkit::testing::postgres_database().await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let extra = ["--postgres", options.url.as_str(), "--log-in-postgres"];
+    let mut leader = spawn_bot_with(dir.path(), port, 0, &extra)?;
+    wait_listening(port).await?;
+    // Cut the connection that holds the advisory lock, as a database
+    // failover or a network partition would.
+    let (client, connection) = tokio_postgres::connect(&options.url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let cut = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted AND database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await?;
+    assert_eq!(cut.len(), 1, "one connection holds the leader's lock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = leader.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the leader still runs 10 s after its lock's connection was cut");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(1), "{status}");
     Ok(())
 }
