@@ -12,7 +12,8 @@
 //!   whose sync failed: they got an error, not an acknowledgement, and are
 //!   never read back (the homeserver's retry is a transaction of its own);
 //! - `txnlog/seen.snapshot`: the bounded window of txnIds and event IDs seen
-//!   lately, as of the last time segments were retired (see `seen.rs`).
+//!   lately, as of the last time segments were retired (see `seen.rs`); in
+//!   the store tree `ghostkit.txn.seen` when the journal is in PostgreSQL.
 //!
 //! The store records are written and flushed every `progress_interval`; a segment is retired only after the flush that marks
 //! all its transactions done, and after the snapshot of the seen window is
@@ -118,6 +119,9 @@ pub struct TransactionLog {
     /// items done.
     recovered: Mutex<Vec<Recovered>>,
     seen: Mutex<SeenWindow>,
+    /// Where the window's snapshot is kept when the journal is in the
+    /// database (else in `txnlog/seen.snapshot`).
+    seen_tree: Option<Tree>,
     progress: Mutex<HashMap<u64, Progress>>,
     in_flight: Mutex<HashSet<String>>,
     unflushed: AtomicBool,
@@ -180,7 +184,21 @@ impl TransactionLog {
         let dropped = store.tree("ghostkit.txn.dropped")?;
         crate::store::private::create_dir(&dir).map_err(io)?;
         let mut seen = SeenWindow::new(config.seen_transactions, config.seen_events);
-        seen.load(&dir).map_err(io)?;
+        // With the journal in the database, the window's snapshot is there
+        // too, so that a standby on another machine has it.
+        let seen_tree = match db {
+            Some(_) => Some(store.tree(SEEN_TREE)?),
+            None => None,
+        };
+        match &seen_tree {
+            None => seen.load(&dir).map_err(io)?,
+            Some(tree) => {
+                if let Some(value) = tree.get(SEEN_KEY).await? {
+                    let (at, snapshot) = snapshot_value::decode(&value);
+                    seen.load_snapshot(snapshot, at);
+                }
+            }
+        }
         // Sequence numbers go on after every one that may have been used:
         // a number given again could meet an old done mark.
         let mut last_seq = seen.last_seq().unwrap_or(0);
@@ -267,6 +285,7 @@ impl TransactionLog {
         }
         Ok(TransactionLog {
             seen: Mutex::new(seen),
+            seen_tree,
             journal,
             done,
             dropped,
@@ -523,6 +542,12 @@ impl TransactionLog {
 mod damage;
 mod found;
 mod progress;
+mod snapshot_value;
+
+/// The tree of the seen window's snapshot, with the journal in the database.
+const SEEN_TREE: &str = "ghostkit.txn.seen";
+/// Its one key.
+const SEEN_KEY: &[u8] = b"snapshot";
 
 use found::{found_in_files, found_in_postgres};
 #[cfg(test)]

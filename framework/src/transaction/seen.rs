@@ -133,13 +133,19 @@ impl SeenWindow {
             Err(e) => return Err(e),
         };
         let at = modified_at(&dir.join("seen.snapshot"));
-        match decode_snapshot(&data, at) {
+        self.load_snapshot(&data, at);
+        Ok(())
+    }
+
+    /// Loads a snapshot taken `at` (from [`SeenWindow::snapshot`]). A
+    /// damaged one is reported and left out.
+    pub(crate) fn load_snapshot(&mut self, data: &[u8], at: Instant) {
+        match decode_snapshot(data, at) {
             Some(entries) => entries.into_iter().for_each(|e| self.add(e)),
             None => tracing::warn!(
                 "the snapshot of seen transactions is damaged; only the ones in the log's segments are remembered"
             ),
         }
-        Ok(())
     }
 
     /// After loading: oldest first, within the bounds.

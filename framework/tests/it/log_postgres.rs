@@ -1,6 +1,7 @@
 //! The transaction log kept in PostgreSQL: what was acknowledged and not
 //! handled comes back after a crash, what was handled does not, and
-//! duplicates stay dropped, with no segment file in the store folder.
+//! duplicates stay dropped, with no segment file in the store folder and
+//! the window of seen txnIds in the database.
 
 use bytes::Bytes;
 use ghostkit::store::{PostgresBackend, Store};
@@ -155,4 +156,16 @@ async fn handled_transactions_leave_the_table_in_groups() {
     handle(10..300).await;
     assert_eq!(rows(&options.url).await, 0, "handled rows are deleted");
     assert_eq!(log.remembered_transactions(), 300);
+    drop(log);
+
+    // A standby on another machine (another folder): the rows are gone, and
+    // the window's snapshot in the database still knows every txnId.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let standby = open(elsewhere.path(), &db).await;
+    assert_eq!(standby.remembered_transactions(), 300);
+    let again = Bytes::from(txn(&[message("$h5", "!r:x.org", "m")]));
+    assert!(matches!(
+        standby.accept("h5", again).await.expect("answered"),
+        Accepted::Duplicate
+    ));
 }

@@ -9,7 +9,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{lock, Mark, SeenWindow, TransactionLog};
+use super::{lock, snapshot_value, Mark, SeenWindow, TransactionLog, SEEN_KEY};
 use crate::store::{StoreError, Write};
 
 impl TransactionLog {
@@ -87,10 +87,20 @@ impl TransactionLog {
     async fn retire(&self, deletable: Vec<(u64, u64, u64)>) -> Result<(), StoreError> {
         // The window's entries of these segments must outlive them.
         let snapshot = lock(&self.seen).snapshot();
-        let dir = self.store.path().join("txnlog");
-        let saved = tokio::task::spawn_blocking(move || SeenWindow::save(&snapshot, &dir))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let saved = match &self.seen_tree {
+            Some(tree) => tree
+                .insert(SEEN_KEY, snapshot_value::encode(&snapshot))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => {
+                let dir = self.store.path().join("txnlog");
+                tokio::task::spawn_blocking(move || SeenWindow::save(&snapshot, &dir))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                    .map_err(|e| e.to_string())
+            }
+        };
         if let Err(e) = saved {
             tracing::warn!(error = %e, "cannot save the seen transactions; finished segments stay on disk for now");
             self.journal.give_back_deletable(deletable);
