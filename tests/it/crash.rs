@@ -171,7 +171,8 @@ async fn kill_9_between_ack_and_dispatch(dir: &Path, extra: &[&str]) -> Result<(
 }
 
 /// Every ID of `ids` and `more` handled exactly once and nothing else, and
-/// the events of `ids` (tagged `tag`) in their order within each room.
+/// the events of `ids` (whose IDs start with `$` and `tag`) in their order
+/// within each room.
 pub(crate) fn assert_once_in_order(handled: &[String], ids: &[String], tag: &str, more: &[String]) {
     let counts = counts(handled);
     for id in ids.iter().chain(more) {
@@ -188,7 +189,8 @@ pub(crate) fn assert_once_in_order(handled: &[String], ids: &[String], tag: &str
         "nothing else was handled: {handled:?}"
     );
     for room in ["roomA", "roomB"] {
-        let in_room = |id: &&String| id.contains(&format!("{tag}_{room}_"));
+        let in_room =
+            |id: &&String| id.starts_with(&format!("${tag}")) && id.contains(&format!("_{room}_"));
         let seen: Vec<&String> = handled.iter().filter(in_room).collect();
         let want: Vec<&String> = ids.iter().filter(in_room).collect();
         assert_eq!(seen, want, "order in {room}");
