@@ -20,7 +20,7 @@ pub(crate) fn registration(dir: &Path, port: u16) -> Result<std::path::PathBuf> 
         &path,
         format!(
             "id: crash\nurl: http://127.0.0.1:{port}\nas_token: crash_as_token\nhs_token: {HS_TOKEN}\n\
-             sender_localpart: crashbot\nnamespaces:\n  users: [{{regex: '@crashbot:localhost', exclusive: true}}]\n"
+             sender_localpart: crashbot\nnamespaces:\n  users: [{{regex: '^@crashbot:localhost$', exclusive: true}}]\n"
         ),
     )?;
     Ok(path)
