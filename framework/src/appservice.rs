@@ -260,12 +260,15 @@ impl Appservice {
         if let Some(name) = &config.server_name {
             check_server_name(name)?;
         }
-        let (store, database) = match &config.database {
+        // The store; the database the log goes to, if it is not in files;
+        // and the leader's lock, held while this runs.
+        let (store, log_database, leader) = match &config.database {
             Database::Sled if config.log_in_database => {
                 return Err(AppserviceError::LogNeedsDatabase)
             }
             Database::Sled => (
                 Store::open_with(&config.store_path, config.if_damaged)?,
+                None,
                 None,
             ),
             Database::Postgres(options) => {
@@ -273,12 +276,12 @@ impl Appservice {
                 tracing::info!(database = ?options, log_too = config.log_in_database, "the store is in PostgreSQL");
                 let guard = leader::lead(&backend).await?;
                 let store = Store::with_backend(&config.store_path, backend.clone());
-                (store, Some((backend, guard)))
+                (
+                    store,
+                    config.log_in_database.then_some(backend),
+                    Some(guard),
+                )
             }
-        };
-        let (database, leader) = match database {
-            Some((db, guard)) => (config.log_in_database.then_some(db), Some(guard)),
-            None => (None, None),
         };
         let client = Client::with_config(
             &config.homeserver_url,
@@ -309,7 +312,7 @@ impl Appservice {
             .on_start(&app)
             .await
             .map_err(AppserviceError::OnStart)?;
-        let log = match &database {
+        let log = match &log_database {
             None => TransactionLog::open(&store, config.log.clone()).await?,
             Some(db) => TransactionLog::open_in_postgres(&store, db, config.log.clone()).await?,
         };

@@ -518,7 +518,8 @@ impl TransactionLog {
         Ok(out)
     }
 
-    /// How many segment files are on disk (handled ones are deleted).
+    /// How many segment files are on disk (handled ones are deleted); with
+    /// the log in PostgreSQL, how many transactions are not handled yet.
     pub fn segment_files(&self) -> usize {
         self.journal.segment_count()
     }
